@@ -1,0 +1,71 @@
+-- fk_guard demo: the seed incident, on a throwaway cluster (run by demo/run.sh).
+\set ON_ERROR_STOP 1
+\pset footer off
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS fk_guard;
+RESET client_min_messages;
+
+\echo '== A small shop: customers, products, orders and their lines'
+CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL);
+CREATE TABLE products (sku text PRIMARY KEY, title text NOT NULL);
+CREATE TABLE orders (
+  id int PRIMARY KEY,
+  customer_id int NOT NULL CONSTRAINT orders_customer_id_fkey REFERENCES customers,
+  placed_at date NOT NULL DEFAULT current_date
+);
+CREATE TABLE order_lines (
+  order_id int NOT NULL,
+  sku text NOT NULL REFERENCES products,
+  quantity int NOT NULL
+);
+INSERT INTO customers SELECT g, 'customer ' || g FROM generate_series(1, 10000) g WHERE g <> 9842;
+INSERT INTO products VALUES ('BOOK-1', 'A book'), ('MUG-2', 'A mug');
+INSERT INTO orders SELECT g, 1 + (g * 7) % 9000, date '2026-01-01' + g % 300 FROM generate_series(1, 5000) g;
+INSERT INTO order_lines SELECT g, CASE WHEN g % 2 = 0 THEN 'BOOK-1' ELSE 'MUG-2' END, 1 FROM generate_series(1, 5000) g;
+
+\echo
+\echo '== The incident: an order for customer 9842, who does not exist'
+\set ON_ERROR_STOP 0
+INSERT INTO orders (id, customer_id) VALUES (5001, 9842);
+\set ON_ERROR_STOP 1
+
+\echo
+\echo '== How orphans get in without any error'
+\echo '-- 1. a bulk load with session_replication_role = replica (RI triggers do not fire)'
+SET session_replication_role = replica;
+INSERT INTO orders (id, customer_id) VALUES (5001, 9842), (5002, 9842);
+RESET session_replication_role;
+
+\echo '-- 2. ALTER TABLE ... DISABLE TRIGGER ALL around an import'
+ALTER TABLE order_lines DISABLE TRIGGER ALL;
+INSERT INTO order_lines VALUES (5001, 'BOOK-1', 2), (5002, 'LAMP-9', 1);
+ALTER TABLE order_lines ENABLE TRIGGER ALL;
+
+\echo '-- 3. a NOT VALID constraint added over old data'
+ALTER TABLE order_lines ADD CONSTRAINT order_lines_order_id_fkey
+  FOREIGN KEY (order_id) REFERENCES orders NOT VALID;
+SET session_replication_role = replica;
+INSERT INTO order_lines VALUES (7777, 'MUG-2', 1);
+RESET session_replication_role;
+
+\echo '-- 4. a hard delete with RI bypassed'
+SET session_replication_role = replica;
+DELETE FROM customers WHERE id = 42;
+RESET session_replication_role;
+
+\echo
+\echo '== Every orphaned row, judged exactly as PostgreSQL would:'
+\echo 'SELECT * FROM fk_orphans();'
+SELECT * FROM fk_orphans();
+
+\echo '== One row per foreign key:'
+\echo 'SELECT * FROM fk_orphan_summary();'
+SELECT * FROM fk_orphan_summary();
+
+\echo '== The first two orphans of one table:'
+\echo 'SELECT constraint_name, key, child_ctid FROM fk_orphans(''orders'', max_per_constraint => 2);'
+SELECT constraint_name, key, child_ctid FROM fk_orphans('orders', max_per_constraint => 2);
+
+\echo '== (child_table, child_ctid) locates each row, so a repair is one statement:'
+\echo 'SELECT o.* FROM orders o JOIN fk_orphans(''orders'') f ON o.ctid = f.child_ctid;'
+SELECT o.* FROM orders o JOIN fk_orphans('orders') f ON o.ctid = f.child_ctid;

@@ -1,0 +1,73 @@
+# scripts/lib.sh -- shared by scripts/test.sh, demo/run.sh and bench/run.sh (source it).
+# Installs what fk_guard needs on Debian 12 and runs throwaway PostgreSQL clusters
+# as an unprivileged OS user (PostgreSQL refuses to run as root).
+
+PG_MAJOR=${PG_MAJOR:-15}
+PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+PG_OS_USER=${PG_OS_USER:-postgres}
+export PATH="$PG_BIN:$PATH"
+
+# Debian packages fk_guard needs to build, test, benchmark and demo.
+FKG_PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib postgresql-$PG_MAJOR-cron
+  libboost-dev libgtest-dev cmake g++ make libipc-run-perl perl"
+
+fkg_install_packages() {
+	local missing=""
+	for p in $FKG_PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	if [ "$(id -u)" != 0 ]; then
+		echo "missing Debian packages:$missing (run as root, or install them)" >&2
+		return 1
+	fi
+	echo "installing:$missing"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+# Runs a command as the unprivileged OS user that owns the clusters.
+fkg_as_pg() {
+	if [ "$(id -u)" = 0 ]; then runuser -u "$PG_OS_USER" -- "$@"; else "$@"; fi
+}
+
+# Builds and installs the extension into the server found by pg_config.
+fkg_build_install() {
+	local src=$1
+	make -C "$src" -s PG_CONFIG="$PG_BIN/pg_config" >/dev/null
+	if [ "$(id -u)" = 0 ]; then
+		make -C "$src" -s PG_CONFIG="$PG_BIN/pg_config" install >/dev/null
+	else
+		sudo make -C "$src" -s PG_CONFIG="$PG_BIN/pg_config" install >/dev/null
+	fi
+}
+
+# fkg_cluster_start NAME [postgresql.conf lines...]
+# Starts a new cluster in a fresh directory under /tmp, listening on a Unix socket
+# only, and exports PGHOST, PGPORT, PGUSER and FKG_PGDATA for it.
+fkg_cluster_start() {
+	local name=$1; shift
+	local dir
+	dir=$(mktemp -d "/tmp/fk_guard.$name.XXXXXX")
+	[ "$(id -u)" = 0 ] && chown "$PG_OS_USER" "$dir"
+	fkg_as_pg initdb -D "$dir/data" -U postgres --auth=trust --no-sync -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+		{ cat "$dir/initdb.log" >&2; return 1; }
+	{
+		echo "listen_addresses = ''"
+		echo "unix_socket_directories = '$dir'"
+		echo "port = 5432"
+		echo "fsync = off"
+		for line in "$@"; do echo "$line"; done
+	} | fkg_as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
+	fkg_as_pg pg_ctl -D "$dir/data" -l "$dir/server.log" -w start >/dev/null ||
+		{ cat "$dir/server.log" >&2; return 1; }
+	export PGHOST=$dir PGPORT=5432 PGUSER=postgres FKG_PGDATA=$dir/data FKG_CLUSTER_DIR=$dir
+}
+
+# Stops the cluster started last and removes its directory (keep it with FKG_KEEP=1).
+fkg_cluster_stop() {
+	[ -n "${FKG_CLUSTER_DIR:-}" ] || return 0
+	fkg_as_pg pg_ctl -D "$FKG_PGDATA" -m fast -w stop >/dev/null 2>&1 || true
+	[ "${FKG_KEEP:-0}" = 1 ] || rm -rf "$FKG_CLUSTER_DIR"
+	unset FKG_CLUSTER_DIR
+}

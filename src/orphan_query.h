@@ -1,0 +1,74 @@
+/*
+ * orphan_query.h
+ *    Builds the SQL that finds the orphans of one foreign key.
+ *
+ * Pure C++ (no PostgreSQL calls), so it is unit tested without a server.  The
+ * query has the shape of RI_Initial_Check in src/backend/utils/adt/ri_triggers.c:
+ * the referencing table LEFT JOINed to the referenced one on the constraint's
+ * own equality operators (with the casts and COLLATE clause PostgreSQL adds),
+ * keeping rows with no partner whose key the match type says must be checked.
+ */
+#ifndef FK_GUARD_ORPHAN_QUERY_H
+#define FK_GUARD_ORPHAN_QUERY_H
+
+#include <cstdint>
+#include <string>
+
+namespace fkg {
+
+/* PostgreSQL's INDEX_MAX_KEYS, the most columns a foreign key can have. */
+constexpr int kMaxKeyColumns = 32;
+
+/* A schema-qualified catalog name; empty when name is null. */
+struct QualifiedName {
+	const char *schema;
+	const char *name;
+
+	bool
+	empty() const
+	{
+		return name == nullptr;
+	}
+};
+
+/* One referencing/referenced column pair of a foreign key. */
+struct KeyColumnSpec {
+	const char *fk_column;     /* referencing column, unquoted */
+	const char *pk_column;     /* referenced column, unquoted */
+	QualifiedName eq_operator; /* pg_constraint.conpfeqop: pk = fk */
+	QualifiedName pk_cast;     /* type to cast the pk column to, when it differs from the operator's input */
+	QualifiedName fk_cast;     /* the same for the fk column */
+	QualifiedName collation;   /* pk collation, when the two columns' collations differ */
+};
+
+/* Everything needed to write the orphan query of one declared foreign key.
+ * Trivially destructible: it is filled from SPI results (see pg_boundary.h). */
+struct ForeignKeySpec {
+	const char *constraint_name;
+	unsigned scan_relid;         /* the referencing table to scan (a partition when asked for one) */
+	QualifiedName scan_relation;
+	bool scan_partitioned;       /* partitioned tables are scanned with their partitions */
+	unsigned parent_relid;
+	QualifiedName parent_relation;
+	bool parent_partitioned;
+	bool match_full;
+	bool validated;
+	int nkeys;
+	KeyColumnSpec keys[kMaxKeyColumns];
+};
+
+/* "name" with embedded quotes doubled: always valid, whatever the name. */
+std::string quote_identifier(const char *name);
+/* A string literal that reads the same whatever standard_conforming_strings says. */
+std::string quote_literal(const char *text);
+
+/* SELECT returning fk_orphans' columns for one foreign key, in a stable order.
+ * limit < 0 means no limit. */
+std::string orphan_rows_query(const ForeignKeySpec &fk, int64_t limit);
+
+/* SELECT returning fk_orphan_summary's single row for one foreign key. */
+std::string orphan_summary_query(const ForeignKeySpec &fk);
+
+} // namespace fkg
+
+#endif /* FK_GUARD_ORPHAN_QUERY_H */

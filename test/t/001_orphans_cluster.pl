@@ -1,0 +1,97 @@
+# Cluster tests for fk_orphans: cancel, statement_timeout and lock_timeout leave
+# nothing behind; a hot standby answers like its primary; no preloading needed.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $primary = PostgreSQL::Test::Cluster->new('primary');
+$primary->init(allows_streaming => 1);
+$primary->start;
+
+$primary->safe_psql('postgres', q{
+	CREATE EXTENSION fk_guard;
+	CREATE TABLE customers (id int PRIMARY KEY);
+	CREATE TABLE orders (id int PRIMARY KEY, customer_id int REFERENCES customers);
+	INSERT INTO customers SELECT generate_series(1, 100);
+	INSERT INTO orders SELECT g, 1 + g % 100 FROM generate_series(1, 1000) g;
+	SET session_replication_role = replica;
+	INSERT INTO orders VALUES (1001, 9842), (1002, 9842), (1003, 5000);
+});
+
+is( $primary->safe_psql('postgres', q{SHOW shared_preload_libraries}),
+	'', 'no preloading is needed');
+is( $primary->safe_psql('postgres', q{SELECT string_agg(key->>'customer_id', ',') FROM fk_orphans('orders')}),
+	'9842,9842,5000', 'orphans found');
+
+# A session that holds an ACCESS EXCLUSIVE lock makes fk_orphans wait, so the
+# interruptions below arrive while it runs, whatever the machine's speed.
+my $locker = $primary->background_psql('postgres');
+$locker->query_safe('BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE;');
+
+my $checker = $primary->background_psql('postgres', on_error_stop => 0);
+my $checker_pid = $checker->query_safe('SELECT pg_backend_pid()');
+
+sub wait_until_blocked
+{
+	ok( $primary->poll_query_until('postgres',
+			"SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $checker_pid"),
+		'fk_orphans is waiting for the lock');
+}
+
+sub leftover_locks
+{
+	return $checker->query_safe(q{
+		SELECT count(*) FROM pg_locks
+		 WHERE pid = pg_backend_pid() AND locktype = 'relation'
+		   AND relation IN ('orders'::regclass, 'customers'::regclass)});
+}
+
+# Cancel.
+$checker->{stdin} .= "SELECT count(*) FROM fk_orphans('orders');\n";
+$checker->{run}->pump_nb();
+wait_until_blocked();
+$primary->safe_psql('postgres', "SELECT pg_cancel_backend($checker_pid)");
+$checker->query('SELECT 1');
+like($checker->{stderr}, qr/canceling statement due to user request/, 'cancel interrupts fk_orphans');
+$checker->{stderr} = '';
+is(leftover_locks(), '0', 'no lock left after cancel');
+
+# statement_timeout and lock_timeout.
+my ($out, $failed) = $checker->query(q{SET statement_timeout = '50ms'; SELECT * FROM fk_orphan_summary('orders')});
+like($checker->{stderr}, qr/canceling statement due to statement timeout/, 'statement_timeout is honoured');
+$checker->{stderr} = '';
+($out, $failed) = $checker->query(q{SET statement_timeout = 0; SET lock_timeout = '50ms'; SELECT * FROM fk_orphans()});
+like($checker->{stderr}, qr/canceling statement due to lock timeout/, 'lock_timeout is honoured');
+$checker->{stderr} = '';
+is(leftover_locks(), '0', 'no lock left after timeouts');
+
+# Once the lock is gone the same session works normally: no SPI connection or
+# memory context was leaked by the interrupted calls.
+$locker->query_safe('COMMIT');
+$checker->query_safe('RESET lock_timeout');
+is($checker->query_safe(q{SELECT count(*) FROM fk_orphans('orders')}), '3', 'session works after interruptions');
+$checker->quit;
+$locker->quit;
+
+# A hot standby answers like its primary.
+$primary->backup('base');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($primary, 'base', has_streaming => 1);
+$standby->start;
+$primary->wait_for_catchup($standby);
+
+is($standby->safe_psql('postgres', 'SELECT pg_is_in_recovery()'), 't', 'standby is in recovery');
+my $orphans_query = q{SELECT string_agg(format('%s %s %s', constraint_name, key, child_ctid), ';') FROM fk_orphans()};
+is( $standby->safe_psql('postgres', $orphans_query),
+	$primary->safe_psql('postgres', $orphans_query),
+	'fk_orphans on the standby matches the primary');
+my $summary_query = q{SELECT string_agg(format('%s %s %s', constraint_name, orphan_rows, missing_keys), ';') FROM fk_orphan_summary()};
+is( $standby->safe_psql('postgres', $summary_query),
+	$primary->safe_psql('postgres', $summary_query),
+	'fk_orphan_summary on the standby matches the primary');
+
+$standby->stop;
+$primary->stop;
+done_testing();

@@ -1,0 +1,143 @@
+/*
+ * orphan_query_test.cpp
+ *    Unit tests for the SQL text of the orphan scans (src/orphan_query.cpp).
+ *    Whether PostgreSQL agrees with the result is tested by sql/orphans_*.sql.
+ */
+#include "orphan_query.h"
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using fkg::ForeignKeySpec;
+using fkg::QualifiedName;
+
+constexpr QualifiedName kNone{nullptr, nullptr};
+
+/* orders(customer_id) REFERENCES customers(id), integers on both sides. */
+ForeignKeySpec
+simple_key()
+{
+	ForeignKeySpec fk{};
+	fk.constraint_name = "orders_customer_id_fkey";
+	fk.scan_relid = 16400;
+	fk.scan_relation = {"public", "orders"};
+	fk.parent_relid = 16390;
+	fk.parent_relation = {"public", "customers"};
+	fk.validated = true;
+	fk.nkeys = 1;
+	fk.keys[0] = {"customer_id", "id", {"pg_catalog", "="}, kNone, kNone, kNone};
+	return fk;
+}
+
+ForeignKeySpec
+two_column_key(bool match_full)
+{
+	ForeignKeySpec fk = simple_key();
+	fk.match_full = match_full;
+	fk.nkeys = 2;
+	fk.keys[1] = {"region", "region", {"pg_catalog", "="}, kNone, kNone, kNone};
+	return fk;
+}
+
+bool
+contains(const std::string &haystack, const std::string &needle)
+{
+	return haystack.find(needle) != std::string::npos;
+}
+
+TEST(QuoteIdentifier, AlwaysQuotesAndDoublesEmbeddedQuotes)
+{
+	EXPECT_EQ(fkg::quote_identifier("orders"), "\"orders\"");
+	EXPECT_EQ(fkg::quote_identifier("Or\"ders"), "\"Or\"\"ders\"");
+	EXPECT_EQ(fkg::quote_identifier("commandes clients é"), "\"commandes clients é\"");
+}
+
+TEST(QuoteLiteral, DoublesQuotesAndUsesEscapeSyntaxOnlyForBackslashes)
+{
+	EXPECT_EQ(fkg::quote_literal("it's"), "'it''s'");
+	EXPECT_EQ(fkg::quote_literal("a\\b"), "E'a\\\\b'");
+	EXPECT_EQ(fkg::quote_literal(""), "''");
+}
+
+TEST(OrphanRowsQuery, JoinsOnTheConstraintOperatorAndKeepsRowsWithoutPartner)
+{
+	const std::string sql = fkg::orphan_rows_query(simple_key(), -1);
+	EXPECT_TRUE(contains(sql, " FROM ONLY \"public\".\"orders\" fk LEFT JOIN ONLY \"public\".\"customers\" pk ON "
+	                          "(pk.\"id\" OPERATOR(\"pg_catalog\".=) fk.\"customer_id\")"))
+	    << sql;
+	EXPECT_TRUE(contains(sql, "WHERE pk.\"id\" IS NULL AND (fk.\"customer_id\" IS NOT NULL)")) << sql;
+	EXPECT_TRUE(contains(sql, "ORDER BY fk.tableoid, fk.ctid")) << sql;
+	EXPECT_FALSE(contains(sql, "LIMIT")) << sql;
+}
+
+TEST(OrphanRowsQuery, MatchSimpleSkipsRowsWithAnyNullKeyColumn)
+{
+	const std::string sql = fkg::orphan_rows_query(two_column_key(false), -1);
+	EXPECT_TRUE(contains(sql, "(fk.\"customer_id\" IS NOT NULL AND fk.\"region\" IS NOT NULL)")) << sql;
+}
+
+TEST(OrphanRowsQuery, MatchFullChecksEveryRowWithANonNullKeyColumn)
+{
+	const std::string sql = fkg::orphan_rows_query(two_column_key(true), -1);
+	EXPECT_TRUE(contains(sql, "(fk.\"customer_id\" IS NOT NULL OR fk.\"region\" IS NOT NULL)")) << sql;
+}
+
+TEST(OrphanRowsQuery, ScansPartitionedTablesWithTheirPartitions)
+{
+	ForeignKeySpec fk = simple_key();
+	fk.scan_partitioned = true;
+	fk.parent_partitioned = true;
+	const std::string sql = fkg::orphan_rows_query(fk, -1);
+	EXPECT_TRUE(contains(sql, " FROM \"public\".\"orders\" fk LEFT JOIN \"public\".\"customers\" pk")) << sql;
+	EXPECT_FALSE(contains(sql, "ONLY")) << sql;
+}
+
+TEST(OrphanRowsQuery, AddsCastsAndCollationAsRiTriggersDo)
+{
+	ForeignKeySpec fk = simple_key();
+	fk.keys[0].fk_cast = {"pg_catalog", "int8"};
+	fk.keys[0].pk_cast = {"my schema", "base\"type"};
+	fk.keys[0].collation = {"pg_catalog", "C"};
+	const std::string sql = fkg::orphan_rows_query(fk, -1);
+	EXPECT_TRUE(contains(sql, "pk.\"id\"::\"my schema\".\"base\"\"type\" OPERATOR(\"pg_catalog\".=) "
+	                          "fk.\"customer_id\"::\"pg_catalog\".\"int8\" COLLATE \"pg_catalog\".\"C\")"))
+	    << sql;
+}
+
+TEST(OrphanRowsQuery, ReportsKeyColumnsAsJsonAndArraysAndAppliesTheLimit)
+{
+	ForeignKeySpec fk = two_column_key(false);
+	fk.keys[1].fk_column = "Région's";
+	const std::string sql = fkg::orphan_rows_query(fk, 5);
+	EXPECT_TRUE(contains(sql, "pg_catalog.jsonb_build_object('customer_id', fk.\"customer_id\", "
+	                          "'Région''s', fk.\"Région's\")"))
+	    << sql;
+	EXPECT_TRUE(contains(sql, "ARRAY['customer_id', 'Région''s']::pg_catalog.name[]")) << sql;
+	EXPECT_TRUE(contains(sql, "ARRAY['id', 'region']::pg_catalog.name[]")) << sql;
+	EXPECT_TRUE(contains(sql, "16390::pg_catalog.oid::pg_catalog.regclass")) << sql;
+	EXPECT_EQ(sql.substr(sql.size() - 8), " LIMIT 5") << sql;
+}
+
+TEST(OrphanRowsQuery, ZeroLimitIsALimit)
+{
+	EXPECT_TRUE(contains(fkg::orphan_rows_query(simple_key(), 0), " LIMIT 0"));
+}
+
+TEST(OrphanSummaryQuery, CountsRowsAndDistinctCompleteKeys)
+{
+	const std::string one = fkg::orphan_summary_query(simple_key());
+	EXPECT_TRUE(contains(one, "pg_catalog.count(*), pg_catalog.count(DISTINCT fk.\"customer_id\") "
+	                          "FILTER (WHERE fk.\"customer_id\" IS NOT NULL)"))
+	    << one;
+	EXPECT_TRUE(contains(one, "16400::pg_catalog.oid::pg_catalog.regclass, 16390::pg_catalog.oid::pg_catalog.regclass, "
+	                          "true, "))
+	    << one;
+
+	const std::string two = fkg::orphan_summary_query(two_column_key(true));
+	EXPECT_TRUE(contains(two, "count(DISTINCT ROW(fk.\"customer_id\", fk.\"region\")) "
+	                          "FILTER (WHERE fk.\"customer_id\" IS NOT NULL AND fk.\"region\" IS NOT NULL)"))
+	    << two;
+}
+
+} // namespace
