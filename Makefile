@@ -9,14 +9,16 @@ OBJS = \
 	src/pg_boundary.o \
 	src/fk_catalog.o \
 	src/orphan_query.o \
-	src/orphans.o
+	src/orphans.o \
+	src/violation_store.o \
+	src/violation_views.o
 
 EXTENSION = fk_guard
-DATA = fk_guard--1.0.sql
+DATA = fk_guard--1.0.sql fk_guard--1.0--1.1.sql
 PGFILEDESC = "fk_guard - find orphaned rows and watch foreign-key violations"
 
 REGRESS = orphans_basic orphans_semantics orphans_partitions orphans_identifiers \
-	orphans_privileges orphans_arguments orphans_summary
+	orphans_privileges orphans_arguments orphans_summary violations_not_preloaded upgrade
 REGRESS_OPTS = --inputdir=. --load-extension=fk_guard
 
 PG_CONFIG ?= pg_config
