@@ -3,7 +3,7 @@
 # as an unprivileged OS user (PostgreSQL refuses to run as root).
 
 PG_MAJOR=${PG_MAJOR:-15}
-PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
 PG_OS_USER=${PG_OS_USER:-postgres}
 export PATH="$PG_BIN:$PATH"
 
