@@ -11,6 +11,10 @@ OBJS = \
 	src/orphan_query.o \
 	src/orphans.o \
 	src/violation_store.o \
+	src/violation_capture.o \
+	src/violation_classify.o \
+	src/constraint_cache.o \
+	src/guc.o \
 	src/violation_views.o
 
 EXTENSION = fk_guard

@@ -5,11 +5,12 @@
  * PostgreSQL reports errors with siglongjmp; C++ reports them with exceptions.
  * Neither may cross the other's frames, so fk_guard follows one rule:
  *
- *   1. Every extern "C" entry point (SQL-callable function or hook) is a thin
- *      shell declared with FKG_FUNCTION, whose body runs through
- *      fkg::invoke().  invoke() catches every C++ exception and raises
- *      ereport(ERROR) only after the catch block has closed, so no C++ object
- *      is alive when the longjmp starts.
+ *   1. Every extern "C" entry point is a thin shell whose C++ body runs
+ *      through fkg::invoke() (SQL-callable functions, declared with
+ *      FKG_FUNCTION, and hooks that may raise) or fkg::invoke_quietly()
+ *      (hooks and callbacks that must never raise).  invoke() catches every
+ *      C++ exception and raises ereport(ERROR) only after the catch block has
+ *      closed, so no C++ object is alive when the longjmp starts.
  *
  *   2. A C++ frame that calls into PostgreSQL (anything that may ereport:
  *      SPI, palloc, syscache, ...) holds only trivially destructible objects:
@@ -83,6 +84,20 @@ invoke(Body &&body)
 		record_exception(&caught);
 	}
 	raise_caught(&caught);
+}
+
+/*
+ * For hooks and callbacks that must never raise (emit_log_hook, transaction
+ * callbacks, error-path capture): a C++ exception is dropped, not reported.
+ */
+template <typename Body>
+void
+invoke_quietly(Body &&body) noexcept
+{
+	try {
+		body();
+	} catch (...) {
+	}
 }
 
 } // namespace fkg

@@ -6,6 +6,8 @@
 #ifndef FK_GUARD_VIOLATION_STORE_H
 #define FK_GUARD_VIOLATION_STORE_H
 
+#include "violation_event.h"
+
 extern "C" {
 #include "postgres.h"
 #include "funcapi.h"
@@ -13,10 +15,14 @@ extern "C" {
 
 namespace fkg {
 
-/* _PG_init, when preloaded: reserve shared memory and install the shmem hooks. */
-void violation_store_request();
+/* _PG_init, when preloaded: installs the hooks that reserve and attach shared memory. */
+void violation_store_install_hooks();
 /* True when the shared memory exists (fk_guard was preloaded). */
 bool violation_store_attached();
+
+/* Records one violation; returns its constraint's violations in the last minute.
+ * Takes the store's LWLock: call only where LWLocks may be taken. */
+int64 violation_store_record(const ViolationEvent *event);
 
 void violation_store_read_ring(ReturnSetInfo *rsinfo);
 void violation_store_read_counters(ReturnSetInfo *rsinfo);

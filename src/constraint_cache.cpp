@@ -1,0 +1,260 @@
+/*
+ * constraint_cache.cpp
+ *    Backend-local cache of foreign-key descriptions (see constraint_cache.h).
+ *
+ * Two hash tables in a private memory context: the relations already resolved,
+ * and the constraints keyed by the names an RI error carries.  A relcache
+ * invalidation of a resolved relation marks the cache stale; the next
+ * statement that needs it rebuilds it from the catalogs.
+ */
+#include "constraint_cache.h"
+
+#include "violation_classify.h"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_trigger.h"
+#include "commands/trigger.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+}
+
+namespace fkg {
+
+namespace {
+
+struct ConstraintKey {
+	char schema[kNameLength];
+	char table[kNameLength];
+	char constraint[kNameLength];
+};
+
+struct ConstraintEntry {
+	ConstraintKey key; /* must be first */
+	ConstraintInfo info;
+};
+
+MemoryContext cache_context = nullptr;
+HTAB *resolved_relations = nullptr; /* Oid -> Oid (a set) */
+HTAB *constraints = nullptr;
+bool stale = false;
+
+/* Relcache callback: DDL on a relation we described (or a full reset) makes the cache stale. */
+void
+invalidate(Datum, Oid relid)
+{
+	if (stale || resolved_relations == nullptr)
+		return;
+	bool found = !OidIsValid(relid);
+	if (!found)
+		hash_search(resolved_relations, &relid, HASH_FIND, &found);
+	stale = found;
+}
+
+void
+make_key(ConstraintKey *key, const char *schema, const char *table, const char *constraint)
+{
+	memset(key, 0, sizeof(*key));
+	copy_truncated(key->schema, sizeof(key->schema), schema);
+	copy_truncated(key->table, sizeof(key->table), table);
+	copy_truncated(key->constraint, sizeof(key->constraint), constraint);
+}
+
+void
+create_tables()
+{
+	if (cache_context == nullptr)
+		cache_context = AllocSetContextCreate(TopMemoryContext, "fk_guard constraint cache", ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(cache_context);
+
+	HASHCTL ctl = {};
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(Oid);
+	ctl.hcxt = cache_context;
+	resolved_relations = hash_create("fk_guard resolved relations", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	ctl.keysize = sizeof(ConstraintKey);
+	ctl.entrysize = sizeof(ConstraintEntry);
+	constraints = hash_create("fk_guard constraints", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	stale = false;
+}
+
+/* "a, b": the quoted names of attnums of relid. */
+void
+column_list(char *buf, size_t size, Oid relid, Datum attnums_datum)
+{
+	ArrayType *array = DatumGetArrayTypeP(attnums_datum);
+	int16 *attnums = (int16 *) ARR_DATA_PTR(array);
+	int n = ARR_DIMS(array)[0];
+	StringInfoData list;
+	initStringInfo(&list);
+	for (int i = 0; i < n; i++) {
+		char *name = get_attname(relid, attnums[i], true);
+		appendStringInfo(&list, "%s%s", i > 0 ? ", " : "", name ? quote_identifier(name) : "?");
+	}
+	copy_truncated(buf, size, list.data);
+	pfree(list.data);
+}
+
+void
+qualified_relation(char *buf, size_t size, Oid relid)
+{
+	char *name = get_rel_name(relid);
+	char *schema = get_namespace_name(get_rel_namespace(relid));
+	copy_truncated(buf, size, name && schema ? quote_qualified_identifier(schema, name) : "");
+}
+
+/* Adds the constraint with this pg_constraint OID, described by its declared ancestor. */
+void
+add_constraint(Oid conoid)
+{
+	HeapTuple tuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+	if (!HeapTupleIsValid(tuple))
+		return;
+	Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tuple);
+	if (con->contype != CONSTRAINT_FOREIGN) {
+		ReleaseSysCache(tuple);
+		return;
+	}
+	char *schema = get_namespace_name(get_rel_namespace(con->conrelid));
+	char *table = get_rel_name(con->conrelid);
+	ConstraintKey key;
+	make_key(&key, schema ? schema : "", table ? table : "", NameStr(con->conname));
+
+	/* Partition clones are described by the constraint the user declared. */
+	HeapTuple declared = tuple;
+	while (OidIsValid(((Form_pg_constraint) GETSTRUCT(declared))->conparentid)) {
+		HeapTuple parent =
+		    SearchSysCache1(CONSTROID, ObjectIdGetDatum(((Form_pg_constraint) GETSTRUCT(declared))->conparentid));
+		if (!HeapTupleIsValid(parent))
+			break;
+		if (declared != tuple)
+			ReleaseSysCache(declared);
+		declared = parent;
+	}
+	Form_pg_constraint root = (Form_pg_constraint) GETSTRUCT(declared);
+
+	bool found;
+	ConstraintEntry *entry = (ConstraintEntry *) hash_search(constraints, &key, HASH_ENTER, &found);
+	ConstraintInfo &info = entry->info;
+	memset(&info, 0, sizeof(info));
+	info.resolved = true;
+	info.declared_oid = root->oid;
+	copy_truncated(info.declared_name, sizeof(info.declared_name), NameStr(root->conname));
+	qualified_relation(info.child_table, sizeof(info.child_table), root->conrelid);
+	qualified_relation(info.parent_table, sizeof(info.parent_table), root->confrelid);
+	bool isnull;
+	Datum conkey = SysCacheGetAttr(CONSTROID, declared, Anum_pg_constraint_conkey, &isnull);
+	if (!isnull)
+		column_list(info.fk_columns, sizeof(info.fk_columns), root->conrelid, conkey);
+	Datum confkey = SysCacheGetAttr(CONSTROID, declared, Anum_pg_constraint_confkey, &isnull);
+	if (!isnull)
+		column_list(info.parent_columns, sizeof(info.parent_columns), root->confrelid, confkey);
+	info.deferrable = root->condeferrable;
+	info.initially_deferred = root->condeferred;
+	info.on_delete = root->confdeltype;
+
+	if (declared != tuple)
+		ReleaseSysCache(declared);
+	ReleaseSysCache(tuple);
+}
+
+/* The foreign keys declared on relid (or cloned onto it). */
+void
+add_referencing(Relation pg_constraint, Oid relid)
+{
+	ScanKeyData key;
+	ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	SysScanDesc scan = systable_beginscan(pg_constraint, ConstraintRelidTypidNameIndexId, true, nullptr, 1, &key);
+	HeapTuple tuple;
+	while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tuple);
+		if (con->contype == CONSTRAINT_FOREIGN)
+			add_constraint(con->oid);
+	}
+	systable_endscan(scan);
+}
+
+/* The foreign keys referencing relid, found through their RI action triggers on it. */
+void
+add_referenced(Relation pg_trigger, Oid relid)
+{
+	ScanKeyData key;
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	SysScanDesc scan = systable_beginscan(pg_trigger, TriggerRelidNameIndexId, true, nullptr, 1, &key);
+	HeapTuple tuple;
+	while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+		Form_pg_trigger trigger = (Form_pg_trigger) GETSTRUCT(tuple);
+		if (OidIsValid(trigger->tgconstraint) && RI_FKey_trigger_type(trigger->tgfoid) == RI_TRIGGER_PK)
+			add_constraint(trigger->tgconstraint);
+	}
+	systable_endscan(scan);
+}
+
+} // namespace
+
+void
+constraint_cache_init()
+{
+	CacheRegisterRelcacheCallback(invalidate, (Datum) 0);
+}
+
+void
+constraint_cache_note_relation(Oid relid)
+{
+	if (constraints == nullptr || stale)
+		create_tables();
+	bool found;
+	hash_search(resolved_relations, &relid, HASH_FIND, &found);
+	if (found)
+		return;
+
+	MemoryContext old = MemoryContextSwitchTo(cache_context);
+	List *relations = get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE ? find_all_inheritors(relid, NoLock, nullptr)
+	                                                                      : list_make1_oid(relid);
+	Relation pg_constraint = table_open(ConstraintRelationId, AccessShareLock);
+	Relation pg_trigger = table_open(TriggerRelationId, AccessShareLock);
+	ListCell *lc;
+	foreach (lc, relations) {
+		add_referencing(pg_constraint, lfirst_oid(lc));
+		add_referenced(pg_trigger, lfirst_oid(lc));
+	}
+	table_close(pg_trigger, AccessShareLock);
+	table_close(pg_constraint, AccessShareLock);
+	MemoryContextSwitchTo(old);
+	/* An invalidation while resolving would leave half-fresh data: start over next time. */
+	if (!stale)
+		hash_search(resolved_relations, &relid, HASH_ENTER, &found);
+}
+
+bool
+constraint_cache_lookup(const char *schema, const char *table, const char *constraint, ConstraintInfo *out)
+{
+	/* A stale entry still describes the constraint as it was a moment ago: better than nothing. */
+	if (constraints == nullptr || schema == nullptr || table == nullptr || constraint == nullptr)
+		return false;
+	ConstraintKey key;
+	make_key(&key, schema, table, constraint);
+	bool found;
+	ConstraintEntry *entry = (ConstraintEntry *) hash_search(constraints, &key, HASH_FIND, &found);
+	if (!found)
+		return false;
+	*out = entry->info;
+	return true;
+}
+
+} // namespace fkg

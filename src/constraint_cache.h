@@ -1,0 +1,33 @@
+/*
+ * constraint_cache.h
+ *    What each foreign key is (declared name, tables, columns, deferrability),
+ *    resolved from the catalogs while catalog access is allowed, so that the
+ *    error path can describe a violation without touching the catalogs.
+ */
+#ifndef FK_GUARD_CONSTRAINT_CACHE_H
+#define FK_GUARD_CONSTRAINT_CACHE_H
+
+#include "violation_event.h"
+
+extern "C" {
+#include "postgres.h"
+}
+
+namespace fkg {
+
+/* _PG_init: registers the invalidation callback. */
+void constraint_cache_init();
+
+/* Resolves the foreign keys that reference or are referenced by relid (and
+ * its partitions), once per relation until the next invalidation.  Needs a
+ * valid transaction. */
+void constraint_cache_note_relation(Oid relid);
+
+/* The constraint as PostgreSQL's error names it (schema and table of the
+ * referencing table, constraint name).  Neither allocates nor reads the
+ * catalogs: safe on the error path.  False when not resolved. */
+bool constraint_cache_lookup(const char *schema, const char *table, const char *constraint, ConstraintInfo *out);
+
+} // namespace fkg
+
+#endif /* FK_GUARD_CONSTRAINT_CACHE_H */

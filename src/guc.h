@@ -1,0 +1,23 @@
+/*
+ * guc.h
+ *    fk_guard's configuration parameters (defined when preloaded).
+ */
+#ifndef FK_GUARD_GUC_H
+#define FK_GUARD_GUC_H
+
+namespace fkg::guc {
+
+enum LogFormat { kLogText = 0, kLogJson = 1 };
+
+extern bool log_violations;
+extern int log_format;
+extern int max_query_length;
+extern bool client_hint;
+extern int max_violations;
+
+/* Defines every fk_guard.* parameter; only from _PG_init while preloading. */
+void define();
+
+} // namespace fkg::guc
+
+#endif /* FK_GUARD_GUC_H */
