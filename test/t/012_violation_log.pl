@@ -1,0 +1,93 @@
+# The log lines of violation capture (text and JSON), read from a remembered
+# log offset as contrib/auto_explain's tests do; client hints; restart.
+use strict;
+use warnings;
+use JSON::PP;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('log');
+$node->init;
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'fk_guard'");
+$node->start;
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION fk_guard;
+	CREATE TABLE customers (id int PRIMARY KEY);
+	CREATE TABLE orders (id int, customer_id int CONSTRAINT orders_customer_id_fkey REFERENCES customers);
+	CREATE ROLE clerk LOGIN;
+	GRANT INSERT ON orders TO clerk;
+});
+
+# Runs sql (expected to fail with a violation) and returns (stderr, new log text).
+sub violate
+{
+	my ($sql, %opts) = @_;
+	my $offset = -s $node->logfile;
+	my ($ret, $stdout, $stderr) = $node->psql('postgres', $sql, %opts);
+	return ($stderr, slurp_file($node->logfile, $offset));
+}
+
+my ($stderr, $log) = violate(q{SET application_name = 'importer'; INSERT INTO orders VALUES (1, 9842)});
+like($stderr, qr/violates foreign key constraint "orders_customer_id_fkey"/, 'the client gets the error');
+unlike($stderr, qr/HINT/, 'no hint by default');
+my @lines = grep { /fk_guard: foreign key violation/ } split /\n/, $log;
+is(scalar @lines, 1, 'one text line per violation');
+like($lines[0], qr/constraint "orders_customer_id_fkey" public\.orders\(customer_id\) -> public\.customers\(id\)/,
+	'text line names the constraint, tables and columns');
+like($lines[0], qr/side=child operation=INSERT at_commit=false deferrable=false/, 'text line: side, operation, deferrability');
+like($lines[0], qr/key=\(customer_id\)=\(9842\)/, 'text line: key');
+like($lines[0], qr/database=postgres user=\S+ application_name="importer" pid=\d+ violations_last_minute=1/,
+	'text line: session and burst count');
+like($lines[0], qr/query="INSERT INTO orders VALUES \(1, 9842\)"/, 'text line: statement');
+like($lines[0], qr/hint="Insert the referenced row in public\.customers first/, 'text line: fix hint');
+
+# JSON: one object per line, stable keys.
+$node->safe_psql('postgres', "ALTER SYSTEM SET fk_guard.log_format = 'json'; SELECT pg_reload_conf()");
+($stderr, $log) = violate(q{DELETE FROM customers; INSERT INTO customers VALUES (7); INSERT INTO orders VALUES (2, 7); DELETE FROM customers});
+my @json = map { /LOG:\s+(\{.*\})\s*$/ ? decode_json($1) : () } split /\n/, $log;
+is(scalar @json, 1, 'one JSON object per violation');
+my $v = $json[0];
+is_deeply(
+	[ @$v{qw(fk_guard constraint child_table parent_table side operation at_commit handled key)} ],
+	[ 'violation', 'orders_customer_id_fkey', 'public.orders', 'public.customers', 'parent', 'DELETE',
+	  JSON::PP::false, JSON::PP::false, '(id)=(7)' ],
+	'JSON fields of a parent-side violation');
+is_deeply($v->{fk_columns}, ['customer_id'], 'JSON fk_columns');
+is_deeply($v->{parent_columns}, ['id'], 'JSON parent_columns');
+is($v->{violations_last_minute}, 2, 'burst count covers this constraint');
+like($v->{hint}, qr/re-point the referencing rows in public\.orders/, 'JSON hint');
+
+# The key only where PostgreSQL showed it: clerk may not read orders.
+($stderr, $log) = violate(q{INSERT INTO orders VALUES (3, 5)}, extra_params => [ '-U', 'clerk' ]);
+like($stderr, qr/DETAIL:  Key is not present in table "customers"/, 'PostgreSQL hides the key from clerk');
+@json = map { /LOG:\s+(\{.*\})\s*$/ ? decode_json($1) : () } split /\n/, $log;
+is(scalar @json, 1, 'violation by clerk logged');
+ok(!defined $json[0]{key}, 'fk_guard hides it too');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM fk_violations WHERE username = 'clerk' AND key IS NULL}),
+	'1', 'and so does the view');
+
+# Statement text is truncated; logging can be switched off.
+$node->safe_psql('postgres', "ALTER SYSTEM SET fk_guard.max_query_length = 11; SELECT pg_reload_conf()");
+($stderr, $log) = violate(q{INSERT INTO orders VALUES (4, 404)});
+@json = map { /LOG:\s+(\{.*\})\s*$/ ? decode_json($1) : () } split /\n/, $log;
+is($json[0]{query}, 'INSERT INTO', 'query truncated to fk_guard.max_query_length');
+$node->safe_psql('postgres', "ALTER SYSTEM SET fk_guard.log_violations = off; SELECT pg_reload_conf()");
+($stderr, $log) = violate(q{INSERT INTO orders VALUES (5, 405)});
+unlike($log, qr/fk_guard/, 'no line with fk_guard.log_violations = off');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM fk_violations WHERE key = '(customer_id)=(405)'}),
+	'1', 'but the violation is still recorded');
+
+# client_hint adds the fix to the client's error.
+($stderr, $log) = violate(q{SET fk_guard.client_hint = on; INSERT INTO orders VALUES (6, 406)});
+like($stderr, qr/HINT:  Insert the referenced row in public\.customers first/, 'client_hint adds a HINT');
+
+# A restart leaves a healthy server with empty views.
+is($node->safe_psql('postgres', 'SELECT sum(violations) FROM fk_violation_stats'), '6', 'six violations counted');
+$node->restart;
+is($node->safe_psql('postgres', 'SELECT count(*) FROM fk_violations'), '0', 'ring empty after restart');
+($stderr, $log) = violate(q{INSERT INTO orders VALUES (7, 407)});
+is($node->safe_psql('postgres', 'SELECT sum(violations) FROM fk_violation_stats'), '1', 'counting resumes after restart');
+
+$node->stop;
+done_testing();
