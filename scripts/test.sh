@@ -15,25 +15,35 @@ source "$repo/scripts/lib.sh"
 fkg_install_packages
 fkg_build_install "$repo"
 
+logs=$(mktemp -d /tmp/fk_guard.testlogs.XXXXXX)
 declare -a passed=() failed=()
-record() { # record NAME STATUS
+tests_passed=0 tests_failed=0
+# record NAME STATUS PASSED FAILED: a suite's result and its test counts
+# (a failed suite whose output could not be counted counts as one failure).
+record() {
 	if [ "$2" = 0 ]; then passed+=("$1"); else failed+=("$1"); fi
+	local p=${3:-0} f=${4:-0}
+	[ "$2" != 0 ] && [ "$f" = 0 ] && f=1
+	tests_passed=$((tests_passed + p)) tests_failed=$((tests_failed + f))
 }
 
 echo "== unit tests (ctest)"
 status=0
 { cmake -S "$repo" -B "$repo/build" -DPG_CONFIG="$PG_BIN/pg_config" >/dev/null &&
 	cmake --build "$repo/build" -j2 >/dev/null &&
-	ctest --test-dir "$repo/build" --output-on-failure; } || status=$?
-record unit "$status"
+	ctest --test-dir "$repo/build" --output-on-failure; } 2>&1 | tee "$logs/unit" || status=$?
+read -r total bad < <(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\2 \1/p' "$logs/unit")
+record unit "$status" $((${total:-0} - ${bad:-0})) "${bad:-0}"
 
 echo "== pg_regress"
 status=0
 fkg_cluster_start regress
-make -C "$repo" -s PG_CONFIG="$PG_BIN/pg_config" installcheck || status=$?
+make -C "$repo" -s PG_CONFIG="$PG_BIN/pg_config" installcheck 2>&1 | tee "$logs/regress" || status=$?
 [ "$status" = 0 ] || cat "$repo/regression.diffs" 2>/dev/null | head -200
 fkg_cluster_stop
-record pg_regress "$status"
+total=$(grep -c '^test .* \.\.\. ' "$logs/regress" || true)
+bad=$(grep -c '^test .* \.\.\. FAILED' "$logs/regress" || true)
+record pg_regress "$status" $((total - bad)) "$bad"
 
 echo "== cluster tests (prove)"
 status=0
@@ -41,11 +51,13 @@ tapdir=$(mktemp -d /tmp/fk_guard.tap.XXXXXX)
 cp -r "$repo/test/t" "$tapdir/t"
 [ "$(id -u)" = 0 ] && chown -R "$PG_OS_USER" "$tapdir"
 (cd "$tapdir" && fkg_as_pg env PATH="$PATH" TESTDIR="$tapdir" PG_REGRESS="$("$PG_BIN/pg_config" --pkglibdir)/pgxs/src/test/regress/pg_regress" \
-	prove -I "$("$PG_BIN/pg_config" --pkglibdir)/pgxs/src/test/perl" t/*.pl) || status=$?
+	prove -I "$("$PG_BIN/pg_config" --pkglibdir)/pgxs/src/test/perl" t/*.pl) 2>&1 | tee "$logs/cluster" || status=$?
 [ "$status" = 0 ] && rm -rf "$tapdir" || echo "cluster test logs kept in $tapdir/tmp_check"
-record cluster "$status"
+total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$logs/cluster")
+bad=$(sed -n 's/.*Failed \([0-9]*\)\/[0-9]* subtests.*/\1/p' "$logs/cluster" | awk '{ s += $1 } END { print s + 0 }')
+record cluster "$status" $((${total:-0} - bad)) "$bad"
 
 echo
 echo "passed suites: ${passed[*]:-none}; failed suites: ${failed[*]:-none}"
-echo "suites: ${#passed[@]} passed, ${#failed[@]} failed"
+echo "tests: $tests_passed passed, $tests_failed failed"
 [ "${#failed[@]}" = 0 ]
