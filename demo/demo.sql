@@ -29,6 +29,21 @@ INSERT INTO order_lines SELECT g, CASE WHEN g % 2 = 0 THEN 'BOOK-1' ELSE 'MUG-2'
 INSERT INTO orders (id, customer_id) VALUES (5001, 9842);
 \set ON_ERROR_STOP 1
 
+\echo '-- fk_guard (preloaded) recorded it, with what a DBA needs, and left the error unchanged:'
+SELECT constraint_name, child_table, parent_table, side, operation, key, handled FROM fk_violations;
+
+\echo
+\echo '== Violations that server code swallows are recorded too (handled = true)'
+DO $$
+BEGIN
+  INSERT INTO orders (id, customer_id) VALUES (5003, 123456);
+EXCEPTION WHEN foreign_key_violation THEN
+  NULL;  -- an ORM or a retry loop hiding the failure
+END
+$$;
+SELECT constraint_name, key, handled FROM fk_violations WHERE handled;
+SELECT constraint_name, violations, handled FROM fk_violation_stats;
+
 \echo
 \echo '== How orphans get in without any error'
 \echo '-- 1. a bulk load with session_replication_role = replica (RI triggers do not fire)'
