@@ -7,6 +7,7 @@ MODULE_big = fk_guard
 OBJS = \
 	src/fk_guard.o \
 	src/pg_boundary.o \
+	src/caught_error.o \
 	src/fk_catalog.o \
 	src/orphan_query.o \
 	src/orphans.o \

@@ -1,6 +1,7 @@
 /*
  * pg_boundary.cpp
- *    Turning C++ exceptions into PostgreSQL errors (see pg_boundary.h for the rule).
+ *    Raising caught C++ exceptions as PostgreSQL errors (see pg_boundary.h for the rule).
+ *    Which SQLSTATE an exception becomes is decided in caught_error.cpp.
  */
 #include "pg_boundary.h"
 
@@ -11,30 +12,6 @@ extern "C" {
 }
 
 namespace fkg {
-
-static void
-set_caught(CaughtError *out, int sqlstate, const char *message) noexcept
-{
-	out->sqlstate = sqlstate;
-	std::snprintf(out->message, sizeof(out->message), "%s", message);
-}
-
-/* Must be called from inside a catch block: classifies the exception being handled. */
-void
-record_exception(CaughtError *out) noexcept
-{
-	try {
-		throw;
-	} catch (const Error &e) {
-		set_caught(out, e.sqlstate(), e.what());
-	} catch (const std::bad_alloc &) {
-		set_caught(out, ERRCODE_OUT_OF_MEMORY, "out of memory");
-	} catch (const std::exception &e) {
-		set_caught(out, ERRCODE_INTERNAL_ERROR, e.what());
-	} catch (...) {
-		set_caught(out, ERRCODE_INTERNAL_ERROR, "unknown C++ exception");
-	}
-}
 
 void
 raise_caught(const CaughtError *caught)
