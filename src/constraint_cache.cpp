@@ -173,34 +173,38 @@ add_constraint(Oid conoid)
 	ReleaseSysCache(tuple);
 }
 
-/* The foreign keys declared on relid (or cloned onto it). */
-void
-add_referencing(Relation pg_constraint, Oid relid)
+/* The foreign key a pg_constraint row is, or InvalidOid. */
+Oid
+foreign_key_of_constraint(HeapTuple tuple)
 {
-	ScanKeyData key;
-	ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-	SysScanDesc scan = systable_beginscan(pg_constraint, ConstraintRelidTypidNameIndexId, true, nullptr, 1, &key);
-	HeapTuple tuple;
-	while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
-		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tuple);
-		if (con->contype == CONSTRAINT_FOREIGN)
-			add_constraint(con->oid);
-	}
-	systable_endscan(scan);
+	Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tuple);
+	return con->contype == CONSTRAINT_FOREIGN ? con->oid : InvalidOid;
 }
 
-/* The foreign keys referencing relid, found through their RI action triggers on it. */
+/* The foreign key a pg_trigger row enforces on its referenced table, or InvalidOid. */
+Oid
+foreign_key_of_trigger(HeapTuple tuple)
+{
+	Form_pg_trigger trigger = (Form_pg_trigger) GETSTRUCT(tuple);
+	return OidIsValid(trigger->tgconstraint) && RI_FKey_trigger_type(trigger->tgfoid) == RI_TRIGGER_PK
+	           ? trigger->tgconstraint
+	           : InvalidOid;
+}
+
+/* Adds the foreign keys found in the rows of catalog whose relid_column
+ * (indexed by index) is relid: those declared on relid (pg_constraint) and
+ * those referencing it, through their RI action triggers (pg_trigger). */
 void
-add_referenced(Relation pg_trigger, Oid relid)
+add_foreign_keys(Relation catalog, Oid index, AttrNumber relid_column, Oid relid, Oid (*foreign_key_of)(HeapTuple))
 {
 	ScanKeyData key;
-	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-	SysScanDesc scan = systable_beginscan(pg_trigger, TriggerRelidNameIndexId, true, nullptr, 1, &key);
+	ScanKeyInit(&key, relid_column, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	SysScanDesc scan = systable_beginscan(catalog, index, true, nullptr, 1, &key);
 	HeapTuple tuple;
 	while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
-		Form_pg_trigger trigger = (Form_pg_trigger) GETSTRUCT(tuple);
-		if (OidIsValid(trigger->tgconstraint) && RI_FKey_trigger_type(trigger->tgfoid) == RI_TRIGGER_PK)
-			add_constraint(trigger->tgconstraint);
+		Oid conoid = foreign_key_of(tuple);
+		if (OidIsValid(conoid))
+			add_constraint(conoid);
 	}
 	systable_endscan(scan);
 }
@@ -230,8 +234,10 @@ constraint_cache_note_relation(Oid relid)
 	Relation pg_trigger = table_open(TriggerRelationId, AccessShareLock);
 	ListCell *lc;
 	foreach (lc, relations) {
-		add_referencing(pg_constraint, lfirst_oid(lc));
-		add_referenced(pg_trigger, lfirst_oid(lc));
+		add_foreign_keys(pg_constraint, ConstraintRelidTypidNameIndexId, Anum_pg_constraint_conrelid, lfirst_oid(lc),
+		                 foreign_key_of_constraint);
+		add_foreign_keys(pg_trigger, TriggerRelidNameIndexId, Anum_pg_trigger_tgrelid, lfirst_oid(lc),
+		                 foreign_key_of_trigger);
 	}
 	table_close(pg_trigger, AccessShareLock);
 	table_close(pg_constraint, AccessShareLock);
