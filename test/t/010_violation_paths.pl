@@ -252,6 +252,16 @@ my $stats_as_alice = views_query($node, 'paths',
 	'fk_violation_stats as alice', '-U', 'alice');
 is($stats_as_alice, '2', 'alice sees the counters of every constraint') if defined $stats_as_alice;
 
+# query is cut at fk_guard.max_query_length (default 1024; whether a terminating
+# byte is counted is left to the implementation, hence 1000 .. 1024).
+my $long_comment = '/* ' . ('x' x 3000) . ' */';
+$node->psql('paths', "INSERT INTO priv_c VALUES (1, 444) $long_comment");
+my $long = views_query($node, 'paths', q{
+	SELECT octet_length(query) BETWEEN 1000 AND 1024, query LIKE 'INSERT INTO priv_c VALUES (1, 444) /* xxx%'
+	  FROM fk_violations WHERE key = '(parent_id)=(444)'},
+	'long query text');
+is($long, 't|t', 'query is truncated to fk_guard.max_query_length (1024)') if defined $long;
+
 # fk_guard_reset(): not for PUBLIC; empties both views.
 my ($ret, $out, $err) = $node->psql('paths', 'SELECT fk_guard_reset()', extra_params => [ '-U', 'alice' ]);
 like($err, qr/permission denied for function fk_guard_reset/, 'alice may not call fk_guard_reset()');
