@@ -42,8 +42,10 @@ extern "C" {
 #include "nodes/parsenodes.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/elog.h"
+#include "utils/lsyscache.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -63,6 +65,7 @@ struct Pending {
 	int nest_level;               /* transaction nesting level when it was raised */
 	bool emitted;                 /* reached the client (emit_log_hook saw it) */
 	bool caught;                  /* rolled back by a subtransaction: swallowed, unless re-raised */
+	uint64 caught_at;             /* statements_started when it was caught */
 };
 
 constexpr int kMaxPending = 32;
@@ -72,12 +75,18 @@ int lost = 0;           /* violations not recorded because pending was full */
 int in_flight = -1;     /* the pending entry of the error now propagating, if any */
 
 int exec_nesting = 0;
+/* Executor starts in this backend.  A fresh RI violation always follows one
+ * (the RI check is itself a query); a re-raise from an exception handler
+ * usually does not. */
+uint64 statements_started = 0;
 int utility_nesting = 0;
 enum class XactEnd { None, Commit, Prepare } xact_end = XactEnd::None;
 
 MemoryContext capture_context = nullptr;
 char log_buffer[32 * 1024];
 char database_name[kNameLength]; /* read once, while the catalogs may be read */
+/* The foreign key an ALTER TABLE is adding: not in the catalogs until it commits. */
+ConstraintInfo added_foreign_key;
 char session_user_name[kNameLength];
 
 ExecutorStart_hook_type prev_executor_start = nullptr;
@@ -137,8 +146,14 @@ describe(ViolationEvent *e, char *message, const ErrorData *edata)
 	if (side != Side::MatchFull)
 		key_from_detail(e->key, sizeof(e->key), edata->detail);
 	copy_truncated(e->query, static_cast<size_t>(guc::max_query_length) + 1, debug_query_string);
-	if (!constraint_cache_lookup(e->schema_name, e->table_name, e->constraint_name, &e->info)) {
-		/* Not described yet (e.g. a foreign key being added): keep what the error says. */
+	if (constraint_cache_lookup(e->schema_name, e->table_name, e->constraint_name, &e->info))
+		;
+	else if (*added_foreign_key.parent_table) {
+		/* The foreign key this ALTER TABLE is adding. */
+		e->info = added_foreign_key;
+		copy_truncated(e->info.declared_name, sizeof(e->info.declared_name), e->constraint_name);
+	} else {
+		/* Not described: keep what the error says. */
 		copy_truncated(e->info.declared_name, sizeof(e->info.declared_name), e->constraint_name);
 		if (side == Side::Child)
 			quoted_name(e->info.parent_table, sizeof(e->info.parent_table), edata->detail, true);
@@ -153,16 +168,28 @@ bool
 same_violation(const Pending &p, const ViolationEvent &e, const char *message)
 {
 	return strcmp(p.event.constraint_name, e.constraint_name) == 0 && strcmp(p.event.table_name, e.table_name) == 0 &&
-	       strcmp(p.message, message) == 0;
+	       strcmp(p.event.key, e.key) == 0 && strcmp(p.message, message) == 0;
 }
 
-/* The newest pending entry for the same violation that matches, or -1. */
+/* The newest pending entry for the same violation that is still open to a
+ * match: caught but not yet emitted when reviving a re-raise (from an
+ * executor wrapper, only if no statement ran since: otherwise it is a new
+ * violation with the same key), or not yet emitted for emit_log_hook. */
+enum class Match { ReRaiseInExecutor, ReRaise, Emit };
+
 int
-find_pending(const ViolationEvent &e, const char *message, bool (*matches)(const Pending &))
+find_pending(const ViolationEvent &e, const char *message, Match match)
 {
-	for (int i = npending - 1; i >= 0; i--)
-		if (matches(pending[i]) && same_violation(pending[i], e, message))
+	for (int i = npending - 1; i >= 0; i--) {
+		const Pending &p = pending[i];
+		bool open = !p.emitted;
+		if (match != Match::Emit)
+			open = open && p.caught;
+		if (match == Match::ReRaiseInExecutor)
+			open = open && p.caught_at == statements_started;
+		if (open && same_violation(p, e, message))
 			return i;
+	}
 	return -1;
 }
 
@@ -182,6 +209,7 @@ add_pending(const ViolationEvent &e, const char *message, Operation operation, b
 	p.nest_level = GetCurrentTransactionNestLevel();
 	p.emitted = false;
 	p.caught = false;
+	p.caught_at = 0;
 	return npending++;
 }
 
@@ -191,7 +219,7 @@ add_pending(const ViolationEvent &e, const char *message, Operation operation, b
  * (RAISE; in an exception handler) revives its entry instead of adding one.
  */
 void
-capture_in_flight(Operation operation, bool deferred)
+capture_in_flight(Operation operation, bool deferred, bool in_executor)
 {
 	if (geterrcode() != ERRCODE_FOREIGN_KEY_VIOLATION || capture_context == nullptr)
 		return;
@@ -205,7 +233,7 @@ capture_in_flight(Operation operation, bool deferred)
 		if (in_flight >= 0 && same_violation(pending[in_flight], e, message))
 			; /* recorded by a deeper wrapper */
 		else {
-			int revived = find_pending(e, message, [](const Pending &p) { return p.caught && !p.emitted; });
+			int revived = find_pending(e, message, in_executor ? Match::ReRaiseInExecutor : Match::ReRaise);
 			if (revived >= 0)
 				pending[revived].caught = false;
 			in_flight = revived >= 0 ? revived : add_pending(e, message, operation, deferred);
@@ -259,6 +287,47 @@ fires_after_statement(Operation operation)
 	       operation == Operation::SetConstraints;
 }
 
+/* "a, b" from a list of String column names. */
+void
+column_names(char *buf, size_t size, List *names)
+{
+	StringInfoData list;
+	initStringInfo(&list);
+	ListCell *lc;
+	foreach (lc, names)
+		appendStringInfo(&list, "%s%s", list.len > 0 ? ", " : "", quote_identifier(strVal(lfirst(lc))));
+	copy_truncated(buf, size, list.data);
+	pfree(list.data);
+}
+
+/* Describes a foreign key that ALTER TABLE ... ADD is creating, from the statement. */
+void
+note_added_foreign_key(const AlterTableStmt *statement, Oid relid)
+{
+	ListCell *lc;
+	foreach (lc, statement->cmds) {
+		const AlterTableCmd *cmd = (const AlterTableCmd *) lfirst(lc);
+		if (cmd->subtype != AT_AddConstraint || cmd->def == nullptr || !IsA(cmd->def, Constraint))
+			continue;
+		const Constraint *constraint = (const Constraint *) cmd->def;
+		if (constraint->contype != CONSTR_FOREIGN)
+			continue;
+		Oid parent = RangeVarGetRelid(constraint->pktable, NoLock, true);
+		if (!OidIsValid(parent))
+			continue;
+		ConstraintInfo &info = added_foreign_key;
+		copy_truncated(info.child_table, sizeof(info.child_table),
+		               quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid)));
+		copy_truncated(info.parent_table, sizeof(info.parent_table),
+		               quote_qualified_identifier(get_namespace_name(get_rel_namespace(parent)), get_rel_name(parent)));
+		column_names(info.fk_columns, sizeof(info.fk_columns), constraint->fk_attrs);
+		column_names(info.parent_columns, sizeof(info.parent_columns), constraint->pk_attrs);
+		info.deferrable = constraint->deferrable;
+		info.initially_deferred = constraint->initdeferred;
+		return;
+	}
+}
+
 /* Describes the relations a utility statement may raise RI errors about. */
 void
 note_utility_relations(const Node *statement)
@@ -271,8 +340,11 @@ note_utility_relations(const Node *statement)
 	if (relation == nullptr || !IsTransactionState())
 		return;
 	Oid relid = RangeVarGetRelid(relation, NoLock, true);
-	if (OidIsValid(relid))
-		constraint_cache_note_relation(relid);
+	if (!OidIsValid(relid))
+		return;
+	constraint_cache_note_relation(relid);
+	if (IsA(statement, AlterTableStmt))
+		note_added_foreign_key((const AlterTableStmt *) statement, relid);
 }
 
 void
@@ -325,6 +397,7 @@ executor_start(QueryDesc *query, int eflags)
 	if (!active())
 		return;
 	prepare_capture();
+	statements_started++;
 	in_flight = -1;
 	ListCell *lc;
 	foreach (lc, query->estate->es_opened_result_relations)
@@ -364,7 +437,7 @@ executor_finish(QueryDesc *query)
 	{
 		exec_nesting--;
 		if (active())
-			capture_in_flight(statement_operation(query->operation), false);
+			capture_in_flight(statement_operation(query->operation), false, true);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -391,6 +464,7 @@ process_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tre
 		prepare_capture();
 		if (utility_nesting == 0 && exec_nesting == 0)
 			in_flight = -1;
+		memset(&added_foreign_key, 0, sizeof(added_foreign_key));
 		note_utility_relations(statement);
 		if (IsA(statement, TransactionStmt)) {
 			TransactionStmtKind kind = ((TransactionStmt *) statement)->kind;
@@ -413,7 +487,7 @@ process_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tre
 		utility_nesting--;
 		if (active()) {
 			Operation operation = utility_operation(statement);
-			capture_in_flight(operation, fires_after_statement(operation));
+			capture_in_flight(operation, fires_after_statement(operation), false);
 		}
 		PG_RE_THROW();
 	}
@@ -433,7 +507,7 @@ emit_log(ErrorData *edata)
 	char message[kMessageLength];
 	if (!describe(&e, message, edata))
 		return;
-	int index = find_pending(e, message, [](const Pending &p) { return !p.emitted; });
+	int index = find_pending(e, message, Match::Emit);
 	if (index < 0) {
 		/* No wrapper saw it: a deferred check failing as the transaction ends. */
 		Operation operation = xact_end == XactEnd::Prepare ? Operation::Prepare : Operation::Commit;
@@ -481,8 +555,10 @@ subtransaction_callback(SubXactEvent event, SubTransactionId, SubTransactionId, 
 		return;
 	int level = GetCurrentTransactionNestLevel();
 	for (int i = 0; i < npending; i++)
-		if (pending[i].nest_level >= level && !pending[i].emitted)
+		if (pending[i].nest_level >= level && !pending[i].emitted && !pending[i].caught) {
 			pending[i].caught = true;
+			pending[i].caught_at = statements_started;
+		}
 	in_flight = -1;
 }
 

@@ -94,7 +94,7 @@ sub run_paths
 	my ($n) = @_;
 	my $out = '';
 	IPC::Run::run(
-		[ 'psql', '-X', '-d', $n->connstr('paths'), '-f', $paths_sql ],
+		[ 'psql', '-X', '-d', $n->connstr('paths') . ' application_name=psql', '-f', $paths_sql ],
 		'<', \undef, '>', \$out, '2>&1',
 		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default))
 	  or note('psql exited with ' . ($? >> 8));

@@ -19,6 +19,15 @@ $node->safe_psql('postgres', q{
 	GRANT INSERT ON orders TO clerk;
 });
 
+# Changes a setting server-wide and waits until new sessions see it.
+sub set_server_wide
+{
+	my ($name, $value) = @_;
+	$node->safe_psql('postgres', "ALTER SYSTEM SET $name = '$value'; SELECT pg_reload_conf()");
+	$node->poll_query_until('postgres', "SELECT setting = '$value' FROM pg_settings WHERE name = '$name'")
+	  or die "$name did not become $value";
+}
+
 # Runs sql (expected to fail with a violation) and returns (stderr, new log text).
 sub violate
 {
@@ -43,7 +52,7 @@ like($lines[0], qr/query="INSERT INTO orders VALUES \(1, 9842\)"/, 'text line: s
 like($lines[0], qr/hint="Insert the referenced row in public\.customers first/, 'text line: fix hint');
 
 # JSON: one object per line, stable keys.
-$node->safe_psql('postgres', "ALTER SYSTEM SET fk_guard.log_format = 'json'; SELECT pg_reload_conf()");
+set_server_wide('fk_guard.log_format', 'json');
 ($stderr, $log) = violate(q{DELETE FROM customers; INSERT INTO customers VALUES (7); INSERT INTO orders VALUES (2, 7); DELETE FROM customers});
 my @json = map { /LOG:\s+(\{.*\})\s*$/ ? decode_json($1) : () } split /\n/, $log;
 is(scalar @json, 1, 'one JSON object per violation');
@@ -68,13 +77,13 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM fk_violations WHERE usern
 	'1', 'and so does the view');
 
 # Statement text is truncated; logging can be switched off.
-$node->safe_psql('postgres', "ALTER SYSTEM SET fk_guard.max_query_length = 11; SELECT pg_reload_conf()");
+set_server_wide('fk_guard.max_query_length', '11');
 ($stderr, $log) = violate(q{INSERT INTO orders VALUES (4, 404)});
 @json = map { /LOG:\s+(\{.*\})\s*$/ ? decode_json($1) : () } split /\n/, $log;
 is($json[0]{query}, 'INSERT INTO', 'query truncated to fk_guard.max_query_length');
-$node->safe_psql('postgres', "ALTER SYSTEM SET fk_guard.log_violations = off; SELECT pg_reload_conf()");
+set_server_wide('fk_guard.log_violations', 'off');
 ($stderr, $log) = violate(q{INSERT INTO orders VALUES (5, 405)});
-unlike($log, qr/fk_guard/, 'no line with fk_guard.log_violations = off');
+unlike($log, qr/fk_guard: foreign key violation|"fk_guard":"violation"/, 'no line with fk_guard.log_violations = off');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM fk_violations WHERE key = '(customer_id)=(405)'}),
 	'1', 'but the violation is still recorded');
 
