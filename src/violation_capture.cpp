@@ -354,6 +354,21 @@ log_event(const ViolationEvent &e, int64 recent)
 		ereport(LOG_SERVER_ONLY, (errmsg_internal("%s", log_buffer), errhidestmt(true), errhidecontext(true)));
 }
 
+/* Writes one violation to shared memory and the log. */
+void
+record(Pending &p)
+{
+	p.event.handled = p.caught && !p.emitted;
+	if (!p.event.info.resolved)
+		constraint_cache_lookup(p.event.schema_name, p.event.table_name, p.event.constraint_name, &p.event.info);
+	if (!*p.event.info.child_table)
+		copy_truncated(p.event.info.child_table, sizeof(p.event.info.child_table),
+		               quote_qualified_identifier(p.event.schema_name, p.event.table_name));
+	int64 recent = violation_store_record(&p.event);
+	if (guc::log_violations)
+		log_event(p.event, recent);
+}
+
 /*
  * Writes the pending violations to shared memory and the log.  After a
  * successful top-level statement every one of them was swallowed by
@@ -363,18 +378,9 @@ void
 flush(bool statement_succeeded)
 {
 	for (int i = 0; i < npending; i++) {
-		Pending &p = pending[i];
 		if (statement_succeeded)
-			p.caught = true;
-		p.event.handled = p.caught && !p.emitted;
-		if (!p.event.info.resolved)
-			constraint_cache_lookup(p.event.schema_name, p.event.table_name, p.event.constraint_name, &p.event.info);
-		if (!*p.event.info.child_table)
-			copy_truncated(p.event.info.child_table, sizeof(p.event.info.child_table),
-			               quote_qualified_identifier(p.event.schema_name, p.event.table_name));
-		int64 recent = violation_store_record(&p.event);
-		if (guc::log_violations)
-			log_event(p.event, recent);
+			pending[i].caught = true;
+		record(pending[i]);
 	}
 	if (lost > 0)
 		ereport(LOG_SERVER_ONLY, (errmsg_internal("fk_guard: %d foreign-key violations in one transaction were not "
@@ -399,6 +405,12 @@ executor_start(QueryDesc *query, int eflags)
 	prepare_capture();
 	statements_started++;
 	in_flight = -1;
+	/* Many violations in one statement or transaction (a PL/pgSQL loop
+	 * swallowing them, a client rolling back to savepoints): write the pending
+	 * ones now.  Only a violation re-raised by a handler after other statements
+	 * ran could have needed its entry again. */
+	if (npending >= kMaxPending / 2)
+		flush(false);
 	ListCell *lc;
 	foreach (lc, query->estate->es_opened_result_relations)
 		constraint_cache_note_relation(RelationGetRelid(((ResultRelInfo *) lfirst(lc))->ri_RelationDesc));

@@ -98,5 +98,22 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM fk_violations'), '0', 'rin
 ($stderr, $log) = violate(q{INSERT INTO orders VALUES (7, 407)});
 is($node->safe_psql('postgres', 'SELECT sum(violations) FROM fk_violation_stats'), '1', 'counting resumes after restart');
 
+# A statement that swallows more violations than wait in the backend at once
+# still records every one of them, as handled.
+$node->safe_psql('postgres', q{
+	DO $$
+	BEGIN
+		FOR i IN 1..100 LOOP
+			BEGIN
+				INSERT INTO orders VALUES (i, 100000 + i);
+			EXCEPTION WHEN foreign_key_violation THEN
+				NULL;
+			END;
+		END LOOP;
+	END
+	$$});
+is($node->safe_psql('postgres', 'SELECT sum(violations), sum(handled) FROM fk_violation_stats'), '101|100',
+	'100 swallowed violations in one statement are all recorded');
+
 $node->stop;
 done_testing();
