@@ -16,14 +16,15 @@ OBJS = \
 	src/violation_classify.o \
 	src/constraint_cache.o \
 	src/guc.o \
-	src/violation_views.o
+	src/violation_views.o \
+	src/audit_support.o
 
 EXTENSION = fk_guard
-DATA = fk_guard--1.0.sql fk_guard--1.0--1.1.sql
+DATA = fk_guard--1.0.sql fk_guard--1.0--1.1.sql fk_guard--1.1--1.2.sql
 PGFILEDESC = "fk_guard - find orphaned rows and watch foreign-key violations"
 
 REGRESS = orphans_basic orphans_semantics orphans_partitions orphans_identifiers \
-	orphans_privileges orphans_arguments orphans_summary violations_not_preloaded upgrade
+	orphans_privileges orphans_arguments orphans_summary violations_not_preloaded upgrade audit
 REGRESS_OPTS = --inputdir=. --load-extension=fk_guard
 
 PG_CONFIG ?= pg_config

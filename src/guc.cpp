@@ -18,6 +18,7 @@ int log_format = kLogText;
 int max_query_length = 1024;
 bool client_hint = false;
 int max_violations = 1000;
+char *audit_retention = nullptr;
 
 static const struct config_enum_entry kLogFormats[] = {
 	{"text", kLogText, false},
@@ -42,6 +43,9 @@ define()
 	DefineCustomIntVariable("fk_guard.max_violations", "Number of recent violations kept in shared memory.",
 	                        nullptr, &max_violations, 1000, 16, 1000000, PGC_POSTMASTER, 0, nullptr, nullptr,
 	                        nullptr);
+	DefineCustomStringVariable("fk_guard.audit_retention", "How long fk_audit_run() keeps its history.",
+	                           "An interval; older runs are deleted when an audit starts.", &audit_retention,
+	                           "90 days", PGC_SUSET, 0, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("fk_guard");
 }
 

@@ -14,6 +14,7 @@ extern int log_format;
 extern int max_query_length;
 extern bool client_hint;
 extern int max_violations;
+extern char *audit_retention; /* read by fk_audit_run() through current_setting() */
 
 /* Defines every fk_guard.* parameter; only from _PG_init while preloading. */
 void define();

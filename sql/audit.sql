@@ -1,0 +1,104 @@
+-- fk_audit: one row per declared foreign key, every column and finding, with
+-- fixes that are executed here to prove they are valid SQL for any identifier.
+
+CREATE SCHEMA "Audit ""Zone""";
+CREATE TABLE au_parent (id int PRIMARY KEY);
+CREATE TABLE au_clean (
+  id int,
+  parent_id int NOT NULL REFERENCES au_parent ON DELETE CASCADE ON UPDATE RESTRICT DEFERRABLE
+);
+CREATE INDEX ON au_clean (parent_id, id);
+CREATE TABLE "Audit ""Zone"""."Clients Spéciaux" (
+  "ID client" int,
+  "Région" text,
+  PRIMARY KEY ("Région", "ID client")
+);
+CREATE TABLE "Audit ""Zone"""."Commandes;--" (
+  id int,
+  "Client's ID" bigint,
+  "Région" text
+);
+INSERT INTO "Audit ""Zone"""."Clients Spéciaux" VALUES (1, 'Île-de-France');
+INSERT INTO "Audit ""Zone"""."Commandes;--" VALUES (1, 1, 'Île-de-France'), (2, 2, 'Bretagne');
+ALTER TABLE "Audit ""Zone"""."Commandes;--" ADD CONSTRAINT "FK ""clients"";--"
+  FOREIGN KEY ("Région", "Client's ID") REFERENCES "Audit ""Zone"""."Clients Spéciaux" ("Région", "ID client")
+  MATCH SIMPLE NOT VALID;
+ALTER TABLE "Audit ""Zone"""."Commandes;--" DISABLE TRIGGER ALL;
+INSERT INTO fk_guard_bulk_loaded (table_name, note) VALUES ('"Audit ""Zone"""."Commandes;--"', 'nightly import');
+
+-- Every column of both rows (no audit yet; violations are NULL without preloading).
+\x on
+SELECT constraint_name, child_table, parent_table, fk_columns, parent_columns, match_type, on_update,
+       on_delete, "deferrable", initially_deferred, validated, enforced, fk_indexed, type_mismatch,
+       violations, last_violation_at, last_audit_at, orphans_at_last_audit
+  FROM fk_audit ORDER BY constraint_name;
+\x off
+
+-- The clean one has no findings; the other has one of each kind it deserves.
+SELECT constraint_name, jsonb_array_length(findings) FROM fk_audit ORDER BY constraint_name;
+SELECT f->>'code' AS code, f->>'severity' AS severity, f->>'message' AS message, f->>'fix' AS fix
+  FROM fk_audit, jsonb_array_elements(findings) f
+ WHERE constraint_name = 'FK "clients";--';
+
+-- An audit records orphans, warns, and shows up in fk_audit.
+\set VERBOSITY terse
+CALL fk_audit_run();
+\set VERBOSITY default
+SELECT target, status, foreign_keys, foreign_keys_with_orphans, orphan_rows, finished_at >= started_at AS finished
+  FROM fk_audit_runs;
+SELECT constraint_name, child_table, parent_table, validated, orphan_rows, missing_keys FROM fk_audit_results
+ ORDER BY constraint_name;
+SELECT constraint_name, last_audit_at IS NOT NULL AS audited, orphans_at_last_audit FROM fk_audit
+ ORDER BY constraint_name;
+SELECT f->>'code' AS code, f->>'fix' AS fix FROM fk_audit, jsonb_array_elements(findings) f
+ WHERE f->>'code' = 'orphans_found';
+
+-- The fixes work: list the orphans with the suggested query, delete them,
+-- then run every other suggested statement as it is (one per line).
+SELECT f->>'fix' FROM fk_audit, jsonb_array_elements(findings) f WHERE f->>'code' = 'orphans_found' \gexec
+DELETE FROM "Audit ""Zone"""."Commandes;--" c USING fk_orphans('"Audit ""Zone"""."Commandes;--"') o
+ WHERE c.ctid = o.child_ctid;
+SELECT s.statement
+  FROM fk_audit, jsonb_array_elements(findings) f,
+       regexp_split_to_table(f->>'fix', '(?<=;) (?=[A-Z])') AS s(statement)
+ WHERE f->>'code' NOT IN ('orphans_found', 'recent_violations')
+ ORDER BY CASE f->>'code' WHEN 'disabled_triggers' THEN 1 WHEN 'type_mismatch' THEN 2 ELSE 3 END \gexec
+CALL fk_audit_run('"Audit ""Zone"""."Commandes;--"');
+SELECT constraint_name, "deferrable", initially_deferred, validated, enforced, fk_indexed, type_mismatch,
+       orphans_at_last_audit, findings
+  FROM fk_audit ORDER BY constraint_name;
+
+-- A target restricts the audit to that table's foreign keys; a bad one is refused.
+SELECT run_id, target, foreign_keys, status FROM fk_audit_runs ORDER BY run_id;
+CALL fk_audit_run('au_parent');
+SELECT target, foreign_keys, status FROM fk_audit_runs ORDER BY run_id DESC LIMIT 1;
+CREATE VIEW au_view AS SELECT 1;
+CALL fk_audit_run('au_view');
+CALL fk_audit_run(0);
+
+-- Runs left "running" (cancelled) become "interrupted"; old runs expire
+-- after fk_guard.audit_retention (90 days by default).
+INSERT INTO fk_audit_runs (started_at, status) VALUES (now() - interval '1 hour', 'running');
+INSERT INTO fk_audit_runs (started_at, status) VALUES (now() - interval '100 days', 'completed');
+INSERT INTO fk_audit_results VALUES (currval('fk_audit_runs_run_id_seq'), 1, 'old', 'x', 'y', now() - interval '100 days', true, 0, 0);
+CALL fk_audit_run();
+SELECT status, count(*) FROM fk_audit_runs GROUP BY status ORDER BY status;
+SELECT count(*) AS old_results FROM fk_audit_results WHERE constraint_name = 'old';
+SET fk_guard.audit_retention = '1 minute';
+UPDATE fk_audit_runs SET started_at = started_at - interval '2 minutes';
+CALL fk_audit_run();
+SELECT count(*) AS runs_kept FROM fk_audit_runs;
+RESET fk_guard.audit_retention;
+
+-- Inside a transaction block the audit cannot commit per table.
+BEGIN;
+CALL fk_audit_run();
+ROLLBACK;
+
+-- pg_dump keeps the history and the marked tables.
+SELECT unnest(extconfig)::regclass AS dumped FROM pg_extension WHERE extname = 'fk_guard' ORDER BY 1::text;
+
+DROP VIEW au_view;
+DROP TABLE au_clean, au_parent;
+DROP SCHEMA "Audit ""Zone""" CASCADE;
+DELETE FROM fk_guard_bulk_loaded;
