@@ -1,5 +1,7 @@
 # Cluster tests for fk_orphans: cancel, statement_timeout and lock_timeout leave
-# nothing behind; a hot standby answers like its primary; no preloading needed.
+# nothing behind; no preloading needed.  A real streaming replica (pg_basebackup)
+# answers fk_orphans, fk_orphan_summary and fk_audit like its primary, and
+# refuses fk_audit_run with a clear error.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -91,6 +93,15 @@ my $summary_query = q{SELECT string_agg(format('%s %s %s', constraint_name, orph
 is( $standby->safe_psql('postgres', $summary_query),
 	$primary->safe_psql('postgres', $summary_query),
 	'fk_orphan_summary on the standby matches the primary');
+
+$primary->safe_psql('postgres', 'CALL fk_audit_run()');
+$primary->wait_for_catchup($standby);
+my $audit_query = q{SELECT string_agg(format('%s %s %s %s', constraint_name, fk_indexed, orphans_at_last_audit, findings), ';') FROM fk_audit};
+is( $standby->safe_psql('postgres', $audit_query),
+	$primary->safe_psql('postgres', $audit_query),
+	'fk_audit on the standby matches the primary');
+my ($ret, $stdout, $stderr) = $standby->psql('postgres', 'CALL fk_audit_run()');
+like($stderr, qr/ERROR:  fk_audit_run cannot run on a hot standby/, 'fk_audit_run refuses to run on the standby');
 
 $standby->stop;
 $primary->stop;
