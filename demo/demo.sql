@@ -84,3 +84,13 @@ SELECT constraint_name, key, child_ctid FROM fk_orphans('orders', max_per_constr
 \echo '== (child_table, child_ctid) locates each row, so a repair is one statement:'
 \echo 'SELECT o.* FROM orders o JOIN fk_orphans(''orders'') f ON o.ctid = f.child_ctid;'
 SELECT o.* FROM orders o JOIN fk_orphans('orders') f ON o.ctid = f.child_ctid;
+
+\echo
+\echo '== Foreign-key health, after a nightly audit (pg_cron: SELECT cron.schedule(''fk-audit'', ''0 3 * * *'', ''CALL fk_audit_run()'');)'
+INSERT INTO fk_guard_bulk_loaded (table_name, note) VALUES ('order_lines', 'nightly import');
+CALL fk_audit_run();
+SELECT run_id, status, foreign_keys, foreign_keys_with_orphans, orphan_rows FROM fk_audit_runs;
+SELECT constraint_name, fk_indexed, validated, enforced, violations, orphans_at_last_audit FROM fk_audit;
+\echo '== Each finding comes with the SQL that fixes it:'
+SELECT constraint_name, f->>'code' AS code, f->>'severity' AS severity, f->>'fix' AS fix
+  FROM fk_audit, jsonb_array_elements(findings) f ORDER BY 1, 2;

@@ -115,5 +115,12 @@ $node->safe_psql('postgres', q{
 is($node->safe_psql('postgres', 'SELECT sum(violations), sum(handled) FROM fk_violation_stats'), '101|100',
 	'100 swallowed violations in one statement are all recorded');
 
+# fk_audit reads the counters of violation capture.
+is( $node->safe_psql('postgres', q{
+		SELECT violations, last_violation_at IS NOT NULL,
+		       findings @> '[{"code": "recent_violations", "message": "101 violations in the last 24 hours."}]'
+		  FROM fk_audit WHERE constraint_name = 'orders_customer_id_fkey'}),
+	'101|t|t', 'fk_audit shows the violations and a recent_violations finding');
+
 $node->stop;
 done_testing();
