@@ -132,6 +132,20 @@ recorded() {
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 rate() { awk -v n="$1" -v ms="$2" 'BEGIN { if (n == "n/a") print "n/a"; else printf "%.0f", n * 1000 / ms }'; }
 
+# report CLUSTER LINE BEFORE AFTER N MS: prints LINE, with what the preloaded
+# cluster's fk_violation_stats recorded of the N violations.
+report() {
+	local line=$2
+	if [ "$1" = preloaded ]; then
+		if [ "$3" = n/a ] || [ "$4" = n/a ]; then
+			line="$line; recorded: n/a ($(head -1 "$work/views.err"))"
+		else
+			line="$line; recorded $(($4 - $3)) of $5, $(rate $(($4 - $3)) "$6") recorded/s"
+		fi
+	fi
+	echo "$line"
+}
+
 echo
 echo "violation throughput (orders with customer_id 0; $CLIENTS clients)"
 for c in plain preloaded; do
@@ -143,14 +157,7 @@ for c in plain preloaded; do
 	n=$(on "$c" psql -X -At -c "SELECT count(*) FROM caught")
 	after=$(recorded)
 	line="handled (PL/pgSQL EXCEPTION), $c: $(rate "$n" "$ms") violations/s"
-	if [ "$c" = preloaded ]; then
-		if [ "$before" = n/a ] || [ "$after" = n/a ]; then
-			line="$line; recorded: n/a ($(head -1 "$work/views.err"))"
-		else
-			line="$line; recorded $((after - before)) of $n, $(rate $((after - before)) "$ms") recorded/s"
-		fi
-	fi
-	echo "$line"
+	report "$c" "$line" "$before" "$after" "$n" "$ms"
 done
 for c in plain preloaded; do
 	before=$(recorded)
@@ -163,12 +170,5 @@ for c in plain preloaded; do
 	n=$(cat "$work"/violate.*.err | grep -c 'violates foreign key constraint' || true)
 	after=$(recorded)
 	line="client-visible (psql, $VIOLATIONS failing inserts per client), $c: $(rate "$n" "$ms") violations/s"
-	if [ "$c" = preloaded ]; then
-		if [ "$before" = n/a ] || [ "$after" = n/a ]; then
-			line="$line; recorded: n/a ($(head -1 "$work/views.err"))"
-		else
-			line="$line; recorded $((after - before)) of $n, $(rate $((after - before)) "$ms") recorded/s"
-		fi
-	fi
-	echo "$line"
+	report "$c" "$line" "$before" "$after" "$n" "$ms"
 done
