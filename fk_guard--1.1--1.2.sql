@@ -172,6 +172,9 @@ BEGIN
 END
 $$;
 
+-- It writes the history tables: for their owner, or whoever they grant it to.
+REVOKE ALL ON PROCEDURE fk_audit_run(regclass) FROM PUBLIC;
+
 COMMENT ON PROCEDURE fk_audit_run(regclass) IS
 'checks every foreign key (or those of target) for orphans and records the results in fk_audit_runs and fk_audit_results';
 
@@ -324,7 +327,10 @@ SELECT s.constraint_name, s.child_table, s.parent_table, s.fk_columns, s.parent_
   LEFT JOIN @extschema@.fk_guard_constraint_violations() v ON v.constraint_oid = s.oid
   LEFT JOIN LATERAL (
       SELECT r.checked_at, r.orphan_rows FROM @extschema@.fk_audit_results r
-       WHERE r.constraint_oid = s.oid ORDER BY r.checked_at DESC LIMIT 1) a ON true;
+       WHERE r.constraint_oid = s.oid ORDER BY r.checked_at DESC LIMIT 1) a ON true
+ -- Like fk_orphans: a reader sees the foreign keys of the tables they may read.
+ WHERE pg_catalog.has_table_privilege(s.child_table, 'SELECT')
+    OR pg_catalog.pg_has_role('pg_read_all_stats', 'MEMBER');
 
 COMMENT ON VIEW fk_audit IS
 'one row per declared foreign key: its health, and the fix for each finding';

@@ -95,6 +95,17 @@ BEGIN;
 CALL fk_audit_run();
 ROLLBACK;
 
+-- A reader sees the foreign keys of the tables they may read, and may not
+-- run audits unless granted.
+CREATE ROLE au_reader;
+GRANT SELECT ON au_clean TO au_reader;
+SET ROLE au_reader;
+SELECT constraint_name FROM fk_audit;
+CALL fk_audit_run();
+RESET ROLE;
+REVOKE ALL ON au_clean FROM au_reader;
+DROP ROLE au_reader;
+
 -- pg_dump keeps the history and the marked tables.
 SELECT unnest(extconfig)::regclass AS dumped FROM pg_extension WHERE extname = 'fk_guard' ORDER BY 1::text;
 
