@@ -2,8 +2,8 @@
  * orphan_query.h
  *    Builds the SQL that finds the orphans of one foreign key.
  *
- * Pure C++ (no PostgreSQL calls), so it is unit tested without a server.  Each
- * join has the shape of RI_Initial_Check in src/backend/utils/adt/ri_triggers.c:
+ * Pure C++ (no PostgreSQL calls), so it is unit tested without a server.  The
+ * query has the shape of RI_Initial_Check in src/backend/utils/adt/ri_triggers.c:
  * the referencing table LEFT JOINed to the referenced one on the constraint's
  * own equality operators (with the casts and COLLATE clause PostgreSQL adds),
  * keeping rows with no partner whose key the match type says must be checked.
@@ -62,19 +62,12 @@ std::string quote_identifier(const char *name);
 /* A string literal that reads the same whatever standard_conforming_strings says. */
 std::string quote_literal(const char *text);
 
-/*
- * The queries below take the foreign keys fks[0..n) that share one scan
- * relation (n >= 1) and scan it once: the table is LEFT JOINed to each parent
- * in turn, so a table with several foreign keys costs one pass instead of one
- * per key.  Rows come out in the order of fks.
- */
+/* SELECT returning fk_orphans' columns for one foreign key, in a stable order.
+ * limit < 0 means no limit. */
+std::string orphan_rows_query(const ForeignKeySpec &fk, int64_t limit);
 
-/* SELECT returning fk_orphans' columns, ordered by foreign key, partition and
- * ctid, at most limit rows per foreign key (limit < 0: no limit). */
-std::string orphan_rows_query(const ForeignKeySpec *fks, int n, int64_t limit);
-
-/* SELECT returning fk_orphan_summary's columns, one row per foreign key. */
-std::string orphan_summary_query(const ForeignKeySpec *fks, int n);
+/* SELECT returning fk_orphan_summary's single row for one foreign key. */
+std::string orphan_summary_query(const ForeignKeySpec &fk);
 
 } // namespace fkg
 

@@ -29,13 +29,12 @@ using fkg::DeclaredForeignKey;
 /* Which query to run for each foreign key. */
 enum class Report { Rows, Summary };
 
-/* The query for fks[0..n), which share their scan relation. */
 char *
-build_query(Report report, const fkg::ForeignKeySpec *fks, int n, int64 limit)
+build_query(Report report, const fkg::ForeignKeySpec &spec, int64 limit)
 {
 	/* The std::string temporaries die before to_palloc returns; nothing here longjmps. */
-	return fkg::to_palloc(report == Report::Rows ? fkg::orphan_rows_query(fks, n, limit)
-	                                             : fkg::orphan_summary_query(fks, n));
+	return fkg::to_palloc(report == Report::Rows ? fkg::orphan_rows_query(spec, limit)
+	                                             : fkg::orphan_summary_query(spec));
 }
 
 void
@@ -125,24 +124,14 @@ report_orphans(FunctionCallInfo fcinfo, Report report, int64 limit)
 	} else
 		notice_skipped(keys, count);
 
-	/* One query per scan relation: its foreign keys are checked in one pass.
-	 * load_declared_foreign_keys orders keys by scan relation. */
-	fkg::ForeignKeySpec *group = static_cast<fkg::ForeignKeySpec *>(palloc(sizeof(fkg::ForeignKeySpec) * (count + 1)));
-	for (int i = 0; i < count;) {
+	for (int i = 0; i < count; i++) {
 		CHECK_FOR_INTERRUPTS();
-		int n = 0;
-		Oid relid = keys[i].spec.scan_relid;
-		for (; i < count && keys[i].spec.scan_relid == relid; i++) {
-			if (OidIsValid(target) || keys[i].checkable())
-				group[n++] = keys[i].spec;
-		}
-		if (n == 0)
+		if (!OidIsValid(target) && !keys[i].checkable())
 			continue;
-		char *sql = build_query(report, group, n, limit);
+		char *sql = build_query(report, keys[i].spec, limit);
 		run_into(sql, dest);
 		pfree(sql);
 	}
-	pfree(group);
 
 	SPI_finish();
 	dest->rDestroy(dest);
