@@ -15,9 +15,10 @@
  * the client instead of adding one.
  *
  * Pending entries are written to shared memory and logged at a safe point: the
- * end of the top-level statement (then every pending violation was swallowed:
- * handled) or the end of the transaction.  A subtransaction rollback marks the
- * violations inside it as caught, unless a later emit shows a re-raise.
+ * end of the transaction (at COMMIT, every violation that did not reach the
+ * client was swallowed: handled), or the start of a statement once 16 wait.
+ * A subtransaction rollback marks the violations inside it as caught, unless
+ * a later emit shows a re-raise.
  *
  * Everything on the error path is fixed-size and allocation-free except
  * CopyErrorData, which copies into a context with a preallocated block; nothing
@@ -74,12 +75,10 @@ int npending = 0;
 int lost = 0;           /* violations not recorded because pending was full */
 int in_flight = -1;     /* the pending entry of the error now propagating, if any */
 
-int exec_nesting = 0;
 /* Executor starts in this backend.  A fresh RI violation always follows one
  * (the RI check is itself a query); a re-raise from an exception handler
  * usually does not. */
 uint64 statements_started = 0;
-int utility_nesting = 0;
 enum class XactEnd { None, Commit, Prepare } xact_end = XactEnd::None;
 
 MemoryContext capture_context = nullptr;
@@ -90,9 +89,7 @@ ConstraintInfo added_foreign_key;
 char session_user_name[kNameLength];
 
 ExecutorStart_hook_type prev_executor_start = nullptr;
-ExecutorRun_hook_type prev_executor_run = nullptr;
 ExecutorFinish_hook_type prev_executor_finish = nullptr;
-ExecutorEnd_hook_type prev_executor_end = nullptr;
 ProcessUtility_hook_type prev_process_utility = nullptr;
 emit_log_hook_type prev_emit_log = nullptr;
 
@@ -370,15 +367,15 @@ record(Pending &p)
 }
 
 /*
- * Writes the pending violations to shared memory and the log.  After a
- * successful top-level statement every one of them was swallowed by
- * server-side code; at transaction end, those that reached the client were not.
+ * Writes the pending violations to shared memory and the log.  When the
+ * transaction commits, every one that did not reach the client was swallowed
+ * by server-side code.
  */
 void
-flush(bool statement_succeeded)
+flush(bool committed)
 {
 	for (int i = 0; i < npending; i++) {
-		if (statement_succeeded)
+		if (committed)
 			pending[i].caught = true;
 		record(pending[i]);
 	}
@@ -417,27 +414,8 @@ executor_start(QueryDesc *query, int eflags)
 }
 
 void
-executor_run(QueryDesc *query, ScanDirection direction, uint64 count, bool execute_once)
-{
-	exec_nesting++;
-	PG_TRY();
-	{
-		if (prev_executor_run)
-			prev_executor_run(query, direction, count, execute_once);
-		else
-			standard_ExecutorRun(query, direction, count, execute_once);
-	}
-	PG_FINALLY();
-	{
-		exec_nesting--;
-	}
-	PG_END_TRY();
-}
-
-void
 executor_finish(QueryDesc *query)
 {
-	exec_nesting++;
 	PG_TRY();
 	{
 		if (prev_executor_finish)
@@ -447,24 +425,11 @@ executor_finish(QueryDesc *query)
 	}
 	PG_CATCH();
 	{
-		exec_nesting--;
 		if (active())
 			capture_in_flight(statement_operation(query->operation), false, true);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	exec_nesting--;
-}
-
-void
-executor_end(QueryDesc *query)
-{
-	if (prev_executor_end)
-		prev_executor_end(query);
-	else
-		standard_ExecutorEnd(query);
-	if (active() && exec_nesting == 0 && utility_nesting == 0 && npending > 0)
-		flush(true);
 }
 
 void
@@ -474,8 +439,6 @@ process_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tre
 	Node *statement = pstmt->utilityStmt;
 	if (active()) {
 		prepare_capture();
-		if (utility_nesting == 0 && exec_nesting == 0)
-			in_flight = -1;
 		memset(&added_foreign_key, 0, sizeof(added_foreign_key));
 		note_utility_relations(statement);
 		if (IsA(statement, TransactionStmt)) {
@@ -486,7 +449,6 @@ process_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tre
 				xact_end = XactEnd::Prepare;
 		}
 	}
-	utility_nesting++;
 	PG_TRY();
 	{
 		if (prev_process_utility)
@@ -496,7 +458,6 @@ process_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tre
 	}
 	PG_CATCH();
 	{
-		utility_nesting--;
 		if (active()) {
 			Operation operation = utility_operation(statement);
 			capture_in_flight(operation, fires_after_statement(operation), false);
@@ -504,9 +465,6 @@ process_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tre
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	utility_nesting--;
-	if (active() && utility_nesting == 0 && exec_nesting == 0 && npending > 0 && IsTransactionState())
-		flush(true);
 }
 
 /* Runs in error recovery: no catalog access, no LWLocks, no errors. */
@@ -547,9 +505,14 @@ transaction_callback(XactEvent event, void *)
 	switch (event) {
 	case XACT_EVENT_COMMIT:
 	case XACT_EVENT_PARALLEL_COMMIT:
+	case XACT_EVENT_PREPARE:
+		if (active() && npending > 0)
+			flush(true);
+		xact_end = XactEnd::None;
+		in_flight = -1;
+		break;
 	case XACT_EVENT_ABORT:
 	case XACT_EVENT_PARALLEL_ABORT:
-	case XACT_EVENT_PREPARE:
 		if (active() && npending > 0)
 			flush(false);
 		xact_end = XactEnd::None;
@@ -590,28 +553,10 @@ fkg_ExecutorStart(QueryDesc *query, int eflags)
 }
 
 static void
-fkg_ExecutorRun(QueryDesc *query, ScanDirection direction, uint64 count, bool execute_once)
-{
-	invoke([&]() {
-		executor_run(query, direction, count, execute_once);
-		return (Datum) 0;
-	});
-}
-
-static void
 fkg_ExecutorFinish(QueryDesc *query)
 {
 	invoke([&]() {
 		executor_finish(query);
-		return (Datum) 0;
-	});
-}
-
-static void
-fkg_ExecutorEnd(QueryDesc *query)
-{
-	invoke([&]() {
-		executor_end(query);
 		return (Datum) 0;
 	});
 }
@@ -652,12 +597,8 @@ violation_capture_install()
 {
 	prev_executor_start = ExecutorStart_hook;
 	ExecutorStart_hook = fkg_ExecutorStart;
-	prev_executor_run = ExecutorRun_hook;
-	ExecutorRun_hook = fkg_ExecutorRun;
 	prev_executor_finish = ExecutorFinish_hook;
 	ExecutorFinish_hook = fkg_ExecutorFinish;
-	prev_executor_end = ExecutorEnd_hook;
-	ExecutorEnd_hook = fkg_ExecutorEnd;
 	prev_process_utility = ProcessUtility_hook;
 	ProcessUtility_hook = fkg_ProcessUtility;
 	prev_emit_log = emit_log_hook;

@@ -272,6 +272,11 @@ violation_store_record(const ViolationEvent *event)
 		c->hourly[hour_of(event->ts) % kHours]++;
 	}
 	LWLockRelease(store->lock);
+	if (c == nullptr)
+		ereport(LOG_SERVER_ONLY,
+		        (errmsg_internal("fk_guard: no room for the counters of foreign key \"%s\" (%ld constraints are "
+		                         "counted); its violations stay in fk_violations only",
+		                         event->constraint_name, kMaxCounters)));
 	return recent;
 }
 
