@@ -9,6 +9,7 @@
  */
 #include "constraint_cache.h"
 
+#include "pg_boundary.h"
 #include "violation_classify.h"
 
 extern "C" {
@@ -54,7 +55,7 @@ bool stale = false;
 
 /* Relcache callback: DDL on a relation we described (or a full reset) makes the cache stale. */
 void
-invalidate(Datum, Oid relid)
+mark_stale(Oid relid)
 {
 	if (stale || resolved_relations == nullptr)
 		return;
@@ -211,10 +212,16 @@ add_foreign_keys(Relation catalog, Oid index, AttrNumber relid_column, Oid relid
 
 } // namespace
 
+extern "C" void
+fkg_relcache_callback(Datum, Oid relid)
+{
+	invoke_quietly([relid]() { mark_stale(relid); });
+}
+
 void
 constraint_cache_init()
 {
-	CacheRegisterRelcacheCallback(invalidate, (Datum) 0);
+	CacheRegisterRelcacheCallback(fkg_relcache_callback, (Datum) 0);
 }
 
 void

@@ -8,6 +8,7 @@
  */
 #include "constraint_cache.h"
 #include "guc.h"
+#include "pg_boundary.h"
 #include "violation_capture.h"
 #include "violation_store.h"
 
@@ -25,9 +26,12 @@ _PG_init(void)
 {
 	if (!process_shared_preload_libraries_in_progress)
 		return;
-	fkg::guc::define();
-	fkg::violation_store_install_hooks();
-	fkg::constraint_cache_init();
-	fkg::violation_capture_install();
+	fkg::invoke([]() {
+		fkg::guc::define();
+		fkg::violation_store_install_hooks();
+		fkg::constraint_cache_init();
+		fkg::violation_capture_install();
+		return (Datum) 0;
+	});
 }
 }

@@ -16,6 +16,7 @@
 
 #include "compat.h"
 #include "guc.h"
+#include "pg_boundary.h"
 #include "violation_classify.h"
 
 extern "C" {
@@ -112,6 +113,25 @@ startup_shmem()
 	info.entrysize = sizeof(Counter);
 	counters = ShmemInitHash("fk_guard counters", kMaxCounters, kMaxCounters, &info, HASH_ELEM | HASH_BLOBS);
 	LWLockRelease(AddinShmemInitLock);
+}
+
+/* The hook shells: through the boundary, like every entry point (pg_boundary.h). */
+extern "C" void
+fkg_shmem_request(void)
+{
+	invoke([]() {
+		request_shmem();
+		return (Datum) 0;
+	});
+}
+
+extern "C" void
+fkg_shmem_startup(void)
+{
+	invoke([]() {
+		startup_shmem();
+		return (Datum) 0;
+	});
 }
 
 int64
@@ -216,9 +236,9 @@ void
 violation_store_install_hooks()
 {
 	prev_shmem_request = shmem_request_hook;
-	shmem_request_hook = request_shmem;
+	shmem_request_hook = fkg_shmem_request;
 	prev_shmem_startup = shmem_startup_hook;
-	shmem_startup_hook = startup_shmem;
+	shmem_startup_hook = fkg_shmem_startup;
 }
 
 bool
