@@ -111,13 +111,6 @@ column_list(char *buf, size_t size, Oid relid, Datum attnums_datum)
 	pfree(list.data);
 }
 
-void
-qualified_relation(char *buf, size_t size, Oid relid)
-{
-	char *name = get_rel_name(relid);
-	char *schema = get_namespace_name(get_rel_namespace(relid));
-	copy_truncated(buf, size, name && schema ? quote_qualified_identifier(schema, name) : "");
-}
 
 /* Adds the constraint with this pg_constraint OID, described by its declared ancestor. */
 void
@@ -156,8 +149,8 @@ add_constraint(Oid conoid)
 	info.resolved = true;
 	info.declared_oid = root->oid;
 	copy_truncated(info.declared_name, sizeof(info.declared_name), NameStr(root->conname));
-	qualified_relation(info.child_table, sizeof(info.child_table), root->conrelid);
-	qualified_relation(info.parent_table, sizeof(info.parent_table), root->confrelid);
+	qualified_relation_name(info.child_table, sizeof(info.child_table), root->conrelid);
+	qualified_relation_name(info.parent_table, sizeof(info.parent_table), root->confrelid);
 	bool isnull;
 	Datum conkey = SysCacheGetAttr(CONSTROID, declared, Anum_pg_constraint_conkey, &isnull);
 	if (!isnull)
@@ -167,7 +160,6 @@ add_constraint(Oid conoid)
 		column_list(info.parent_columns, sizeof(info.parent_columns), root->confrelid, confkey);
 	info.deferrable = root->condeferrable;
 	info.initially_deferred = root->condeferred;
-	info.on_delete = root->confdeltype;
 
 	if (declared != tuple)
 		ReleaseSysCache(declared);
@@ -216,6 +208,14 @@ extern "C" void
 fkg_relcache_callback(Datum, Oid relid)
 {
 	invoke_quietly([relid]() { mark_stale(relid); });
+}
+
+void
+qualified_relation_name(char *buf, size_t size, Oid relid)
+{
+	char *name = get_rel_name(relid);
+	char *schema = get_namespace_name(get_rel_namespace(relid));
+	copy_truncated(buf, size, name && schema ? quote_qualified_identifier(schema, name) : "");
 }
 
 void

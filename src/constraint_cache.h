@@ -28,6 +28,9 @@ void constraint_cache_note_relation(Oid relid);
  * catalogs: safe on the error path.  False when not resolved. */
 bool constraint_cache_lookup(const char *schema, const char *table, const char *constraint, ConstraintInfo *out);
 
+/* Writes relid's schema-qualified, quoted name into buf (empty if it is gone).  Reads the catalogs. */
+void qualified_relation_name(char *buf, size_t size, Oid relid);
+
 } // namespace fkg
 
 #endif /* FK_GUARD_CONSTRAINT_CACHE_H */

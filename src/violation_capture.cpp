@@ -313,10 +313,8 @@ note_added_foreign_key(const AlterTableStmt *statement, Oid relid)
 		if (!OidIsValid(parent))
 			continue;
 		ConstraintInfo &info = added_foreign_key;
-		copy_truncated(info.child_table, sizeof(info.child_table),
-		               quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid)));
-		copy_truncated(info.parent_table, sizeof(info.parent_table),
-		               quote_qualified_identifier(get_namespace_name(get_rel_namespace(parent)), get_rel_name(parent)));
+		qualified_relation_name(info.child_table, sizeof(info.child_table), relid);
+		qualified_relation_name(info.parent_table, sizeof(info.parent_table), parent);
 		column_names(info.fk_columns, sizeof(info.fk_columns), constraint->fk_attrs);
 		column_names(info.parent_columns, sizeof(info.parent_columns), constraint->pk_attrs);
 		info.deferrable = constraint->deferrable;

@@ -46,7 +46,6 @@ struct ConstraintInfo {
 	char parent_columns[kColumnsLength];
 	bool deferrable;
 	bool initially_deferred;
-	char on_delete;                         /* pg_constraint.confdeltype */
 };
 
 struct ViolationEvent {
