@@ -4,20 +4,7 @@
 # scripts/test.sh is the one command that runs every test on a fresh machine.
 
 MODULE_big = fk_guard
-OBJS = \
-	src/fk_guard.o \
-	src/pg_boundary.o \
-	src/caught_error.o \
-	src/fk_catalog.o \
-	src/orphan_query.o \
-	src/orphans.o \
-	src/violation_store.o \
-	src/violation_capture.o \
-	src/violation_classify.o \
-	src/constraint_cache.o \
-	src/guc.o \
-	src/violation_views.o \
-	src/audit_support.o
+OBJS = $(patsubst %.cpp,%.o,$(sort $(wildcard src/*.cpp src/*/*.cpp)))
 
 EXTENSION = fk_guard
 DATA = fk_guard--1.0.sql fk_guard--1.0--1.1.sql fk_guard--1.1--1.2.sql
