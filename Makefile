@@ -7,7 +7,7 @@ MODULE_big = fk_guard
 OBJS = $(patsubst %.cpp,%.o,$(sort $(wildcard src/*.cpp src/*/*.cpp)))
 
 EXTENSION = fk_guard
-DATA = fk_guard--1.0.sql fk_guard--1.0--1.1.sql fk_guard--1.1--1.2.sql
+DATA = $(sort $(wildcard fk_guard--*.sql))
 PGFILEDESC = "fk_guard - find orphaned rows and watch foreign-key violations"
 
 REGRESS = orphans_basic orphans_semantics orphans_partitions orphans_identifiers \

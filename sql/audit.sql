@@ -59,10 +59,10 @@ SELECT f->>'fix' FROM fk_audit, jsonb_array_elements(findings) f WHERE f->>'code
 DELETE FROM "Audit ""Zone"""."Commandes;--" c USING fk_orphans('"Audit ""Zone"""."Commandes;--"') o
  WHERE c.ctid = o.child_ctid;
 SELECT s.statement
-  FROM fk_audit, jsonb_array_elements(findings) f,
-       regexp_split_to_table(f->>'fix', '(?<=;) (?=[A-Z])') AS s(statement)
+  FROM fk_audit, jsonb_array_elements(findings) WITH ORDINALITY f(f, fn),
+       regexp_split_to_table(f->>'fix', '(?<=;) (?=[A-Z])') WITH ORDINALITY AS s(statement, n)
  WHERE f->>'code' NOT IN ('orphans_found', 'recent_violations')
- ORDER BY CASE f->>'code' WHEN 'disabled_triggers' THEN 1 WHEN 'type_mismatch' THEN 2 ELSE 3 END \gexec
+ ORDER BY CASE f->>'code' WHEN 'disabled_triggers' THEN 1 WHEN 'type_mismatch' THEN 2 ELSE 3 END, fn, n \gexec
 CALL fk_audit_run('"Audit ""Zone"""."Commandes;--"');
 SELECT constraint_name, "deferrable", initially_deferred, validated, enforced, fk_indexed, type_mismatch,
        orphans_at_last_audit, findings

@@ -6,19 +6,48 @@ SELECT extversion FROM pg_extension WHERE extname = 'fk_guard';
 ALTER EXTENSION fk_guard UPDATE;
 SELECT extversion = (SELECT default_version FROM pg_available_extensions WHERE name = 'fk_guard') AS at_default
   FROM pg_extension WHERE extname = 'fk_guard';
--- An upgraded installation has the same objects as a fresh one.
-CREATE TEMP TABLE upgraded AS
-  SELECT pg_describe_object(classid, objid, 0) AS object FROM pg_depend
-   WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
-     AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'fk_guard');
+
+-- An upgraded installation equals a fresh one, object by object: each
+-- function's full definition (body, SET clauses, volatility), each view's
+-- query, each table's columns and constraints, ACLs, comments, and what
+-- pg_dump keeps.  A change forgotten in an upgrade script shows here.
+CREATE FUNCTION pg_temp.fk_guard_definitions()
+RETURNS TABLE (object text, definition text)
+LANGUAGE sql AS $$
+  SELECT pg_describe_object(d.classid, d.objid, 0),
+         concat_ws(E'\n',
+           CASE d.classid
+             WHEN 'pg_proc'::regclass THEN
+               (SELECT pg_get_functiondef(p.oid) || coalesce(p.proacl::text, '') FROM pg_proc p WHERE p.oid = d.objid)
+             WHEN 'pg_class'::regclass THEN
+               (SELECT concat_ws(E'\n', c.relkind, c.relacl::text,
+                         CASE WHEN c.relkind = 'v' THEN pg_get_viewdef(c.oid) END,
+                         (SELECT string_agg(format('%s %s%s%s', a.attname, format_type(a.atttypid, a.atttypmod),
+                                                   CASE WHEN a.attnotnull THEN ' NOT NULL' END,
+                                                   ' DEFAULT ' || pg_get_expr(ad.adbin, ad.adrelid)), ', ' ORDER BY a.attnum)
+                            FROM pg_attribute a LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+                           WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
+                         (SELECT string_agg(k.conname || ' ' || pg_get_constraintdef(k.oid), ', ' ORDER BY k.conname)
+                            FROM pg_constraint k WHERE k.conrelid = c.oid),
+                         (SELECT string_agg(pg_get_indexdef(i.indexrelid), ', ' ORDER BY 1)
+                            FROM pg_index i WHERE i.indrelid = c.oid))
+                  FROM pg_class c WHERE c.oid = d.objid)
+           END,
+           obj_description(d.objid, d.classid::regclass::name))
+    FROM pg_depend d
+   WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+     AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'fk_guard')
+  UNION ALL
+  SELECT 'extension configuration', (SELECT string_agg(c::regclass::text, ', ' ORDER BY c::regclass::text)
+                                       FROM pg_extension e, unnest(e.extconfig) c WHERE e.extname = 'fk_guard')
+$$;
+CREATE TEMP TABLE upgraded AS SELECT * FROM pg_temp.fk_guard_definitions();
 DROP EXTENSION fk_guard;
 CREATE EXTENSION fk_guard;
-SELECT object, 'only after upgrade' AS difference FROM upgraded
-EXCEPT SELECT pg_describe_object(classid, objid, 0), 'only after upgrade' FROM pg_depend
- WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
-   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'fk_guard')
+SELECT count(*) > 20 AS compared FROM upgraded;
+(SELECT *, 'only after upgrade' AS difference FROM upgraded
+ EXCEPT SELECT *, 'only after upgrade' FROM pg_temp.fk_guard_definitions())
 UNION ALL
-SELECT pg_describe_object(classid, objid, 0), 'only when fresh' FROM pg_depend
- WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
-   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'fk_guard')
-EXCEPT SELECT object, 'only when fresh' FROM upgraded;
+(SELECT *, 'only when fresh' FROM pg_temp.fk_guard_definitions()
+ EXCEPT SELECT *, 'only when fresh' FROM upgraded)
+ORDER BY 1, 3;

@@ -10,6 +10,8 @@ extern "C" {
 #include "postgres.h"
 #include "executor/tstoreReceiver.h"
 #include "funcapi.h"
+#include "utils/acl.h"
+#include "utils/guc.h"
 }
 
 #if PG_VERSION_NUM < 150000
@@ -34,6 +36,31 @@ init_materialized_srf(FunctionCallInfo fcinfo)
 {
 	InitMaterializedSRF(fcinfo, 0);
 	return reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+}
+
+/* True when role may execute the function or procedure proc.  (PostgreSQL 16
+ * replaced pg_proc_aclcheck with object_aclcheck.) */
+inline bool
+may_execute(Oid proc, Oid role)
+{
+#if PG_VERSION_NUM >= 160000
+	return object_aclcheck(ProcedureRelationId, proc, role, ACL_EXECUTE) == ACLCHECK_OK;
+#else
+	return pg_proc_aclcheck(proc, role, ACL_EXECUTE) == ACLCHECK_OK;
+#endif
+}
+
+/* Pins search_path to pg_catalog, pg_temp in the current GUC nest level, as
+ * PostgreSQL 17's RestrictSearchPath() does for maintenance commands. */
+inline void
+restrict_search_path()
+{
+#if PG_VERSION_NUM >= 170000
+	RestrictSearchPath();
+#else
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true,
+	                         0, false);
+#endif
 }
 
 } // namespace fkg::compat

@@ -13,6 +13,8 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "lib/stringinfo.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 }
@@ -22,7 +24,11 @@ namespace fkg {
 /* One row per key column.  Casts and COLLATE follow ri_GenerateQual and
  * ri_GenerateQualCollation: cast a column to the operator's input type when
  * they differ, and compare under the referenced column's collation when the
- * two collations differ. */
+ * two collations differ.  The privilege columns say what the caller may see
+ * (checked as the caller) and whether the referencing table's owner, who runs
+ * the check (as RI_Initial_Check runs as the validating owner), may read the
+ * referenced key.  Every name is qualified: this runs with the caller's
+ * search_path pinned by the function's SET clause. */
 static const char *const kForeignKeyColumnsQuery = R"SQL(
 SELECT c.oid, c.conname,
        s.oid, sn.nspname, s.relname, s.relkind = 'p',
@@ -36,10 +42,27 @@ SELECT c.oid, c.conname,
        CASE WHEN fa.atttypid <> o.oprright THEN rt.typname END,
        CASE WHEN pa.attcollation <> fa.attcollation THEN colln.nspname END,
        CASE WHEN pa.attcollation <> fa.attcollation THEN coll.collname END,
+       s.relowner,
+       pg_catalog.has_schema_privilege(sn.oid, 'USAGE'),
+       pg_catalog.has_schema_privilege(pn.oid, 'USAGE'),
        pg_catalog.has_table_privilege(s.oid, 'SELECT'),
        pg_catalog.has_column_privilege(p.oid, pa.attnum, 'SELECT'),
        pg_catalog.row_security_active(s.oid),
-       pg_catalog.row_security_active(p.oid)
+       pg_catalog.row_security_active(p.oid),
+       pg_catalog.pg_is_other_temp_schema(s.relnamespace) OR pg_catalog.pg_is_other_temp_schema(p.relnamespace),
+       CASE WHEN pg_catalog.pg_is_in_recovery() THEN EXISTS (
+           SELECT FROM pg_catalog.pg_partition_tree(s.oid) t JOIN pg_catalog.pg_class r ON r.oid = t.relid
+            WHERE r.relpersistence = 'u'
+           UNION ALL
+           SELECT FROM pg_catalog.pg_partition_tree(p.oid) t JOIN pg_catalog.pg_class r ON r.oid = t.relid
+            WHERE r.relpersistence = 'u') ELSE false END,
+       pg_catalog.has_schema_privilege(s.relowner, sn.oid, 'USAGE')
+         AND pg_catalog.has_schema_privilege(s.relowner, pn.oid, 'USAGE')
+         AND pg_catalog.has_table_privilege(s.relowner, s.oid, 'SELECT')
+         AND pg_catalog.has_column_privilege(s.relowner, p.oid, pa.attnum, 'SELECT')
+         AND NOT (p.relrowsecurity AND NOT pg_catalog.pg_has_role(s.relowner, p.relowner, 'USAGE')
+                  AND NOT EXISTS (SELECT FROM pg_catalog.pg_roles ro
+                                   WHERE ro.oid = s.relowner AND (ro.rolsuper OR ro.rolbypassrls)))
   FROM pg_catalog.pg_constraint c
   JOIN pg_catalog.pg_class s ON s.oid = COALESCE($1, c.conrelid)
   JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace
@@ -87,10 +110,16 @@ enum Column {
 	kFkCastName,
 	kCollationSchema,
 	kCollationName,
+	kChildOwner,
+	kChildSchemaUsage,
+	kParentSchemaUsage,
 	kChildPrivileged,
 	kParentPrivileged,
 	kChildRowSecurity,
 	kParentRowSecurity,
+	kOtherSessionTemp,
+	kUnloggedInRecovery,
+	kOwnerReadsParent,
 };
 
 static Oid
@@ -115,6 +144,31 @@ name_at(HeapTuple row, TupleDesc desc, int schema_column, int name_column)
 	return QualifiedName{SPI_getvalue(row, desc, schema_column), SPI_getvalue(row, desc, name_column)};
 }
 
+/* The first reason, in Refusal's order, that one key-column row gives. */
+static Refusal
+refusal_of_row(HeapTuple row, TupleDesc desc)
+{
+	static const struct {
+		int column;
+		bool refuses_when;
+		Refusal refusal;
+	} kChecks[] = {
+		{kOtherSessionTemp, true, Refusal::kOtherSessionTemp},
+		{kUnloggedInRecovery, true, Refusal::kUnloggedInRecovery},
+		{kChildSchemaUsage, false, Refusal::kChildSchemaUsage},
+		{kParentSchemaUsage, false, Refusal::kParentSchemaUsage},
+		{kChildPrivileged, false, Refusal::kChildPrivilege},
+		{kParentPrivileged, false, Refusal::kParentPrivilege},
+		{kChildRowSecurity, true, Refusal::kChildRowSecurity},
+		{kParentRowSecurity, true, Refusal::kParentRowSecurity},
+		{kOwnerReadsParent, false, Refusal::kOwnerCannotReadParent},
+	};
+	for (const auto &check : kChecks)
+		if (bool_at(row, desc, check.column) == check.refuses_when)
+			return check.refusal;
+	return Refusal::kNone;
+}
+
 void
 check_target_is_table(Oid target)
 {
@@ -127,6 +181,95 @@ check_target_is_table(Oid target)
 	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("\"%s\" is not a table", get_rel_name(target)),
 		                errdetail("Foreign keys belong to tables and partitioned tables.")));
+}
+
+const char *
+refusal_reason(Refusal refusal)
+{
+	switch (refusal) {
+	case Refusal::kNone:
+		break;
+	case Refusal::kOtherSessionTemp:
+		return "temporary table of another session";
+	case Refusal::kUnloggedInRecovery:
+		return "unlogged table during recovery";
+	case Refusal::kChildSchemaUsage:
+	case Refusal::kParentSchemaUsage:
+		return "no USAGE on schema";
+	case Refusal::kChildPrivilege:
+	case Refusal::kParentPrivilege:
+		return "no SELECT";
+	case Refusal::kChildRowSecurity:
+	case Refusal::kParentRowSecurity:
+		return "row-level security";
+	case Refusal::kOwnerCannotReadParent:
+		return "owner cannot read the referenced key";
+	}
+	return "checkable";
+}
+
+/* "a, b": the referenced columns, quoted as needed. */
+static const char *
+referenced_columns(const ForeignKeySpec &spec)
+{
+	StringInfoData list;
+	initStringInfo(&list);
+	for (int i = 0; i < spec.nkeys; i++)
+		appendStringInfo(&list, "%s%s", i > 0 ? ", " : "", ::quote_identifier(spec.keys[i].pk_column));
+	return list.data;
+}
+
+void
+raise_refusal(const DeclaredForeignKey &fk)
+{
+	const ForeignKeySpec &spec = fk.spec;
+	const char *child = quote_qualified_identifier(spec.scan_relation.schema, spec.scan_relation.name);
+	const char *parent = quote_qualified_identifier(spec.parent_relation.schema, spec.parent_relation.name);
+	switch (fk.refusal) {
+	case Refusal::kNone:
+		break;
+	case Refusal::kOtherSessionTemp:
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("cannot access temporary tables of other sessions"),
+		                errdetail("Foreign key \"%s\" is on %s.", spec.constraint_name, child)));
+		pg_unreachable();
+	case Refusal::kUnloggedInRecovery:
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+		                errmsg("cannot access temporary or unlogged relations during recovery"),
+		                errdetail("Foreign key \"%s\" on %s involves an unlogged table.", spec.constraint_name, child)));
+		pg_unreachable();
+	case Refusal::kChildSchemaUsage:
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_SCHEMA, spec.scan_relation.schema);
+		break;
+	case Refusal::kParentSchemaUsage:
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_SCHEMA, spec.parent_relation.schema);
+		break;
+	case Refusal::kChildPrivilege:
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, spec.scan_relation.name);
+		break;
+	case Refusal::kParentPrivilege:
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, spec.parent_relation.name);
+		break;
+	case Refusal::kChildRowSecurity:
+	case Refusal::kParentRowSecurity:
+		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+		                errmsg("cannot check foreign key \"%s\" on table %s", spec.constraint_name, child),
+		                errdetail("Row-level security is active on table %s for the current role, so rows hidden "
+		                          "by a policy would be misjudged.",
+		                          fk.refusal == Refusal::kChildRowSecurity ? child : parent),
+		                errhint("Run fk_guard as the table owner or as a role with BYPASSRLS.")));
+		pg_unreachable();
+	case Refusal::kOwnerCannotReadParent: {
+		const char *owner = GetUserNameFromId(fk.checker, false);
+		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+		                errmsg("cannot check foreign key \"%s\" on table %s", spec.constraint_name, child),
+		                errdetail("fk_guard reads a table's rows as its owner, and %s's owner, role %s, may not read "
+		                          "the referenced columns of %s (or row-level security hides their rows from it).",
+		                          child, ::quote_identifier(owner), parent),
+		                errhint("GRANT SELECT (%s) ON %s TO %s;", referenced_columns(spec), parent,
+		                        ::quote_identifier(owner))));
+	}
+	}
+	elog(ERROR, "fk_guard: foreign key \"%s\" is checkable", spec.constraint_name);
 }
 
 DeclaredForeignKey *
@@ -161,10 +304,8 @@ load_declared_foreign_keys(Oid target, int *count)
 			fk.spec.parent_partitioned = bool_at(row, desc, kParentPartitioned);
 			fk.spec.match_full = bool_at(row, desc, kMatchFull);
 			fk.spec.validated = bool_at(row, desc, kValidated);
-			fk.child_privileged = bool_at(row, desc, kChildPrivileged);
-			fk.parent_privileged = true;
-			fk.child_row_security = bool_at(row, desc, kChildRowSecurity);
-			fk.parent_row_security = bool_at(row, desc, kParentRowSecurity);
+			fk.checker = oid_at(row, desc, kChildOwner);
+			fk.refusal = Refusal::kNone;
 		}
 		DeclaredForeignKey &fk = keys[nkeys - 1];
 		if (fk.spec.nkeys >= kMaxKeyColumns)
@@ -177,7 +318,8 @@ load_declared_foreign_keys(Oid target, int *count)
 		column.pk_cast = name_at(row, desc, kPkCastSchema, kPkCastName);
 		column.fk_cast = name_at(row, desc, kFkCastSchema, kFkCastName);
 		column.collation = name_at(row, desc, kCollationSchema, kCollationName);
-		fk.parent_privileged = fk.parent_privileged && bool_at(row, desc, kParentPrivileged);
+		if (fk.refusal == Refusal::kNone)
+			fk.refusal = refusal_of_row(row, desc);
 		CHECK_FOR_INTERRUPTS();
 	}
 	*count = nkeys;

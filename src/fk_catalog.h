@@ -13,19 +13,32 @@ extern "C" {
 
 namespace fkg {
 
-/* A declared foreign key (partition clones folded in) and whether the current
- * role may check it.  Trivially destructible (pg_boundary.h, rule 2). */
+/* Why a foreign key cannot be checked for the current role (kNone: it can). */
+enum class Refusal {
+	kNone,
+	kOtherSessionTemp,     /* another session's temporary table: its rows are not readable here */
+	kUnloggedInRecovery,   /* an unlogged table (or partition) on a hot standby */
+	kChildSchemaUsage,     /* no USAGE on the referencing table's schema */
+	kParentSchemaUsage,    /* ... or on the referenced table's */
+	kChildPrivilege,       /* no SELECT on the referencing table (ctid and tableoid need it whole) */
+	kParentPrivilege,      /* no SELECT on the referenced key columns */
+	kChildRowSecurity,     /* row-level security hides referencing rows from this role */
+	kParentRowSecurity,    /* ... or referenced rows, which would make children look orphaned */
+	kOwnerCannotReadParent /* the child's owner, who runs the check, may not read the referenced key */
+};
+
+/* A declared foreign key (partition clones folded in), whether the current
+ * role may check it, and the role the check runs as.  Trivially destructible
+ * (pg_boundary.h, rule 2). */
 struct DeclaredForeignKey {
 	ForeignKeySpec spec;
-	bool child_privileged;    /* SELECT on the referencing table (ctid and tableoid need it whole) */
-	bool parent_privileged;   /* SELECT on the referenced key columns */
-	bool child_row_security;  /* row-level security hides referencing rows from this role */
-	bool parent_row_security; /* ... or referenced rows, which would make children look orphaned */
+	Oid checker;      /* the referencing table's owner: queries over user tables run as this role */
+	Refusal refusal;  /* the first reason it cannot be checked, in the order above */
 
 	bool
 	checkable() const
 	{
-		return child_privileged && parent_privileged && !child_row_security && !parent_row_security;
+		return refusal == Refusal::kNone;
 	}
 };
 
@@ -40,6 +53,12 @@ DeclaredForeignKey *load_declared_foreign_keys(Oid target, int *count);
 
 /* Raises PostgreSQL's usual error unless target names a table or partitioned table. */
 void check_target_is_table(Oid target);
+
+/* Raises the error that says why fk cannot be checked (fk.refusal != kNone). */
+[[noreturn]] void raise_refusal(const DeclaredForeignKey &fk);
+
+/* A few words saying why fk was skipped, for the NOTICE of the all-tables scan. */
+const char *refusal_reason(Refusal refusal);
 
 } // namespace fkg
 

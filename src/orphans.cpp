@@ -3,47 +3,58 @@
  *    fk_orphans() and fk_orphan_summary(): the rows PostgreSQL's RI check would reject.
  *
  * For each declared foreign key the query built by orphan_query.cpp runs
- * through SPI straight into the function's tuplestore, so memory stays within
- * work_mem (the tuplestore spills to disk) and the planner may use a parallel
- * hash anti join, as it would for the hand-written LEFT JOIN.  All keys are
- * judged under one snapshot (read-only SPI), with the caller's privileges,
- * taking AccessShareLock only.
+ * through SPI straight into a tuplestore, so memory stays within work_mem
+ * (the tuplestore spills to disk) and the planner may use a parallel hash
+ * anti join, as it would for the hand-written LEFT JOIN.  All keys are judged
+ * under one snapshot, taking AccessShareLock only.
+ *
+ * Who sees what, and whose rights run what: the caller must be allowed to
+ * see what is shown (SELECT on the referencing table and the referenced key
+ * columns, USAGE on both schemas, no row-level security hiding rows from
+ * it); the query itself runs as the referencing table's owner in a
+ * security-restricted operation (owner_identity.h), so no cast, operator or
+ * function it reaches runs with the caller's rights.
  */
+#include "orphans.h"
+
 #include "compat.h"
 #include "fk_catalog.h"
 #include "orphan_query.h"
+#include "owner_identity.h"
 #include "pg_boundary.h"
 
 extern "C" {
+#include "access/xact.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
-#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
 }
+
+namespace fkg {
 
 namespace {
 
-using fkg::DeclaredForeignKey;
-
-/* Which query to run for each foreign key. */
-enum class Report { Rows, Summary };
-
 char *
-build_query(Report report, const fkg::ForeignKeySpec &spec, int64 limit)
+build_query(Report report, const ForeignKeySpec &spec, int64 limit)
 {
 	/* The std::string temporaries die before to_palloc returns; nothing here longjmps. */
-	return fkg::to_palloc(report == Report::Rows ? fkg::orphan_rows_query(spec, limit)
-	                                             : fkg::orphan_summary_query(spec));
+	return to_palloc(report == Report::kRows ? orphan_rows_query(spec, limit) : orphan_summary_query(spec));
 }
 
+/* Runs one orphan query as the referencing table's owner, appending its rows to out. */
 void
-run_into(const char *sql, DestReceiver *dest)
+run_as_checker(const char *sql, Oid checker, Tuplestorestate *out, TupleDesc desc)
 {
+	DestReceiver *dest = compat::tuplestore_receiver(out, CurrentMemoryContext, desc);
+	SavedIdentity saved = become_owner(checker);
+
 	SPIPlanPtr plan = SPI_prepare_cursor(sql, 0, nullptr, CURSOR_OPT_PARALLEL_OK);
 	if (plan == nullptr)
 		elog(ERROR, "fk_guard: could not prepare orphan query: %s", SPI_result_code_string(SPI_result));
-
 	SPIExecuteOptions options = {};
 	options.read_only = true;
 	options.dest = dest;
@@ -51,34 +62,94 @@ run_into(const char *sql, DestReceiver *dest)
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "fk_guard: orphan query failed: %s", SPI_result_code_string(rc));
 	SPI_freeplan(plan);
+
+	restore_identity(saved);
+	dest->rDestroy(dest);
 }
 
-const char *
-qualified_relation(const fkg::QualifiedName &name)
+/* Errors that end the whole call rather than one foreign key's check:
+ * cancels and timeouts, lock and resource failures, internal errors. */
+bool
+ends_the_call(int sqlerrcode)
 {
-	return quote_qualified_identifier(name.schema, name.name);
+	int category = ERRCODE_TO_CATEGORY(sqlerrcode);
+	return category == ERRCODE_OPERATOR_INTERVENTION || category == ERRCODE_INSUFFICIENT_RESOURCES ||
+	       category == ERRCODE_PROGRAM_LIMIT_EXCEEDED || category == ERRCODE_SYSTEM_ERROR ||
+	       category == ERRCODE_INTERNAL_ERROR || category == ERRCODE_TRANSACTION_ROLLBACK ||
+	       sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE;
 }
 
-/* With an explicit target, a foreign key we may not check is an error:
- * PostgreSQL's own permission error, or ours when row-level security would
- * make visible rows look orphaned. */
+/* The summary row of a foreign key that could not be checked: NULL counts. */
 void
-require_checkable(const DeclaredForeignKey &fk)
+put_unchecked_summary(const ForeignKeySpec &spec, Tuplestorestate *out, TupleDesc desc)
 {
-	if (!fk.child_privileged)
-		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, fk.spec.scan_relation.name);
-	if (!fk.parent_privileged)
-		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, fk.spec.parent_relation.name);
-	if (fk.child_row_security || fk.parent_row_security) {
-		const fkg::QualifiedName &table = fk.child_row_security ? fk.spec.scan_relation : fk.spec.parent_relation;
-		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-		                errmsg("cannot check foreign key \"%s\" on table %s", fk.spec.constraint_name,
-		                       qualified_relation(fk.spec.scan_relation)),
-		                errdetail("Row-level security is active on table %s for the current role, so rows hidden "
-		                          "by a policy would be misjudged.",
-		                          qualified_relation(table)),
-		                errhint("Run fk_guard as the table owner or as a role with BYPASSRLS.")));
+	Datum values[6] = {DirectFunctionCall1(namein, CStringGetDatum(spec.constraint_name)),
+	                   ObjectIdGetDatum(spec.scan_relid), ObjectIdGetDatum(spec.parent_relid),
+	                   BoolGetDatum(spec.validated), (Datum) 0, (Datum) 0};
+	bool nulls[6] = {false, false, false, false, true, true};
+	tuplestore_putvalues(out, desc, values, nulls);
+}
+
+/* Moves every row of from to the end of to. */
+void
+append_rows(Tuplestorestate *to, Tuplestorestate *from, TupleDesc desc)
+{
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	while (tuplestore_gettupleslot(from, true, false, slot))
+		tuplestore_puttupleslot(to, slot);
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+/*
+ * Runs one foreign key's query in a subtransaction, so that a check
+ * PostgreSQL itself cannot complete costs only that key its report.  Rows go
+ * to a scratch tuplestore first, so a failed key leaves none behind.
+ */
+void
+check_isolated(const DeclaredForeignKey &fk, Report report, const char *sql, Tuplestorestate *out, TupleDesc desc)
+{
+	MemoryContext context = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	Tuplestorestate *scratch = tuplestore_begin_heap(false, false, work_mem);
+	volatile bool failed = false;
+
+	BeginInternalSubTransaction(nullptr);
+	MemoryContextSwitchTo(context);
+	PG_TRY();
+	{
+		run_as_checker(sql, fk.checker, scratch, desc);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(context);
+		CurrentResourceOwner = owner;
 	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(context);
+		ErrorData *edata = CopyErrorData();
+		if (ends_the_call(edata->sqlerrcode))
+			PG_RE_THROW();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(context);
+		CurrentResourceOwner = owner;
+		ereport(WARNING, (errcode(edata->sqlerrcode),
+		                  errmsg("fk_guard could not check foreign key \"%s\" on %s: %s", fk.spec.constraint_name,
+		                         quote_qualified_identifier(fk.spec.scan_relation.schema, fk.spec.scan_relation.name),
+		                         edata->message),
+		                  edata->detail ? errdetail("%s", edata->detail) : 0,
+		                  errhint("PostgreSQL's own check raises this error for some row; the other foreign keys "
+		                          "were checked. Check this one alone with its table as target to see the error.")));
+		FreeErrorData(edata);
+		failed = true;
+	}
+	PG_END_TRY();
+
+	if (failed) {
+		if (report == Report::kSummary)
+			put_unchecked_summary(fk.spec, out, desc);
+	} else
+		append_rows(out, scratch, desc);
+	tuplestore_end(scratch);
 }
 
 /* In the all-tables scan, keys the caller may not check are skipped and named in one NOTICE. */
@@ -91,50 +162,68 @@ notice_skipped(const DeclaredForeignKey *keys, int count)
 	for (int i = 0; i < count; i++) {
 		if (keys[i].checkable())
 			continue;
-		appendStringInfo(&names, "%s\"%s\" on %s", skipped > 0 ? ", " : "", keys[i].spec.constraint_name,
-		                 qualified_relation(keys[i].spec.scan_relation));
+		appendStringInfo(&names, "%s\"%s\" on %s (%s)", skipped > 0 ? ", " : "", keys[i].spec.constraint_name,
+		                 quote_qualified_identifier(keys[i].spec.scan_relation.schema, keys[i].spec.scan_relation.name),
+		                 refusal_reason(keys[i].refusal));
 		skipped++;
 	}
 	if (skipped > 0)
 		ereport(NOTICE, (errmsg("fk_guard skipped %d foreign key(s) that the current role cannot check", skipped),
 		                 errdetail("Skipped: %s.", names.data),
-		                 errhint("Checking a foreign key needs SELECT on the referencing table and on the "
-		                         "referenced columns, with no row-level security applying to either table.")));
+		                 errhint("Checking a foreign key needs USAGE on both schemas, SELECT on the referencing "
+		                         "table and on the referenced columns, with no row-level security applying to "
+		                         "either table; the referencing table's owner, who runs the check, needs SELECT on "
+		                         "the referenced columns. Other sessions' temporary tables, and unlogged tables "
+		                         "on a standby, cannot be read.")));
 	pfree(names.data);
 }
 
+} // namespace
+
+void
+check_foreign_keys(Oid target, Report report, int64 limit, bool strict, Tuplestorestate *out, TupleDesc desc)
+{
+	int count = 0;
+	const DeclaredForeignKey *keys = load_declared_foreign_keys(target, &count);
+	if (strict) {
+		for (int i = 0; i < count; i++)
+			if (!keys[i].checkable())
+				raise_refusal(keys[i]);
+	} else
+		notice_skipped(keys, count);
+
+	for (int i = 0; i < count; i++) {
+		CHECK_FOR_INTERRUPTS();
+		if (!keys[i].checkable())
+			continue;
+		char *sql = build_query(report, keys[i].spec, limit);
+		if (strict)
+			run_as_checker(sql, keys[i].checker, out, desc);
+		else
+			check_isolated(keys[i], report, sql, out, desc);
+		pfree(sql);
+	}
+}
+
+} // namespace fkg
+
+namespace {
+
 Datum
-report_orphans(FunctionCallInfo fcinfo, Report report, int64 limit)
+report_orphans(FunctionCallInfo fcinfo, fkg::Report report, int64 limit)
 {
 	Oid target = PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0);
 	if (!PG_ARGISNULL(0))
 		fkg::check_target_is_table(target);
 
 	ReturnSetInfo *rsinfo = fkg::compat::init_materialized_srf(fcinfo);
-	DestReceiver *dest = fkg::compat::tuplestore_receiver(rsinfo->setResult, rsinfo->econtext->ecxt_per_query_memory,
-	                                                      rsinfo->setDesc);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "fk_guard: SPI_connect failed");
-
-	int count = 0;
-	const DeclaredForeignKey *keys = fkg::load_declared_foreign_keys(target, &count);
-	if (OidIsValid(target)) {
-		for (int i = 0; i < count; i++)
-			require_checkable(keys[i]);
-	} else
-		notice_skipped(keys, count);
-
-	for (int i = 0; i < count; i++) {
-		CHECK_FOR_INTERRUPTS();
-		if (!OidIsValid(target) && !keys[i].checkable())
-			continue;
-		char *sql = build_query(report, keys[i].spec, limit);
-		run_into(sql, dest);
-		pfree(sql);
-	}
-
+	/* The tuplestore lives in the per-query context; SPI's own contexts end with SPI_finish. */
+	MemoryContext old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	fkg::check_foreign_keys(target, report, limit, OidIsValid(target), rsinfo->setResult, rsinfo->setDesc);
+	MemoryContextSwitchTo(old);
 	SPI_finish();
-	dest->rDestroy(dest);
 	return (Datum) 0;
 }
 
@@ -151,11 +240,11 @@ FKG_FUNCTION(fk_orphans)
 			                errmsg("max_per_constraint must not be negative"),
 			                errhint("Pass NULL to list every orphan.")));
 	}
-	return report_orphans(fcinfo, Report::Rows, limit);
+	return report_orphans(fcinfo, fkg::Report::kRows, limit);
 }
 
 /* fk_orphan_summary(target regclass) */
 FKG_FUNCTION(fk_orphan_summary)
 {
-	return report_orphans(fcinfo, Report::Summary, -1);
+	return report_orphans(fcinfo, fkg::Report::kSummary, -1);
 }

@@ -1,0 +1,383 @@
+/* fk_guard--1.3.sql: the whole extension at version 1.3 (earlier installations
+ * get here through the upgrade scripts; sql/upgrade.sql checks both ways agree). */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION fk_guard" to load this file. \quit
+
+-- Every name below resolves in pg_catalog only, so that nobody who can create
+-- objects in the extension's schema or in public captures an operator or a
+-- function of a view (views bind names when created).  Objects are created
+-- as @extschema@.name; function bodies pin their own search_path.
+SET LOCAL search_path = pg_catalog, pg_temp;
+
+-- ---- Orphans ----------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.fk_orphans(
+    target regclass DEFAULT NULL,
+    max_per_constraint bigint DEFAULT NULL)
+RETURNS TABLE (
+    constraint_name name,
+    child_table regclass,
+    parent_table regclass,
+    fk_columns name[],
+    parent_columns name[],
+    key jsonb,
+    child_ctid tid)
+AS 'MODULE_PATHNAME', 'fk_orphans'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.fk_orphans(regclass, bigint) IS
+'rows whose foreign key has no referenced row, judged as PostgreSQL''s RI check would';
+
+CREATE FUNCTION @extschema@.fk_orphan_summary(target regclass DEFAULT NULL)
+RETURNS TABLE (
+    constraint_name name,
+    child_table regclass,
+    parent_table regclass,
+    validated boolean,
+    orphan_rows bigint,
+    missing_keys bigint)
+AS 'MODULE_PATHNAME', 'fk_orphan_summary'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.fk_orphan_summary(regclass) IS
+'per declared foreign key: orphaned rows and distinct missing keys';
+
+-- ---- Violation capture (needs shared_preload_libraries = 'fk_guard') --------
+
+-- True when fk_guard was loaded through shared_preload_libraries.
+CREATE FUNCTION @extschema@.fk_guard_preloaded()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'fk_guard_preloaded'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+-- The ring of recent violations; key and query are shown only to the role
+-- that raised the violation and to roles that may read all data.
+CREATE FUNCTION @extschema@.fk_violations_internal(
+    OUT ts timestamptz, OUT database name, OUT username name, OUT application_name text,
+    OUT constraint_name name, OUT child_table text, OUT parent_table text, OUT side text,
+    OUT operation text, OUT key text, OUT query text, OUT deferred boolean, OUT handled boolean,
+    OUT pid int)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'fk_violations_internal'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp;
+
+CREATE VIEW @extschema@.fk_violations AS
+  SELECT * FROM @extschema@.fk_violations_internal();
+
+-- Counters per constraint, kept while the ring wraps.
+CREATE FUNCTION @extschema@.fk_violation_stats_internal(
+    OUT constraint_name name, OUT child_table text, OUT parent_table text,
+    OUT violations bigint, OUT handled bigint, OUT first_at timestamptz, OUT last_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'fk_violation_stats_internal'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp;
+
+CREATE VIEW @extschema@.fk_violation_stats AS
+  SELECT * FROM @extschema@.fk_violation_stats_internal();
+
+-- Per declared foreign key of the current database (partition clones folded
+-- in): what fk_audit shows.  No rows when fk_guard is not preloaded.
+CREATE FUNCTION @extschema@.fk_guard_constraint_violations(
+    OUT constraint_oid oid, OUT violations bigint, OUT handled bigint,
+    OUT last_violation_at timestamptz, OUT violations_24h bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'fk_guard_constraint_violations'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp;
+
+-- Forgets every recorded violation and counter.
+CREATE FUNCTION @extschema@.fk_guard_reset()
+RETURNS void
+AS 'MODULE_PATHNAME', 'fk_guard_reset'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+
+REVOKE ALL ON FUNCTION @extschema@.fk_guard_reset() FROM PUBLIC;
+GRANT SELECT ON @extschema@.fk_violations, @extschema@.fk_violation_stats TO PUBLIC;
+
+-- ---- fk_audit and audits ----------------------------------------------------
+
+-- Tables the user bulk-loads: their foreign keys should be DEFERRABLE so that
+-- parents and children can be loaded in one transaction, in any order.
+CREATE TABLE @extschema@.fk_guard_bulk_loaded (
+    table_name regclass PRIMARY KEY,
+    marked_at timestamptz NOT NULL DEFAULT now(),
+    note text
+);
+COMMENT ON TABLE @extschema@.fk_guard_bulk_loaded IS
+'tables marked as bulk-loaded: fk_audit flags their NOT DEFERRABLE foreign keys';
+
+-- One row per audit run.  runner and backend_pid say who ran it (a run's
+-- steps are taken by that session only); 'skipped' when another audit was
+-- running, 'interrupted' when cancelled or failed.
+CREATE TABLE @extschema@.fk_audit_runs (
+    run_id bigserial PRIMARY KEY,
+    target text,
+    started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_at timestamptz,
+    status text NOT NULL DEFAULT 'running'
+        CHECK (status IN ('running', 'completed', 'interrupted', 'skipped')),
+    foreign_keys integer NOT NULL DEFAULT 0,
+    foreign_keys_with_orphans integer NOT NULL DEFAULT 0,
+    orphan_rows bigint NOT NULL DEFAULT 0,
+    runner name,
+    backend_pid integer
+);
+COMMENT ON TABLE @extschema@.fk_audit_runs IS
+'history of fk_audit_run(): one row per run';
+
+-- One row per foreign key checked by a run, written as each table finishes;
+-- orphan_rows and missing_keys are NULL when PostgreSQL could not judge a row.
+-- (run_id has no foreign key to fk_audit_runs on purpose: it would show up in
+-- every user's fk_orphans() and fk_audit reports.)
+CREATE TABLE @extschema@.fk_audit_results (
+    run_id bigint NOT NULL,
+    constraint_oid oid NOT NULL,
+    constraint_name name NOT NULL,
+    child_table text NOT NULL,
+    parent_table text NOT NULL,
+    checked_at timestamptz NOT NULL,
+    validated boolean NOT NULL,
+    orphan_rows bigint,
+    missing_keys bigint,
+    PRIMARY KEY (run_id, constraint_oid)
+);
+CREATE INDEX fk_audit_results_constraint_idx ON @extschema@.fk_audit_results (constraint_oid, checked_at);
+COMMENT ON TABLE @extschema@.fk_audit_results IS
+'history of fk_audit_run(): orphans per foreign key and run';
+
+-- pg_dump keeps the history and the marked tables.
+SELECT pg_extension_config_dump('@extschema@.fk_guard_bulk_loaded', '');
+SELECT pg_extension_config_dump('@extschema@.fk_audit_runs', '');
+SELECT pg_extension_config_dump('@extschema@.fk_audit_runs_run_id_seq', '');
+SELECT pg_extension_config_dump('@extschema@.fk_audit_results', '');
+
+/*
+ * The steps of fk_audit_run() (src/audit_run.cpp).  Each checks that its
+ * caller may execute fk_audit_run(), so that one GRANT delegates audits; the
+ * history is written by these steps only, as its owner.
+ */
+CREATE FUNCTION @extschema@.fk_audit_start(target regclass)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'fk_audit_start'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION @extschema@.fk_audit_check_table(run bigint, child regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'fk_audit_check_table'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION @extschema@.fk_audit_finish(run bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'fk_audit_finish'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+
+-- The tables whose declared foreign keys an audit of target checks.
+CREATE FUNCTION @extschema@.fk_audit_tables(target regclass)
+RETURNS regclass[]
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT COALESCE(array_agg(DISTINCT c.conrelid::regclass ORDER BY c.conrelid::regclass), '{}')
+  FROM pg_constraint c
+ WHERE c.contype = 'f' AND c.conparentid = 0 AND (target IS NULL OR c.conrelid = target)
+$$;
+
+/*
+ * Audits the foreign keys of target (of every table when NULL), committing
+ * after each table so that a long audit holds no snapshot for long and a
+ * cancelled one keeps what it finished.  A procedure that commits cannot
+ * have a SET clause, so it only calls the steps above (which pin their
+ * search_path) and resolves no operator or unqualified function itself.
+ */
+CREATE PROCEDURE @extschema@.fk_audit_run(target regclass DEFAULT NULL)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    run bigint;
+    child regclass;
+BEGIN
+    run := @extschema@.fk_audit_start(target);
+    IF run IS NULL THEN
+        RETURN; -- another audit is running: recorded as skipped, with a WARNING
+    END IF;
+    COMMIT;
+    FOREACH child IN ARRAY @extschema@.fk_audit_tables(target) LOOP
+        PERFORM @extschema@.fk_audit_check_table(run, child);
+        COMMIT;
+    END LOOP;
+    PERFORM @extschema@.fk_audit_finish(run);
+END
+$$;
+
+-- Delegate audits with GRANT EXECUTE ON PROCEDURE fk_audit_run(regclass) TO role.
+REVOKE ALL ON PROCEDURE @extschema@.fk_audit_run(regclass) FROM PUBLIC;
+
+COMMENT ON PROCEDURE @extschema@.fk_audit_run(regclass) IS
+'checks every foreign key (or those of target) for orphans and records the results in fk_audit_runs and fk_audit_results';
+
+-- A fix that runs table code (ALTER TABLE, CREATE INDEX), written to run as
+-- the table's owner: whoever executes it, the table's own code never runs
+-- with more rights than its owner's.
+CREATE FUNCTION @extschema@.fk_guard_as_owner(rel regclass, statement text)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT format('SET ROLE %I; %s RESET ROLE;', r.rolname, statement)
+  FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
+ WHERE c.oid = rel
+$$;
+
+/*
+ * One row per declared foreign key.  Each fact is computed once (facts), and
+ * the findings read those columns.  The view reads fk_audit_results and
+ * fk_guard_bulk_loaded with its owner's rights, so it works for every
+ * reader; what a reader sees is decided here: the foreign keys of tables the
+ * reader may read (or all, for pg_read_all_stats), and orphan counts only
+ * where fk_orphan_summary() would show them to that reader.
+ */
+CREATE VIEW @extschema@.fk_audit AS
+SELECT d.conname AS constraint_name,
+       d.conrelid::regclass AS child_table,
+       d.confrelid::regclass AS parent_table,
+       f.fk_columns, f.parent_columns, f.match_type, f.on_update, f.on_delete,
+       d.condeferrable AS "deferrable",
+       d.condeferred AS initially_deferred,
+       d.convalidated AS validated,
+       g.enforced, f.fk_indexed, g.type_mismatch,
+       CASE WHEN @extschema@.fk_guard_preloaded() THEN COALESCE(v.violations, 0) END AS violations,
+       v.last_violation_at,
+       a.checked_at AS last_audit_at,
+       a.orphan_rows AS orphans_at_last_audit,
+       (SELECT COALESCE(jsonb_agg(x.finding ORDER BY x.n), '[]'::jsonb) FROM (
+            SELECT 1, jsonb_build_object('code', 'unindexed_fk', 'severity', 'warning',
+                       'message', format('No index on %s (%s): each DELETE or key UPDATE on %s scans %s.',
+                                         f.child, f.column_list, f.parent, f.child),
+                       'fix', @extschema@.fk_guard_as_owner(d.conrelid, format('CREATE INDEX %sON %s (%s);',
+                                  CASE WHEN f.child_kind = 'p' THEN '' ELSE 'CONCURRENTLY ' END, f.child, f.column_list)))
+             WHERE NOT f.fk_indexed
+            UNION ALL
+            SELECT 2, jsonb_build_object('code', 'not_valid', 'severity', 'warning',
+                       'message', 'The constraint is NOT VALID: rows that existed when it was added were never checked.',
+                       'fix', @extschema@.fk_guard_as_owner(d.conrelid,
+                                  format('ALTER TABLE %s VALIDATE CONSTRAINT %I;', f.child, d.conname)))
+             WHERE NOT d.convalidated
+            UNION ALL
+            SELECT 3, jsonb_build_object('code', 'disabled_triggers', 'severity', 'error',
+                       'message', 'Its RI triggers are disabled: new rows are not checked at all.',
+                       'fix', (SELECT string_agg(@extschema@.fk_guard_as_owner(r.oid,
+                                                     format('ALTER TABLE %I.%I ENABLE TRIGGER ALL;', n.nspname, r.relname)),
+                                                 ' ' ORDER BY n.nspname, r.relname)
+                                 FROM pg_class r JOIN pg_namespace n ON n.oid = r.relnamespace
+                                WHERE r.oid = ANY (f.disabled_tables)))
+             WHERE NOT g.enforced
+            UNION ALL
+            SELECT 4, jsonb_build_object('code', 'type_mismatch', 'severity', 'warning',
+                       'message', 'A foreign-key column''s type differs from the referenced column''s: every check needs a cast.',
+                       'fix', @extschema@.fk_guard_as_owner(d.conrelid, f.type_fixes))
+             WHERE g.type_mismatch
+            UNION ALL
+            SELECT 5, jsonb_build_object('code', 'partial_null_key', 'severity', 'warning',
+                       'message', 'A multi-column MATCH SIMPLE key with nullable columns: a row with some key columns NULL is never checked.',
+                       'fix', @extschema@.fk_guard_as_owner(d.conrelid, f.not_null_fixes))
+             WHERE d.confmatchtype = 's' AND cardinality(d.conkey) > 1 AND f.not_null_fixes IS NOT NULL
+            UNION ALL
+            SELECT 6, jsonb_build_object('code', 'not_deferrable_bulk_load', 'severity', 'info',
+                       'message', format('%s is marked as bulk-loaded, but the constraint is NOT DEFERRABLE: parents must be loaded before children.',
+                                         f.bulk_loaded),
+                       'fix', @extschema@.fk_guard_as_owner(d.conrelid,
+                                  format('ALTER TABLE %s ALTER CONSTRAINT %I DEFERRABLE INITIALLY DEFERRED;', f.child, d.conname)))
+             WHERE NOT d.condeferrable AND f.bulk_loaded IS NOT NULL
+            UNION ALL
+            SELECT 7, jsonb_build_object('code', 'orphans_found', 'severity', 'error',
+                       'message', format('The last audit found %s orphaned rows.', a.orphan_rows),
+                       'fix', format('SELECT * FROM %s.fk_orphans(%L::regclass);', f.extension_schema, f.child))
+             WHERE a.orphan_rows > 0
+            UNION ALL
+            SELECT 8, jsonb_build_object('code', 'recent_violations', 'severity', 'warning',
+                       'message', format('%s violations in the last 24 hours.', v.violations_24h),
+                       'fix', format('SELECT * FROM %s.fk_violations WHERE constraint_name = %L ORDER BY ts DESC;',
+                                     f.extension_schema, d.conname))
+             WHERE v.violations_24h > 0
+        ) AS x(n, finding)) AS findings
+  FROM pg_constraint d
+  CROSS JOIN LATERAL (
+      SELECT format('%I.%I', cn.nspname, cr.relname) AS child,
+             cr.relkind AS child_kind,
+             format('%I.%I', pn.nspname, pr.relname) AS parent,
+             ARRAY(SELECT a.attname FROM unnest(d.conkey) WITH ORDINALITY k(attnum, n)
+                     JOIN pg_attribute a ON a.attrelid = d.conrelid AND a.attnum = k.attnum ORDER BY k.n) AS fk_columns,
+             ARRAY(SELECT a.attname FROM unnest(d.confkey) WITH ORDINALITY k(attnum, n)
+                     JOIN pg_attribute a ON a.attrelid = d.confrelid AND a.attnum = k.attnum ORDER BY k.n) AS parent_columns,
+             (SELECT string_agg(format('%I', a.attname), ', ' ORDER BY k.n)
+                FROM unnest(d.conkey) WITH ORDINALITY k(attnum, n)
+                JOIN pg_attribute a ON a.attrelid = d.conrelid AND a.attnum = k.attnum) AS column_list,
+             CASE d.confmatchtype WHEN 'f' THEN 'FULL' WHEN 'p' THEN 'PARTIAL' ELSE 'SIMPLE' END AS match_type,
+             CASE d.confupdtype WHEN 'r' THEN 'RESTRICT' WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL'
+                                WHEN 'd' THEN 'SET DEFAULT' ELSE 'NO ACTION' END AS on_update,
+             CASE d.confdeltype WHEN 'r' THEN 'RESTRICT' WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL'
+                                WHEN 'd' THEN 'SET DEFAULT' ELSE 'NO ACTION' END AS on_delete,
+             -- Tables where an RI trigger of the constraint or of its partition clones is disabled.
+             ARRAY(WITH RECURSIVE family(oid) AS (
+                       SELECT d.oid UNION ALL
+                       SELECT k.oid FROM pg_constraint k JOIN family f ON k.conparentid = f.oid)
+                   SELECT DISTINCT t.tgrelid FROM pg_trigger t
+                    WHERE t.tgconstraint IN (SELECT oid FROM family) AND t.tgenabled = 'D') AS disabled_tables,
+             -- A valid, non-partial btree index whose leading columns are the key's, in any order.
+             EXISTS (
+                 SELECT FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+                   JOIN pg_am am ON am.oid = ic.relam
+                  WHERE i.indrelid = d.conrelid AND i.indpred IS NULL AND am.amname = 'btree' AND i.indisvalid
+                    AND i.indnkeyatts >= cardinality(d.conkey)
+                    AND ARRAY(SELECT x FROM unnest((i.indkey::int2[])[0:cardinality(d.conkey) - 1]) x ORDER BY x)
+                        = ARRAY(SELECT x FROM unnest(d.conkey) x ORDER BY x)) AS fk_indexed,
+             (SELECT string_agg(format('ALTER TABLE %s ALTER COLUMN %I TYPE %s;',
+                                       format('%I.%I', cn.nspname, cr.relname), fa.attname,
+                                       format_type(pa.atttypid, pa.atttypmod)), ' ' ORDER BY k.n)
+                FROM unnest(d.conkey, d.confkey) WITH ORDINALITY k(fk, pk, n)
+                JOIN pg_attribute fa ON fa.attrelid = d.conrelid AND fa.attnum = k.fk
+                JOIN pg_attribute pa ON pa.attrelid = d.confrelid AND pa.attnum = k.pk
+               WHERE fa.atttypid <> pa.atttypid) AS type_fixes,
+             (SELECT string_agg(format('ALTER TABLE %s ALTER COLUMN %I SET NOT NULL;',
+                                       format('%I.%I', cn.nspname, cr.relname), a.attname), ' ' ORDER BY k.n)
+                FROM unnest(d.conkey) WITH ORDINALITY k(attnum, n)
+                JOIN pg_attribute a ON a.attrelid = d.conrelid AND a.attnum = k.attnum
+               WHERE NOT a.attnotnull) AS not_null_fixes,
+             (SELECT string_agg(b.table_name::text, ' and ' ORDER BY b.table_name::text)
+                FROM @extschema@.fk_guard_bulk_loaded b WHERE b.table_name IN (d.conrelid, d.confrelid)) AS bulk_loaded,
+             -- What fk_orphan_summary() requires of its caller before it shows a count.
+             has_table_privilege(d.conrelid, 'SELECT')
+               AND has_schema_privilege(cn.oid, 'USAGE') AND has_schema_privilege(pn.oid, 'USAGE')
+               AND NOT row_security_active(d.conrelid) AND NOT row_security_active(d.confrelid)
+               AND (SELECT bool_and(has_column_privilege(d.confrelid, k.attnum, 'SELECT'))
+                      FROM unnest(d.confkey) k(attnum)) AS may_see_orphans,
+             (SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+               WHERE e.extname = 'fk_guard') AS extension_schema
+        FROM pg_class cr JOIN pg_namespace cn ON cn.oid = cr.relnamespace,
+             pg_class pr JOIN pg_namespace pn ON pn.oid = pr.relnamespace
+       WHERE cr.oid = d.conrelid AND pr.oid = d.confrelid
+  ) f
+  CROSS JOIN LATERAL (SELECT cardinality(f.disabled_tables) = 0, f.type_fixes IS NOT NULL) g(enforced, type_mismatch)
+  LEFT JOIN @extschema@.fk_guard_constraint_violations() v ON v.constraint_oid = d.oid
+  LEFT JOIN LATERAL (
+      SELECT r.checked_at, r.orphan_rows FROM @extschema@.fk_audit_results r
+       WHERE r.constraint_oid = d.oid AND f.may_see_orphans
+       ORDER BY r.checked_at DESC LIMIT 1) a ON true
+ WHERE d.contype = 'f' AND d.conparentid = 0
+   -- Like fk_orphans: a reader sees the foreign keys of the tables they may read.
+   AND (has_table_privilege(d.conrelid, 'SELECT') OR pg_has_role('pg_read_all_stats', 'MEMBER'));
+
+COMMENT ON VIEW @extschema@.fk_audit IS
+'one row per declared foreign key: its health, and the fix for each finding';
+
+GRANT SELECT ON @extschema@.fk_audit TO PUBLIC;

@@ -1,0 +1,378 @@
+/*
+ * audit_run.cpp
+ *    The steps of fk_audit_run(): start, one table, finish.
+ *
+ * fk_audit_run() is a PL/pgSQL procedure because it commits after each table
+ * (an audit of a big database must not hold one snapshot for hours), and a
+ * procedure that commits can have no SET clause.  So it only calls these
+ * functions, which pin search_path themselves, and commits between them.
+ *
+ * Who may audit: whoever may execute fk_audit_run(); each step checks that,
+ * so delegating audits is one GRANT EXECUTE on the procedure.  The auditor's
+ * privileges decide which foreign keys are checked (orphans.h); the history
+ * tables are written as their owner, by these functions only, from results
+ * they computed themselves, so an auditor cannot forge what others read.
+ *
+ * One audit at a time per database: a session-level lock on an advisory lock
+ * tag that the SQL advisory-lock functions cannot produce (field4 = 3; they
+ * use 1 and 2), so only an auditor going through fk_audit_start() can hold it.
+ * A second audit records a 'skipped' run and warns.  A cancelled audit's
+ * session keeps the lock until it ends or audits again.
+ */
+#include "compat.h"
+#include "fk_catalog.h"
+#include "orphans.h"
+#include "owner_identity.h"
+#include "pg_boundary.h"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_proc.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+}
+
+namespace {
+
+constexpr uint32 kAuditLockKey1 = 0x666b5f61; /* "fk_a" */
+constexpr uint32 kAuditLockKey2 = 0x75646974; /* "udit" */
+constexpr uint16 kAuditLockKind = 3;          /* pg_advisory_lock uses 1 and 2 */
+
+/* Where the extension lives: its schema, quoted, and the owner of its history. */
+struct Installation {
+	Oid schema;
+	const char *quoted_schema;
+	Oid history_owner;
+};
+
+/* pg_extension.extnamespace of fk_guard (PostgreSQL 15 does not export get_extension_schema). */
+Oid
+extension_schema()
+{
+	Relation catalog = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyData key;
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ, CStringGetDatum("fk_guard"));
+	SysScanDesc scan = systable_beginscan(catalog, ExtensionNameIndexId, true, nullptr, 1, &key);
+	HeapTuple tuple = systable_getnext(scan);
+	Oid schema = HeapTupleIsValid(tuple) ? ((Form_pg_extension) GETSTRUCT(tuple))->extnamespace : InvalidOid;
+	systable_endscan(scan);
+	table_close(catalog, AccessShareLock);
+	if (!OidIsValid(schema))
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("extension \"fk_guard\" is not installed")));
+	return schema;
+}
+
+Installation
+installation()
+{
+	Installation inst;
+	inst.schema = extension_schema();
+	inst.quoted_schema = quote_identifier(get_namespace_name(inst.schema));
+	Oid runs = get_relname_relid("fk_audit_runs", inst.schema);
+	HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(runs));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "fk_guard: table fk_audit_runs is missing");
+	inst.history_owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return inst;
+}
+
+/* Every step is for roles that may execute fk_audit_run() and nobody else. */
+void
+require_auditor(const Installation &inst)
+{
+	Oid argtypes[1] = {REGCLASSOID};
+	HeapTuple tuple = SearchSysCache3(PROCNAMEARGSNSP, CStringGetDatum("fk_audit_run"),
+	                                  PointerGetDatum(buildoidvector(argtypes, 1)), ObjectIdGetDatum(inst.schema));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "fk_guard: procedure fk_audit_run(regclass) is missing");
+	Oid procedure = ((Form_pg_proc) GETSTRUCT(tuple))->oid;
+	ReleaseSysCache(tuple);
+	if (!fkg::compat::may_execute(procedure, GetUserId()))
+		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE), errmsg("permission denied for procedure fk_audit_run"),
+		                errhint("A role may audit once granted EXECUTE on fk_audit_run(regclass).")));
+}
+
+LOCKTAG
+audit_lock()
+{
+	LOCKTAG tag;
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kAuditLockKey1, kAuditLockKey2, kAuditLockKind);
+	return tag;
+}
+
+/* Runs one statement on the history tables as their owner; returns SPI_processed. */
+uint64
+history_execute(const Installation &inst, const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
+{
+	fkg::SavedIdentity saved = fkg::become_owner(inst.history_owner);
+	int rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	if (rc < 0)
+		elog(ERROR, "fk_guard: history statement failed: %s", SPI_result_code_string(rc));
+	fkg::restore_identity(saved);
+	return SPI_processed;
+}
+
+/* The first column of the first row of the last history statement, or 0 when NULL or absent. */
+int64
+first_int8()
+{
+	bool isnull = true;
+	Datum value = SPI_processed > 0 ? SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull) : 0;
+	return isnull ? 0 : DatumGetInt64(value);
+}
+
+/* A run's steps are taken by the session that started it, while it is running. */
+void
+require_running_here(const Installation &inst, int64 run)
+{
+	Oid types[1] = {INT8OID};
+	Datum values[1] = {Int64GetDatum(run)};
+	char *sql = psprintf("SELECT backend_pid::pg_catalog.int8 FROM %s.fk_audit_runs WHERE run_id = $1 AND status = 'running'",
+	                     inst.quoted_schema);
+	history_execute(inst, sql, 1, types, values, nullptr);
+	if (SPI_processed == 0 || first_int8() != MyProcPid)
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+		                errmsg("audit run %lld is not running in this session", (long long) run),
+		                errhint("Use CALL fk_audit_run().")));
+}
+
+/* The role auditing (history statements run as the history's owner, so CURRENT_USER would not do). */
+Datum
+auditor_name()
+{
+	return CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+}
+
+const char *
+audit_retention()
+{
+	const char *value = GetConfigOption("fk_guard.audit_retention", true, false);
+	return value != nullptr && *value != '\0' ? value : "90 days";
+}
+
+/* Another audit holds the lock: record a skipped run and say so. */
+void
+record_skipped(const Installation &inst, Datum target, bool target_null)
+{
+	Oid types[2] = {TEXTOID, TEXTOID};
+	Datum values[2] = {target, auditor_name()};
+	char nulls[2] = {target_null ? 'n' : ' ', ' '};
+	history_execute(inst,
+	                psprintf("SELECT backend_pid::pg_catalog.int8 FROM %s.fk_audit_runs WHERE status = 'running' "
+	                         "ORDER BY run_id DESC LIMIT 1",
+	                         inst.quoted_schema),
+	                0, nullptr, nullptr, nullptr);
+	int64 holder = first_int8();
+	history_execute(inst,
+	                psprintf("INSERT INTO %s.fk_audit_runs (target, status, finished_at, runner, backend_pid) "
+	                         "VALUES ($1, 'skipped', pg_catalog.clock_timestamp(), $2, pg_catalog.pg_backend_pid())",
+	                         inst.quoted_schema),
+	                2, types, values, nulls);
+	ereport(WARNING, (errmsg("fk_guard: audit skipped: another fk_audit_run is already running (pid %lld)",
+	                         (long long) holder),
+	                  errhint("The skipped run is recorded in fk_audit_runs with status 'skipped'.")));
+}
+
+/* Starts a run: marks runs left "running" (we hold the lock now) as interrupted,
+ * expires old history and records the new run. */
+int64
+record_started(const Installation &inst, Datum target, bool target_null)
+{
+	Oid types[1] = {TEXTOID};
+	Datum values[1] = {CStringGetTextDatum(audit_retention())};
+	history_execute(inst, psprintf("UPDATE %s.fk_audit_runs SET status = 'interrupted' WHERE status = 'running'",
+	                               inst.quoted_schema),
+	                0, nullptr, nullptr, nullptr);
+	history_execute(inst,
+	                psprintf("DELETE FROM %s.fk_audit_results WHERE run_id IN (SELECT run_id FROM %s.fk_audit_runs "
+	                         "WHERE started_at < pg_catalog.now() - $1::pg_catalog.interval)",
+	                         inst.quoted_schema, inst.quoted_schema),
+	                1, types, values, nullptr);
+	history_execute(inst,
+	                psprintf("DELETE FROM %s.fk_audit_runs WHERE started_at < pg_catalog.now() - $1::pg_catalog.interval",
+	                         inst.quoted_schema),
+	                1, types, values, nullptr);
+	Oid run_types[2] = {TEXTOID, TEXTOID};
+	Datum run_values[2] = {target, auditor_name()};
+	char nulls[2] = {target_null ? 'n' : ' ', ' '};
+	history_execute(inst,
+	                psprintf("INSERT INTO %s.fk_audit_runs (target, runner, backend_pid) "
+	                         "VALUES ($1, $2, pg_catalog.pg_backend_pid()) RETURNING run_id",
+	                         inst.quoted_schema),
+	                2, run_types, run_values, nulls);
+	return first_int8();
+}
+
+/* A summary tuple descriptor like fk_orphan_summary's result. */
+TupleDesc
+summary_descriptor()
+{
+	TupleDesc desc = CreateTemplateTupleDesc(6);
+	TupleDescInitEntry(desc, 1, "constraint_name", NAMEOID, -1, 0);
+	TupleDescInitEntry(desc, 2, "child_table", REGCLASSOID, -1, 0);
+	TupleDescInitEntry(desc, 3, "parent_table", REGCLASSOID, -1, 0);
+	TupleDescInitEntry(desc, 4, "validated", BOOLOID, -1, 0);
+	TupleDescInitEntry(desc, 5, "orphan_rows", INT8OID, -1, 0);
+	TupleDescInitEntry(desc, 6, "missing_keys", INT8OID, -1, 0);
+	return BlessTupleDesc(desc);
+}
+
+/* Writes one summary row into the run's results, as the history's owner. */
+void
+record_result(const Installation &inst, int64 run, TupleTableSlot *slot)
+{
+	slot_getallattrs(slot);
+	Oid types[6] = {INT8OID, NAMEOID, REGCLASSOID, BOOLOID, INT8OID, INT8OID};
+	Datum values[6] = {Int64GetDatum(run),     slot->tts_values[0], slot->tts_values[1],
+	                   slot->tts_values[3],    slot->tts_values[4], slot->tts_values[5]};
+	char nulls[6] = {' ', ' ', ' ', ' ', slot->tts_isnull[4] ? 'n' : ' ', slot->tts_isnull[5] ? 'n' : ' '};
+	history_execute(inst,
+	                psprintf("INSERT INTO %s.fk_audit_results (run_id, constraint_oid, constraint_name, child_table, "
+	                         "parent_table, checked_at, validated, orphan_rows, missing_keys) "
+	                         "SELECT $1, c.oid, c.conname, pg_catalog.format('%%I.%%I', cn.nspname, cr.relname), "
+	                         "pg_catalog.format('%%I.%%I', pn.nspname, pr.relname), pg_catalog.clock_timestamp(), "
+	                         "$4, $5, $6 FROM pg_catalog.pg_constraint c "
+	                         "JOIN pg_catalog.pg_class cr ON cr.oid = c.conrelid "
+	                         "JOIN pg_catalog.pg_namespace cn ON cn.oid = cr.relnamespace "
+	                         "JOIN pg_catalog.pg_class pr ON pr.oid = c.confrelid "
+	                         "JOIN pg_catalog.pg_namespace pn ON pn.oid = pr.relnamespace "
+	                         "WHERE c.conrelid = $3 AND c.conname = $2 AND c.contype = 'f' AND c.conparentid = 0",
+	                         inst.quoted_schema),
+	                6, types, values, nulls);
+}
+
+/* Brings the run's totals up to date with its results. */
+void
+update_totals(const Installation &inst, int64 run)
+{
+	Oid types[1] = {INT8OID};
+	Datum values[1] = {Int64GetDatum(run)};
+	history_execute(inst,
+	                psprintf("UPDATE %s.fk_audit_runs r SET foreign_keys = t.keys, foreign_keys_with_orphans = t.dirty, "
+	                         "orphan_rows = t.orphans FROM (SELECT pg_catalog.count(*) AS keys, "
+	                         "pg_catalog.count(*) FILTER (WHERE x.orphan_rows > 0) AS dirty, "
+	                         "COALESCE(pg_catalog.sum(x.orphan_rows), 0) AS orphans "
+	                         "FROM %s.fk_audit_results x WHERE x.run_id = $1) t WHERE r.run_id = $1",
+	                         inst.quoted_schema, inst.quoted_schema),
+	                1, types, values, nullptr);
+}
+
+} // namespace
+
+/* fk_audit_start(target regclass) returns bigint: the new run, or NULL when skipped. */
+FKG_FUNCTION(fk_audit_start)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR, (errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION), errmsg("fk_audit_run cannot run on a hot standby"),
+		                errhint("Run it on the primary. fk_audit, fk_orphans() and fk_orphan_summary() work on a "
+		                        "standby.")));
+	if (IsTransactionBlock())
+		ereport(ERROR, (errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+		                errmsg("fk_audit_run cannot run inside a transaction block"),
+		                errhint("It commits after each table. CALL it on its own, outside BEGIN ... COMMIT.")));
+	Installation inst = installation();
+	require_auditor(inst);
+	bool target_null = PG_ARGISNULL(0);
+	if (!target_null)
+		fkg::check_target_is_table(PG_GETARG_OID(0));
+	Datum target = target_null ? (Datum) 0
+	                           : CStringGetTextDatum(DatumGetCString(DirectFunctionCall1(regclassout, PG_GETARG_DATUM(0))));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "fk_guard: SPI_connect failed");
+	LOCKTAG tag = audit_lock();
+	LockAcquireResult lock = LockAcquire(&tag, ExclusiveLock, true, true);
+	if (lock == LOCKACQUIRE_NOT_AVAIL) {
+		record_skipped(inst, target, target_null);
+		SPI_finish();
+		PG_RETURN_NULL();
+	}
+	if (lock == LOCKACQUIRE_ALREADY_HELD || lock == LOCKACQUIRE_ALREADY_CLEAR)
+		LockRelease(&tag, ExclusiveLock, true); /* left by a cancelled audit of this session: keep one hold */
+	int64 run = record_started(inst, target, target_null);
+	SPI_finish();
+	PG_RETURN_INT64(run);
+}
+
+/* fk_audit_check_table(run bigint, child regclass): checks child's foreign keys into the run. */
+FKG_FUNCTION(fk_audit_check_table)
+{
+	Installation inst = installation();
+	require_auditor(inst);
+	int64 run = PG_GETARG_INT64(0);
+	Oid child = PG_GETARG_OID(1);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "fk_guard: SPI_connect failed");
+	require_running_here(inst, run);
+	if (get_rel_relkind(child) == '\0') {
+		ereport(NOTICE, (errmsg("fk_guard: audit skipped table with OID %u: it was dropped", child)));
+		SPI_finish();
+		PG_RETURN_VOID();
+	}
+
+	TupleDesc desc = summary_descriptor();
+	Tuplestorestate *summaries = tuplestore_begin_heap(false, false, work_mem);
+	fkg::check_foreign_keys(child, fkg::Report::kSummary, -1, false, summaries, desc);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	while (tuplestore_gettupleslot(summaries, true, false, slot))
+		record_result(inst, run, slot);
+	ExecDropSingleTupleTableSlot(slot);
+	tuplestore_end(summaries);
+	update_totals(inst, run);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* fk_audit_finish(run bigint): completes the run, releases the lock, warns about orphans. */
+FKG_FUNCTION(fk_audit_finish)
+{
+	Installation inst = installation();
+	require_auditor(inst);
+	int64 run = PG_GETARG_INT64(0);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "fk_guard: SPI_connect failed");
+	require_running_here(inst, run);
+	update_totals(inst, run);
+	Oid types[1] = {INT8OID};
+	Datum values[1] = {Int64GetDatum(run)};
+	history_execute(inst,
+	                psprintf("UPDATE %s.fk_audit_runs SET status = 'completed', finished_at = pg_catalog.clock_timestamp() "
+	                         "WHERE run_id = $1 RETURNING orphan_rows, foreign_keys_with_orphans::pg_catalog.int8",
+	                         inst.quoted_schema),
+	                1, types, values, nullptr);
+	bool isnull;
+	int64 orphans = first_int8();
+	int64 keys = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	SPI_finish();
+
+	LOCKTAG tag = audit_lock();
+	LockRelease(&tag, ExclusiveLock, true);
+	if (orphans > 0)
+		/* For log-based alerting. */
+		ereport(WARNING, (errmsg("fk_guard: %lld orphaned rows in %lld foreign keys", (long long) orphans,
+		                         (long long) keys),
+		                  errhint("SELECT * FROM %s.fk_audit_results WHERE run_id = %lld AND orphan_rows > 0",
+		                          inst.quoted_schema, (long long) run)));
+	PG_RETURN_VOID();
+}
+
+/* Kept for fk_guard 1.2's SQL, which calls it until ALTER EXTENSION ... UPDATE. */
+FKG_FUNCTION(fk_guard_in_transaction_block)
+{
+	PG_RETURN_BOOL(IsTransactionBlock());
+}

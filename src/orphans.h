@@ -1,0 +1,36 @@
+/*
+ * orphans.h
+ *    The orphan checks behind fk_orphans(), fk_orphan_summary() and fk_audit_run().
+ */
+#ifndef FK_GUARD_ORPHANS_H
+#define FK_GUARD_ORPHANS_H
+
+extern "C" {
+#include "postgres.h"
+#include "access/tupdesc.h"
+#include "utils/tuplestore.h"
+}
+
+namespace fkg {
+
+/* Which report to write for each foreign key: its orphaned rows, or one summary row. */
+enum class Report { kRows, kSummary };
+
+/*
+ * Checks the declared foreign keys whose referencing table is target (all of
+ * them when InvalidOid) and appends the report's rows to out, whose row type
+ * is desc.  limit < 0 means no limit (rows only).
+ *
+ * strict: a foreign key the caller may not check raises its error, and so
+ * does a failing check.  Otherwise such keys are skipped and named in one
+ * NOTICE, and a key whose check fails (a value PostgreSQL itself cannot
+ * compare, say) gets a WARNING, a summary row with NULL counts, and no rows,
+ * while the others complete.
+ *
+ * Must be called while connected to SPI.
+ */
+void check_foreign_keys(Oid target, Report report, int64 limit, bool strict, Tuplestorestate *out, TupleDesc desc);
+
+} // namespace fkg
+
+#endif /* FK_GUARD_ORPHANS_H */
