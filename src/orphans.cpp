@@ -126,12 +126,12 @@ check_isolated(const DeclaredForeignKey &fk, Report report, const char *sql, Tup
 	{
 		MemoryContextSwitchTo(context);
 		ErrorData *edata = CopyErrorData();
-		if (ends_the_call(edata->sqlerrcode))
-			PG_RE_THROW();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(context);
 		CurrentResourceOwner = owner;
+		if (ends_the_call(edata->sqlerrcode))
+			ReThrowError(edata);
 		ereport(WARNING, (errcode(edata->sqlerrcode),
 		                  errmsg("fk_guard could not check foreign key \"%s\" on %s: %s", fk.spec.constraint_name,
 		                         quote_qualified_identifier(fk.spec.scan_relation.schema, fk.spec.scan_relation.name),

@@ -52,8 +52,10 @@ ok( $node->poll_query_until('postgres',
 	'the audit waits for the locked table');
 
 my ($ret, $stdout, $stderr) = $node->psql('postgres', 'CALL fk_audit_run()');
-like($stderr, qr/NOTICE:  fk_guard: another fk_audit_run is already running \(pid $auditor_pid\), skipping/,
-	'a concurrent audit skips with a NOTICE');
+like($stderr, qr/WARNING:  fk_guard: audit skipped: another fk_audit_run is already running \(pid $auditor_pid\)/,
+	'a concurrent audit skips with a WARNING');
+is($node->safe_psql('postgres', q{SELECT status FROM fk_audit_runs ORDER BY run_id DESC LIMIT 1}),
+	'skipped', 'and is recorded as skipped');
 
 $node->safe_psql('postgres', "SELECT pg_cancel_backend($auditor_pid)");
 $auditor->query('SELECT 1');
@@ -62,14 +64,14 @@ $auditor->{stderr} = '';
 is( $node->safe_psql('postgres', q{
 		SELECT r.status || ':' || string_agg(x.constraint_name || '=' || x.orphan_rows, ',')
 		  FROM fk_audit_runs r JOIN fk_audit_results x USING (run_id)
-		 WHERE r.run_id = (SELECT max(run_id) FROM fk_audit_runs) GROUP BY r.status}),
+		 WHERE r.run_id = (SELECT max(run_id) FROM fk_audit_runs WHERE status <> 'skipped') GROUP BY r.status}),
 	'running:first_orders_customer_id_fkey=1', 'the table finished before the cancel stays recorded');
 $locker->query_safe('COMMIT');
 
 # The cancelled session can audit again; its old run is marked interrupted.
 $auditor->query('CALL fk_audit_run()');
 is( $node->safe_psql('postgres', q{SELECT string_agg(status, ',' ORDER BY run_id) FROM fk_audit_runs}),
-	'completed,interrupted,completed', 'cancelled run marked interrupted, the new one completed');
+	'completed,interrupted,skipped,completed', 'cancelled run marked interrupted, the new one completed');
 $auditor->quit;
 $locker->quit;
 
