@@ -244,12 +244,16 @@ violations_last_24h(const Counter *c, TimestampTz now)
 	return total;
 }
 
-/* Whether the current role may see the key and query of every violation
- * (otherwise only of its own). */
+/*
+ * Whether the current role may see the key and query of every violation.  Key
+ * values are row data: only the role that raised a violation, superusers and
+ * members of pg_read_all_data see them (pg_read_all_stats is not enough: it
+ * grants no right to read tables).
+ */
 bool
 may_see_all_details()
 {
-	return superuser() || has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
+	return superuser() || has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_DATA);
 }
 
 Datum
