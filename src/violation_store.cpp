@@ -327,18 +327,11 @@ void
 gather_texts(const ViolationEvent *e, EventTexts *t)
 {
 	const char *text[kTextFields] = {e->info.resolved ? e->info.declared_name : e->constraint_name,
-	                                 e->schema_name,
-	                                 e->table_name,
-	                                 e->info.parent_table,
-	                                 e->database_name,
-	                                 e->user_name,
-	                                 e->application_name,
-	                                 e->key,
-	                                 e->query};
-	const size_t size[kTextFields] = {kNameLength,          sizeof(e->schema_name),      sizeof(e->table_name),
-	                                  sizeof(e->info.parent_table), sizeof(e->database_name),
-	                                  sizeof(e->user_name), sizeof(e->application_name), sizeof(e->key),
-	                                  sizeof(e->query)};
+	                                 e->schema_name, e->table_name, e->info.parent_table, e->database_name,
+	                                 e->user_name, e->application_name, e->key, e->query};
+	const size_t size[kTextFields] = {kNameLength, sizeof(e->schema_name), sizeof(e->table_name),
+	                                  sizeof(e->info.parent_table), sizeof(e->database_name), sizeof(e->user_name),
+	                                  sizeof(e->application_name), sizeof(e->key), sizeof(e->query)};
 	t->total = 0;
 	for (int i = 0; i < kTextFields; i++) {
 		t->text[i] = text[i];
