@@ -41,7 +41,7 @@ define()
 	                         "PostgreSQL's own HINT, when it sets one, is kept.", &client_hint, false, PGC_SUSET, 0,
 	                         nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("fk_guard.max_violations", "Number of recent violations kept in shared memory.",
-	                        nullptr, &max_violations, 1000, 16, 1000000, PGC_POSTMASTER, 0, nullptr, nullptr,
+	                        nullptr, &max_violations, 1000, kMinViolations, kMaxViolations, PGC_POSTMASTER, 0, nullptr, nullptr,
 	                        nullptr);
 	DefineCustomStringVariable("fk_guard.audit_retention", "How long fk_audit_run() keeps its history.",
 	                           "An interval; older runs are deleted when an audit starts.", &audit_retention,

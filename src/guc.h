@@ -9,6 +9,10 @@ namespace fkg::guc {
 
 enum LogFormat { kLogText = 0, kLogJson = 1 };
 
+/* The range of fk_guard.max_violations (the shared ring's slots). */
+constexpr int kMinViolations = 16;
+constexpr int kMaxViolations = 1000000;
+
 extern bool log_violations;
 extern int log_format;
 extern int max_query_length;

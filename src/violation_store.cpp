@@ -2,15 +2,30 @@
  * violation_store.cpp
  *    Shared memory for violation capture.
  *
- * Layout: one SharedStore struct (its LWLock, the ring's write position) followed
- * by the ring of fk_guard.max_violations events, and a shared hash table of
- * counters keyed by (database, schema, table, constraint) as errors name them.
+ * Everything is reserved by the shmem request hook and never grows, whoever
+ * records violations:
+ *  - SharedStore: the LWLock, the write positions, the overflow counter;
+ *  - the ring: fk_guard.max_violations compact slot headers (Slot);
+ *  - the text arena: fk_guard.max_violations * kTextBytesPerViolation bytes,
+ *    written circularly.  A slot's texts (names, key, query) sit there, each
+ *    NUL-terminated; a slot whose texts newer ones have overwritten is no
+ *    longer returned;
+ *  - a shared hash table of at most kMaxCounters counters keyed by (database,
+ *    schema, table, constraint) as errors name them.  All its entries are
+ *    allocated when it is created (HASH_FIXED_SIZE), and the entry count is
+ *    checked before HASH_ENTER so that dynahash never splits a bucket into new
+ *    shared memory.  Violations that find no free counter are counted in one
+ *    overflow counter, and said in the log at most once a minute.
  *
  * Locking protocol: one LWLock.  Writers (violation_store_record, reset) hold it
- * exclusively; readers hold it shared only while copying entries into local
- * memory, and look up names in the catalogs after releasing it.  Records are
- * written from transaction-end callbacks and statement ends, never from
- * emit_log_hook (where LWLocks may still be held).
+ * exclusively.  Readers hold it shared only while copying into local memory:
+ * the counters in one go (at most kMaxCounters), the ring in batches of at most
+ * kBatchSlots slots with their texts.  Between batches a reader releases the
+ * lock and puts the batch into its tuplestore; the next batch skips the slots
+ * overwritten meanwhile (by the ring or the arena wrapping), and the read ends
+ * early when fk_guard_reset() ran meanwhile.  Catalog lookups happen only with
+ * the lock released.  Records are written from transaction-end callbacks and
+ * statement starts, never from emit_log_hook (where LWLocks may still be held).
  */
 #include "violation_store.h"
 
@@ -33,6 +48,7 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 }
@@ -41,8 +57,19 @@ namespace fkg {
 
 namespace {
 
-constexpr long kMaxCounters = 4096;
 constexpr int kHours = 24;
+constexpr int kBatchSlots = 64;   /* ring slots copied per hold of the shared lock */
+constexpr int kScanSlots = 1024;  /* ring slots examined per hold, at most */
+constexpr TimestampTz kOverflowLogInterval = 60 * USECS_PER_SEC;
+
+/* The texts of one violation, in the order the arena holds them. */
+enum TextField { kConstraint, kSchema, kTable, kParentTable, kDatabase, kUser, kApplication, kKey, kQuery, kTextFields };
+
+/* The most arena bytes one violation takes: its event's text arrays, terminators included. */
+constexpr size_t kMaxEventText = 6 * kNameLength + kQualifiedLength + kKeyLength + kMaxQueryLength + 1;
+static_assert(kMaxEventText <= UINT16_MAX, "Slot::text_len holds any violation's text length");
+static_assert(guc::kMinViolations * (size_t) kTextBytesPerViolation >= kMaxEventText,
+              "the smallest arena holds any one violation's texts");
 
 struct CounterKey {
 	Oid dbid;
@@ -67,22 +94,66 @@ struct Counter {
 	int64 hourly[kHours];     /* violations per hour, indexed by hour % kHours */
 };
 
+/* The violations of constraints that found no free counter, in any database. */
+struct Overflow {
+	int64 violations;
+	int64 handled;
+	TimestampTz first_at;
+	TimestampTz last_at;
+};
+
+/* One ring entry: a violation without its texts, which are in the arena. */
+struct Slot {
+	TimestampTz ts;
+	uint64 text_at;           /* arena position (bytes since startup) of its first text */
+	Oid dbid;
+	Oid userid;
+	Oid declared_oid;
+	int32 pid;
+	uint16 text_len;          /* arena bytes, terminators included */
+	Side side;
+	Operation operation;
+	bool deferred;
+	bool handled;
+	bool resolved;
+};
+static_assert(sizeof(Slot) <= 40, "README.md states the per-slot cost");
+
 struct SharedStore {
 	LWLock *lock;
-	int capacity;
-	uint64 written; /* events ever written since the last reset; ring slot = written % capacity */
-	ViolationEvent ring[FLEXIBLE_ARRAY_MEMBER];
+	int capacity;                   /* ring slots */
+	uint64 arena_size;              /* text arena bytes */
+	uint64 generation;              /* bumped by fk_guard_reset() */
+	uint64 written;                 /* violations written since the last reset; slot = written % capacity */
+	uint64 text_written;            /* arena bytes written since startup; next byte at text_written % arena_size */
+	Overflow overflow;
+	TimestampTz overflow_logged_at; /* last overflow LOG line, server-wide */
 };
 
 SharedStore *store = nullptr;
+Slot *ring = nullptr;
+char *arena = nullptr;
 HTAB *counters = nullptr;
 shmem_request_hook_type prev_shmem_request = nullptr;
 shmem_startup_hook_type prev_shmem_startup = nullptr;
 
 Size
-ring_size()
+ring_offset()
 {
-	return add_size(offsetof(SharedStore, ring), mul_size(sizeof(ViolationEvent), guc::max_violations));
+	return MAXALIGN(sizeof(SharedStore));
+}
+
+Size
+arena_offset()
+{
+	return add_size(ring_offset(), MAXALIGN(mul_size(sizeof(Slot), guc::max_violations)));
+}
+
+/* The struct, the ring and the arena: (40 + kTextBytesPerViolation) bytes a slot. */
+Size
+store_size()
+{
+	return add_size(arena_offset(), mul_size(kTextBytesPerViolation, guc::max_violations));
 }
 
 void
@@ -90,7 +161,7 @@ request_shmem()
 {
 	if (prev_shmem_request)
 		prev_shmem_request();
-	RequestAddinShmemSpace(add_size(ring_size(), hash_estimate_size(kMaxCounters, sizeof(Counter))));
+	RequestAddinShmemSpace(add_size(store_size(), hash_estimate_size(kMaxCounters, sizeof(Counter))));
 	RequestNamedLWLockTranche("fk_guard", 1);
 }
 
@@ -102,16 +173,21 @@ startup_shmem()
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	bool found;
-	store = (SharedStore *) ShmemInitStruct("fk_guard", ring_size(), &found);
+	store = (SharedStore *) ShmemInitStruct("fk_guard", store_size(), &found);
+	ring = (Slot *) ((char *) store + ring_offset());
+	arena = (char *) store + arena_offset();
 	if (!found) {
+		memset(store, 0, sizeof(SharedStore));
 		store->lock = &(GetNamedLWLockTranche("fk_guard"))->lock;
 		store->capacity = guc::max_violations;
-		store->written = 0;
+		store->arena_size = (uint64) guc::max_violations * kTextBytesPerViolation;
 	}
 	HASHCTL info = {};
 	info.keysize = sizeof(CounterKey);
 	info.entrysize = sizeof(Counter);
-	counters = ShmemInitHash("fk_guard counters", kMaxCounters, kMaxCounters, &info, HASH_ELEM | HASH_BLOBS);
+	/* init_size = max_size: every entry is allocated now, none later. */
+	counters = ShmemInitHash("fk_guard counters", kMaxCounters, kMaxCounters, &info,
+	                         HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -168,11 +244,16 @@ violations_last_24h(const Counter *c, TimestampTz now)
 	return total;
 }
 
+/*
+ * Whether the current role may see the key and query of every violation.  Key
+ * values are row data: only the role that raised a violation, superusers and
+ * members of pg_read_all_data see them (pg_read_all_stats is not enough: it
+ * grants no right to read tables).
+ */
 bool
-may_see_details(Oid owner)
+may_see_all_details()
 {
-	Oid user = GetUserId();
-	return user == owner || superuser() || has_privs_of_role(user, ROLE_PG_READ_ALL_STATS);
+	return superuser() || has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_DATA);
 }
 
 Datum
@@ -211,9 +292,10 @@ declared_constraint(const Counter *c)
 	return con;
 }
 
-/* Copies the counters of the current database, under the shared lock. */
+/* Copies the counters of the current database (and the overflow counter, when
+ * asked for), under the shared lock. */
 Counter *
-copy_counters(int *count)
+copy_counters(int *count, Overflow *overflow)
 {
 	LWLockAcquire(store->lock, LW_SHARED);
 	long n = hash_get_num_entries(counters);
@@ -225,9 +307,240 @@ copy_counters(int *count)
 	while ((c = (Counter *) hash_seq_search(&seq)) != nullptr)
 		if (c->key.dbid == MyDatabaseId)
 			copy[kept++] = *c;
+	if (overflow != nullptr)
+		*overflow = store->overflow;
 	LWLockRelease(store->lock);
 	*count = kept;
 	return copy;
+}
+
+/* ---- the text arena (callers hold the store's lock) ---- */
+
+/* A violation's texts as the arena will hold them. */
+struct EventTexts {
+	const char *text[kTextFields];
+	size_t length[kTextFields]; /* without the terminator */
+	size_t total;               /* arena bytes, terminators included */
+};
+
+void
+gather_texts(const ViolationEvent *e, EventTexts *t)
+{
+	const char *text[kTextFields] = {e->info.resolved ? e->info.declared_name : e->constraint_name,
+	                                 e->schema_name, e->table_name, e->info.parent_table, e->database_name,
+	                                 e->user_name, e->application_name, e->key, e->query};
+	const size_t size[kTextFields] = {kNameLength, sizeof(e->schema_name), sizeof(e->table_name),
+	                                  sizeof(e->info.parent_table), sizeof(e->database_name), sizeof(e->user_name),
+	                                  sizeof(e->application_name), sizeof(e->key), sizeof(e->query)};
+	t->total = 0;
+	for (int i = 0; i < kTextFields; i++) {
+		t->text[i] = text[i];
+		t->length[i] = strnlen(text[i], size[i] - 1);
+		t->total += t->length[i] + 1;
+	}
+}
+
+/* Copies n bytes into the arena at position at, wrapping at its end. */
+void
+arena_put(uint64 at, const char *src, size_t n)
+{
+	size_t offset = at % store->arena_size;
+	size_t first = Min(n, store->arena_size - offset);
+	memcpy(arena + offset, src, first);
+	memcpy(arena, src + first, n - first);
+}
+
+/* Copies n bytes out of the arena from position at. */
+void
+arena_get(uint64 at, char *dst, size_t n)
+{
+	size_t offset = at % store->arena_size;
+	size_t first = Min(n, store->arena_size - offset);
+	memcpy(dst, arena + offset, first);
+	memcpy(dst + first, arena, n - first);
+}
+
+/* Appends a violation's texts, each NUL-terminated; returns where they start. */
+uint64
+arena_append(const EventTexts *t)
+{
+	uint64 at = store->text_written, pos = at;
+	for (int i = 0; i < kTextFields; i++) {
+		arena_put(pos, t->text[i], t->length[i]);
+		arena_put(pos + t->length[i], "", 1);
+		pos += t->length[i] + 1;
+	}
+	store->text_written = pos;
+	return at;
+}
+
+/* False once newer texts have overwritten some of the slot's. */
+bool
+texts_intact(const Slot &s)
+{
+	return store->text_written - s.text_at <= store->arena_size;
+}
+
+/* ---- recording (callers hold the store's lock exclusively) ---- */
+
+void
+write_slot(const ViolationEvent *e, const EventTexts *texts)
+{
+	Slot &s = ring[store->written % store->capacity];
+	s.ts = e->ts;
+	s.dbid = e->dbid;
+	s.userid = e->userid;
+	s.declared_oid = e->info.resolved ? e->info.declared_oid : InvalidOid;
+	s.pid = e->pid;
+	s.side = e->side;
+	s.operation = e->operation;
+	s.deferred = e->deferred;
+	s.handled = e->handled;
+	s.resolved = e->info.resolved;
+	s.text_len = (uint16) texts->total;
+	s.text_at = arena_append(texts);
+	store->written++;
+}
+
+/*
+ * The counter of key, created if one is free; nullptr when all kMaxCounters
+ * are taken.  The entry count is checked before HASH_ENTER: at kMaxCounters
+ * entries dynahash would split a bucket into newly allocated shared memory
+ * even where HASH_FIXED_SIZE refuses it a new entry.
+ */
+Counter *
+counter_for(const CounterKey *key, TimestampTz ts)
+{
+	Counter *c = (Counter *) hash_search(counters, key, HASH_FIND, nullptr);
+	if (c != nullptr || hash_get_num_entries(counters) >= kMaxCounters)
+		return c;
+	bool found;
+	c = (Counter *) hash_search(counters, key, HASH_ENTER_NULL, &found);
+	if (c != nullptr && !found) {
+		memset(((char *) c) + sizeof(CounterKey), 0, sizeof(Counter) - sizeof(CounterKey));
+		c->first_at = ts;
+		c->hour_start = hour_of(ts);
+	}
+	return c;
+}
+
+/* Counts a violation in its counter; returns the counter's violations in the last minute. */
+int64
+count_in(Counter *c, const ViolationEvent *event)
+{
+	if (event->info.resolved) {
+		c->declared_oid = event->info.declared_oid;
+		copy_truncated(c->declared_name, sizeof(c->declared_name), event->info.declared_name);
+		copy_truncated(c->child_table, sizeof(c->child_table), event->info.child_table);
+		copy_truncated(c->parent_table, sizeof(c->parent_table), event->info.parent_table);
+	}
+	c->violations++;
+	c->handled += event->handled ? 1 : 0;
+	c->last_at = event->ts;
+	int64 minute = minute_of(event->ts);
+	if (minute != c->minute_start) {
+		c->minute_start = minute;
+		c->minute_count = 0;
+	}
+	advance_hours(c, hour_of(event->ts));
+	c->hourly[hour_of(event->ts) % kHours]++;
+	return ++c->minute_count;
+}
+
+/* Counts a violation that found no free counter; true when it is time to say so
+ * in the log (at most once a minute, server-wide). */
+bool
+count_overflow(const ViolationEvent *event, TimestampTz now)
+{
+	Overflow &o = store->overflow;
+	if (o.violations == 0)
+		o.first_at = event->ts;
+	o.violations++;
+	o.handled += event->handled ? 1 : 0;
+	o.last_at = event->ts;
+	if (now - store->overflow_logged_at < kOverflowLogInterval)
+		return false;
+	store->overflow_logged_at = now;
+	return true;
+}
+
+/* ---- reading the ring (readers hold the store's lock shared, one batch at a time) ---- */
+
+/* Ring slots copied with their texts, laid out one after the other. */
+struct Batch {
+	int count;
+	Slot slots[kBatchSlots];
+	char text[kBatchSlots * kMaxEventText];
+};
+
+/* Where a read of the ring stands between batches. */
+struct RingCursor {
+	bool started;
+	uint64 generation; /* fk_guard_reset() ends the read */
+	uint64 next;       /* the next violation (as counted by written) to copy */
+	uint64 end;        /* one past the newest violation when the read started */
+};
+
+/* Copies the next batch of slots whose texts are intact; false when the read is over. */
+bool
+copy_batch(RingCursor *cur, Batch *batch)
+{
+	size_t used = 0;
+	batch->count = 0;
+	LWLockAcquire(store->lock, LW_SHARED);
+	if (!cur->started) {
+		cur->started = true;
+		cur->generation = store->generation;
+		cur->end = store->written;
+	} else if (cur->generation != store->generation) {
+		LWLockRelease(store->lock);
+		return false;
+	}
+	/* Skip what the ring overwrote since the previous batch. */
+	cur->next = Max(cur->next, store->written - Min(store->written, (uint64) store->capacity));
+	for (int examined = 0; cur->next < cur->end && batch->count < kBatchSlots && examined < kScanSlots;
+	     examined++, cur->next++) {
+		const Slot &s = ring[cur->next % store->capacity];
+		if (!texts_intact(s))
+			continue;
+		batch->slots[batch->count++] = s;
+		arena_get(s.text_at, batch->text + used, s.text_len);
+		used += s.text_len;
+	}
+	bool more = cur->next < cur->end;
+	LWLockRelease(store->lock);
+	return more || batch->count > 0;
+}
+
+/* One row of fk_violations from a copied slot and its texts. */
+void
+put_violation(ReturnSetInfo *rsinfo, const Slot &e, const char *text, bool all_details)
+{
+	const char *field[kTextFields];
+	for (int i = 0; i < kTextFields; i++) {
+		field[i] = text;
+		text += strlen(text) + 1;
+	}
+	char *database = get_database_name(e.dbid);
+	char *user = GetUserNameFromId(e.userid, true);
+	bool details = all_details || e.userid == GetUserId();
+	Datum values[14];
+	bool nulls[14] = {};
+	values[0] = TimestampTzGetDatum(e.ts);
+	values[1] = DirectFunctionCall1(namein, CStringGetDatum(database ? database : field[kDatabase]));
+	values[2] = DirectFunctionCall1(namein, CStringGetDatum(user ? user : field[kUser]));
+	values[3] = text_or_null(field[kApplication], &nulls[3]);
+	values[4] = DirectFunctionCall1(namein, CStringGetDatum(field[kConstraint]));
+	values[5] = text_or_null(qualified(field[kSchema], field[kTable]), &nulls[5]);
+	values[6] = text_or_null(field[kParentTable], &nulls[6]);
+	values[7] = CStringGetTextDatum(side_name(e.side));
+	values[8] = CStringGetTextDatum(operation_name(e.operation));
+	values[9] = text_or_null(details ? field[kKey] : nullptr, &nulls[9]);
+	values[10] = text_or_null(details ? field[kQuery] : nullptr, &nulls[10]);
+	values[11] = BoolGetDatum(e.deferred);
+	values[12] = BoolGetDatum(e.handled);
+	values[13] = Int32GetDatum(e.pid);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
 } // namespace
@@ -258,94 +571,57 @@ violation_store_record(const ViolationEvent *event)
 	copy_truncated(key.schema, sizeof(key.schema), event->schema_name);
 	copy_truncated(key.table, sizeof(key.table), event->table_name);
 	copy_truncated(key.constraint, sizeof(key.constraint), event->constraint_name);
+	EventTexts texts;
+	gather_texts(event, &texts);
+	TimestampTz now = GetCurrentTimestamp();
 
 	LWLockAcquire(store->lock, LW_EXCLUSIVE);
-	store->ring[store->written % store->capacity] = *event;
-	store->written++;
-
+	write_slot(event, &texts);
 	int64 recent = 0;
-	bool found;
-	/* HASH_ENTER_NULL: a full table drops the counter rather than raising an error here. */
-	Counter *c = (Counter *) hash_search(counters, &key, HASH_ENTER_NULL, &found);
-	if (c != nullptr) {
-		if (!found) {
-			memset(((char *) c) + sizeof(CounterKey), 0, sizeof(Counter) - sizeof(CounterKey));
-			c->first_at = event->ts;
-			c->hour_start = hour_of(event->ts);
-		}
-		if (event->info.resolved) {
-			c->declared_oid = event->info.declared_oid;
-			copy_truncated(c->declared_name, sizeof(c->declared_name), event->info.declared_name);
-			copy_truncated(c->child_table, sizeof(c->child_table), event->info.child_table);
-			copy_truncated(c->parent_table, sizeof(c->parent_table), event->info.parent_table);
-		}
-		c->violations++;
-		c->handled += event->handled ? 1 : 0;
-		c->last_at = event->ts;
-		int64 minute = minute_of(event->ts);
-		if (minute != c->minute_start) {
-			c->minute_start = minute;
-			c->minute_count = 0;
-		}
-		recent = ++c->minute_count;
-		advance_hours(c, hour_of(event->ts));
-		c->hourly[hour_of(event->ts) % kHours]++;
-	}
+	bool log_overflow = false;
+	Counter *c = counter_for(&key, event->ts);
+	if (c != nullptr)
+		recent = count_in(c, event);
+	else
+		log_overflow = count_overflow(event, now);
+	int64 overflowed = store->overflow.violations;
 	LWLockRelease(store->lock);
-	if (c == nullptr)
+	if (log_overflow)
 		ereport(LOG_SERVER_ONLY,
-		        (errmsg_internal("fk_guard: no room for the counters of foreign key \"%s\" (%ld constraints are "
-		                         "counted); its violations stay in fk_violations only",
-		                         event->constraint_name, kMaxCounters)));
+		        (errmsg_internal("fk_guard: no free counter for foreign key \"%s\" (all %ld are taken); its "
+		                         "violations are counted in the overflow row of fk_violation_stats, %lld so far "
+		                         "(said at most once a minute)",
+		                         event->constraint_name, kMaxCounters, (long long) overflowed)));
 	return recent;
 }
 
 void
 violation_store_read_ring(ReturnSetInfo *rsinfo)
 {
-	LWLockAcquire(store->lock, LW_SHARED);
-	uint64 n = Min(store->written, (uint64) store->capacity);
-	uint64 first = store->written - n;
-	ViolationEvent *events = (ViolationEvent *) palloc(sizeof(ViolationEvent) * (n + 1));
-	for (uint64 i = 0; i < n; i++)
-		events[i] = store->ring[(first + i) % store->capacity];
-	LWLockRelease(store->lock);
-
-	for (uint64 i = 0; i < n; i++) {
-		const ViolationEvent &e = events[i];
-		Datum values[14];
-		bool nulls[14] = {};
-		char *database = get_database_name(e.dbid);
-		char *user = GetUserNameFromId(e.userid, true);
-		bool details = may_see_details(e.userid);
-		values[0] = TimestampTzGetDatum(e.ts);
-		values[1] = DirectFunctionCall1(namein, CStringGetDatum(database ? database : e.database_name));
-		values[2] = DirectFunctionCall1(namein, CStringGetDatum(user ? user : e.user_name));
-		values[3] = text_or_null(e.application_name, &nulls[3]);
-		values[4] = DirectFunctionCall1(namein, CStringGetDatum(e.info.resolved ? e.info.declared_name
-		                                                                          : e.constraint_name));
-		values[5] = text_or_null(qualified(e.schema_name, e.table_name), &nulls[5]);
-		values[6] = text_or_null(e.info.parent_table, &nulls[6]);
-		values[7] = CStringGetTextDatum(side_name(e.side));
-		values[8] = CStringGetTextDatum(operation_name(e.operation));
-		values[9] = text_or_null(details ? e.key : nullptr, &nulls[9]);
-		values[10] = text_or_null(details ? e.query : nullptr, &nulls[10]);
-		values[11] = BoolGetDatum(e.deferred);
-		values[12] = BoolGetDatum(e.handled);
-		values[13] = Int32GetDatum(e.pid);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	bool all_details = may_see_all_details();
+	Batch *batch = (Batch *) palloc(sizeof(Batch));
+	MemoryContext rows = AllocSetContextCreate(CurrentMemoryContext, "fk_violations rows", ALLOCSET_DEFAULT_SIZES);
+	RingCursor cursor = {};
+	while (copy_batch(&cursor, batch)) {
+		MemoryContext caller = MemoryContextSwitchTo(rows);
+		const char *text = batch->text;
+		for (int i = 0; i < batch->count; i++) {
+			put_violation(rsinfo, batch->slots[i], text, all_details);
+			text += batch->slots[i].text_len;
+		}
+		MemoryContextSwitchTo(caller);
+		MemoryContextReset(rows);
 		CHECK_FOR_INTERRUPTS();
 	}
-	pfree(events);
+	MemoryContextDelete(rows);
+	pfree(batch);
 }
 
+/* Folds partition clones (and counters recorded before they were described)
+ * into their declared constraint: the first counter of each group sums the rest. */
 void
-violation_store_read_counters(ReturnSetInfo *rsinfo)
+fold_clones(Counter *copy, int n)
 {
-	int n;
-	Counter *copy = copy_counters(&n);
-	/* Fold partition clones (and counters recorded before they were described)
-	 * into their declared constraint: the first counter of each group sums the rest. */
 	Oid *declared = (Oid *) palloc(sizeof(Oid) * (n + 1));
 	for (int i = 0; i < n; i++)
 		declared[i] = declared_constraint(&copy[i]);
@@ -369,6 +645,16 @@ violation_store_read_counters(ReturnSetInfo *rsinfo)
 			copy[j].key.dbid = InvalidOid; /* folded */
 		}
 	}
+	pfree(declared);
+}
+
+void
+violation_store_read_counters(ReturnSetInfo *rsinfo)
+{
+	int n;
+	Overflow overflow;
+	Counter *copy = copy_counters(&n, &overflow);
+	fold_clones(copy, n);
 	for (int i = 0; i < n; i++) {
 		const Counter &c = copy[i];
 		if (!OidIsValid(c.key.dbid))
@@ -384,13 +670,25 @@ violation_store_read_counters(ReturnSetInfo *rsinfo)
 		values[6] = TimestampTzGetDatum(c.last_at);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+	if (overflow.violations > 0) {
+		/* The overflow row: no constraint, no tables. */
+		Datum values[7] = {(Datum) 0,
+		                   (Datum) 0,
+		                   (Datum) 0,
+		                   Int64GetDatum(overflow.violations),
+		                   Int64GetDatum(overflow.handled),
+		                   TimestampTzGetDatum(overflow.first_at),
+		                   TimestampTzGetDatum(overflow.last_at)};
+		bool nulls[7] = {true, true, true, false, false, false, false};
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
 }
 
 void
 violation_store_read_constraint_counts(ReturnSetInfo *rsinfo)
 {
 	int n;
-	Counter *copy = copy_counters(&n);
+	Counter *copy = copy_counters(&n, nullptr);
 	TimestampTz now = GetCurrentTimestamp();
 	for (int i = 0; i < n; i++) {
 		Oid con = declared_constraint(&copy[i]);
@@ -415,11 +713,15 @@ violation_store_read_constraint_counts(ReturnSetInfo *rsinfo)
 	}
 }
 
+/* Empties the ring, the counters and the overflow counter; the freed counter
+ * entries go back to the table's free list, ready for new constraints. */
 void
 violation_store_reset()
 {
 	LWLockAcquire(store->lock, LW_EXCLUSIVE);
+	store->generation++;
 	store->written = 0;
+	memset(&store->overflow, 0, sizeof(store->overflow));
 	HASH_SEQ_STATUS seq;
 	hash_seq_init(&seq, counters);
 	Counter *c;

@@ -15,6 +15,18 @@ extern "C" {
 
 namespace fkg {
 
+/*
+ * Text budget of one ring slot: the shared text arena (constraint and table
+ * names, key, query, application, database and user names) holds
+ * fk_guard.max_violations times this many bytes.  With the slot header, one
+ * slot of fk_guard.max_violations costs about 550 bytes of shared memory
+ * (README.md, "Violation capture").
+ */
+constexpr int kTextBytesPerViolation = 512;
+
+/* Distinct (database, schema, table, constraint) counters; more land in one overflow counter. */
+constexpr long kMaxCounters = 4096;
+
 /* _PG_init, when preloaded: installs the hooks that reserve and attach shared memory. */
 void violation_store_install_hooks();
 /* True when the shared memory exists (fk_guard was preloaded). */

@@ -215,12 +215,15 @@ is($totals, "$npaths|1|t", "fk_violation_stats: sum(violations) = $npaths paths,
 ok($node->log_contains(qr/c_swallow_fk/, $log_offset), 'preloaded node: the swallowed violation is logged');
 ok(!$plain->log_contains(qr/c_swallow_fk/, $plain_log_offset), 'plain node: the swallowed violation is not logged');
 
-# Privileges, as pg_stat_statements: key and query of other users' violations
-# are hidden unless the reader is a member of pg_read_all_stats.
+# Privileges: key values are row data, so key and query of a violation are
+# shown only to the role that raised it, superusers and members of
+# pg_read_all_data; pg_read_all_stats (carol, who may not read priv_c) sees the
+# other columns only.
 $node->safe_psql('paths', q{
 	CREATE ROLE alice LOGIN;
 	CREATE ROLE bob LOGIN;
 	CREATE ROLE carol LOGIN IN ROLE pg_read_all_stats;
+	CREATE ROLE dave LOGIN IN ROLE pg_read_all_data;
 	CREATE TABLE priv_p (id int PRIMARY KEY);
 	CREATE TABLE priv_c (id int, parent_id int CONSTRAINT priv_c_fk REFERENCES priv_p);
 	GRANT SELECT, INSERT ON priv_p, priv_c TO alice, bob;
@@ -235,6 +238,9 @@ my $priv_query = q{
 	SELECT username, constraint_name, child_table, side, coalesce(key, '<NULL>'),
 	       coalesce(btrim(query, E' \n;'), '<NULL>')
 	  FROM fk_violations WHERE constraint_name = 'priv_c_fk' ORDER BY username};
+my $all_details =
+	"alice|priv_c_fk|public.priv_c|child|(parent_id)=(111)|INSERT INTO priv_c VALUES (1, 111)\n"
+  . "bob|priv_c_fk|public.priv_c|child|(parent_id)=(222)|INSERT INTO priv_c VALUES (1, 222)";
 my $as_alice = views_query($node, 'paths', $priv_query, 'fk_violations as alice', '-U', 'alice');
 is( $as_alice,
 	"alice|priv_c_fk|public.priv_c|child|(parent_id)=(111)|INSERT INTO priv_c VALUES (1, 111)\n"
@@ -243,10 +249,14 @@ is( $as_alice,
   if defined $as_alice;
 my $as_carol = views_query($node, 'paths', $priv_query, 'fk_violations as carol (pg_read_all_stats)', '-U', 'carol');
 is( $as_carol,
-	"alice|priv_c_fk|public.priv_c|child|(parent_id)=(111)|INSERT INTO priv_c VALUES (1, 111)\n"
-	  . "bob|priv_c_fk|public.priv_c|child|(parent_id)=(222)|INSERT INTO priv_c VALUES (1, 222)",
-	'a member of pg_read_all_stats sees every key and query')
+	"alice|priv_c_fk|public.priv_c|child|<NULL>|<NULL>\n"
+	  . "bob|priv_c_fk|public.priv_c|child|<NULL>|<NULL>",
+	'a member of pg_read_all_stats sees no key or query of others, but the other columns')
   if defined $as_carol;
+my $as_dave = views_query($node, 'paths', $priv_query, 'fk_violations as dave (pg_read_all_data)', '-U', 'dave');
+is($as_dave, $all_details, 'a member of pg_read_all_data sees every key and query') if defined $as_dave;
+my $as_superuser = views_query($node, 'paths', $priv_query, 'fk_violations as the superuser');
+is($as_superuser, $all_details, 'a superuser sees every key and query') if defined $as_superuser;
 my $stats_as_alice = views_query($node, 'paths',
 	q{SELECT violations FROM fk_violation_stats WHERE constraint_name = 'priv_c_fk'},
 	'fk_violation_stats as alice', '-U', 'alice');
