@@ -1,0 +1,111 @@
+# Attacks that need several sessions or pg_cron: an ordinary role's open
+# temporary table with a foreign key, a role holding the advisory lock keys an
+# audit might use, and operators planted in public under a pg_cron audit.
+# Each must leave the superuser's calls working and the attacker powerless.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('security');
+$node->init;
+$node->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'pg_cron, fk_guard'
+cron.database_name = 'postgres'
+cron.use_background_workers = on
+max_worker_processes = 16
+});
+$node->start;
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION pg_cron;
+	CREATE EXTENSION fk_guard;
+	CREATE ROLE mallory LOGIN;
+	GRANT CREATE ON SCHEMA public TO mallory;
+	CREATE TABLE customers (id int PRIMARY KEY);
+	CREATE TABLE orders (customer_id int REFERENCES customers);
+	GRANT SELECT, REFERENCES ON customers TO mallory;
+	INSERT INTO customers VALUES (1);
+	SET session_replication_role = replica;
+	INSERT INTO orders VALUES (1), (2);
+});
+
+# mallory keeps temporary tables with a foreign key (and an orphan) open.
+my $mallory = $node->background_psql('postgres', extra_params => [ '-U', 'mallory' ]);
+$mallory->query_safe(q{
+	CREATE TEMP TABLE my_customers (id int PRIMARY KEY);
+	CREATE TEMP TABLE my_orders (customer_id int);
+	INSERT INTO my_orders VALUES (99);
+	ALTER TABLE my_orders ADD CONSTRAINT my_orders_customer_id_fkey
+	  FOREIGN KEY (customer_id) REFERENCES my_customers NOT VALID;
+});
+# ... and holds the advisory lock keys an audit lock could be confused with.
+$mallory->query_safe(q{
+	SELECT pg_advisory_lock(7380097286562670964);
+	SELECT pg_advisory_lock(1718312801, 1969515636);
+	SELECT pg_advisory_lock(1718312801::bigint << 32 | 1969515636);
+});
+
+my ($ret, $stdout, $stderr) = $node->psql('postgres',
+	q{SELECT string_agg(constraint_name || ':' || key, ',') FROM fk_orphans()});
+is($ret, 0, "another session's temp table does not make fk_orphans() fail");
+is($stdout, 'orders_customer_id_fkey:{"customer_id": 2}', 'the other tables are still checked');
+like($stderr, qr/NOTICE:  fk_guard skipped 1 foreign key.*\n.*my_orders_customer_id_fkey.*temporary table of another session/,
+	'the temp table is named in the NOTICE');
+($ret, $stdout, $stderr) = $node->psql('postgres',
+	q{SELECT string_agg(constraint_name || '=' || orphan_rows, ',') FROM fk_orphan_summary()});
+is($stdout, 'orders_customer_id_fkey=1', 'fk_orphan_summary too');
+($ret, $stdout, $stderr) = $node->psql('postgres', q{
+	SELECT count(*) FROM fk_orphans((SELECT conrelid FROM pg_constraint WHERE conname = 'my_orders_customer_id_fkey')::regclass)});
+like($stderr, qr/ERROR:  cannot access temporary tables of other sessions/, 'an explicit target gets a clear error');
+
+# The session's own temporary table is checked.
+is( $mallory->query_safe(q{SELECT string_agg(constraint_name || ':' || key, ',') FROM fk_orphans('my_orders')}),
+	'my_orders_customer_id_fkey:{"customer_id": 99}', "a session's own temp table is checked");
+
+# The audit is neither blocked by the advisory locks nor broken by the temp table.
+($ret, $stdout, $stderr) = $node->psql('postgres', 'CALL fk_audit_run()');
+is($ret, 0, 'fk_audit_run completes');
+like($stderr, qr/WARNING:  fk_guard: 1 orphaned rows in 1 foreign keys/, 'and warns about the real orphan');
+is($node->safe_psql('postgres', q{SELECT status, foreign_keys FROM fk_audit_runs ORDER BY run_id DESC LIMIT 1}),
+	'completed|1', 'the run completed, the temp table skipped');
+
+# mallory cannot take the audit lock: the SQL advisory functions make other lock tags.
+is( $node->safe_psql('postgres', q{
+		SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 3}),
+	'0', 'no audit lock is held now');
+($ret, $stdout, $stderr) = $node->psql('postgres', 'SELECT fk_audit_start(NULL)', extra_params => [ '-U', 'mallory' ]);
+like($stderr, qr/permission denied for procedure fk_audit_run/, 'mallory may not start an audit');
+$mallory->quit;
+
+# Operators planted in public for a pg_cron audit (default search_path).
+$node->safe_psql('postgres', q{
+	SET ROLE mallory;
+	CREATE TABLE public.ran (ran_as name);
+	GRANT INSERT ON public.ran TO PUBLIC;
+	CREATE FUNCTION public.evil(oid, integer) RETURNS boolean LANGUAGE plpgsql AS $$
+	BEGIN
+		INSERT INTO public.ran VALUES (current_user);
+		BEGIN
+			ALTER ROLE mallory SUPERUSER;
+		EXCEPTION WHEN OTHERS THEN NULL;
+		END;
+		RETURN $1 OPERATOR(pg_catalog.=) $2::oid;
+	END $$;
+	CREATE OPERATOR public.= (LEFTARG = oid, RIGHTARG = integer, FUNCTION = public.evil);
+	CREATE OPERATOR public.<> (LEFTARG = oid, RIGHTARG = integer, FUNCTION = public.evil);
+});
+$node->safe_psql('postgres', q{SELECT cron.schedule('fk-audit', '* * * * *', 'CALL fk_audit_run()')});
+ok( $node->poll_query_until('postgres',
+		q{SELECT count(*) > 0 FROM cron.job_run_details WHERE status = 'succeeded'}),
+	'pg_cron ran fk_audit_run');
+$node->safe_psql('postgres', q{SELECT cron.unschedule('fk-audit')});
+is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
+	'mallory is not superuser');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM public.ran WHERE ran_as <> 'mallory'}), '0',
+	'no planted operator ran with the superuser\'s rights');
+is($node->safe_psql('postgres', q{SELECT status FROM fk_audit_runs ORDER BY run_id DESC LIMIT 1}), 'completed',
+	'the scheduled audit completed');
+
+$node->stop;
+done_testing();
