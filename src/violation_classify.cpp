@@ -77,33 +77,36 @@ classify_side(const char *message_id, bool match_full_detail, Side *side)
 bool
 find_key(const char *detail, const char **start, size_t *length) noexcept
 {
-	/* The key is "(" columns ")=(" values ")"; values may contain parentheses
-	 * and quotes, so match the parentheses that close each group. */
+	/*
+	 * The key is "(" columns ")=(" values ")", followed by the table name in
+	 * double quotes: `Key (a)=(1) is not present in table "p".`.  Values are
+	 * data: they may hold unbalanced parentheses, quotes and any text, so the
+	 * key's end is found from the right: the last ')' before the quoted table
+	 * name (before the last two '"'; a translated message without them: the
+	 * last ')').  Only a table name holding '"' or ')' could mislead it.
+	 */
 	const char *open = detail ? std::strchr(detail, '(') : nullptr;
 	if (open == nullptr)
 		return false;
-	const char *p = open;
-	for (int group = 0; group < 2; group++) {
-		if (*p != '(')
-			return false;
-		int depth = 0;
-		for (; *p; p++) {
-			if (*p == '(')
-				depth++;
-			else if (*p == ')' && --depth == 0)
-				break;
-		}
-		if (*p != ')')
-			return false;
-		p++;
-		if (group == 0) {
-			if (*p != '=')
-				return false;
-			p++;
-		}
+	const char *limit = detail + std::strlen(detail);
+	const char *close_quote = std::strrchr(detail, '"');
+	if (close_quote != nullptr) {
+		const char *open_quote = close_quote;
+		while (open_quote > detail && *--open_quote != '"')
+			;
+		if (open_quote != close_quote && *open_quote == '"')
+			limit = open_quote;
 	}
+	const char *close = limit;
+	while (close > open && *--close != ')')
+		;
+	if (close <= open || *close != ')')
+		return false;
+	const char *separator = std::strstr(open, ")=(");
+	if (separator == nullptr || separator + 2 > close)
+		return false;
 	*start = open;
-	*length = static_cast<size_t>(p - open);
+	*length = static_cast<size_t>(close + 1 - open);
 	return true;
 }
 

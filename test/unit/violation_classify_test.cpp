@@ -78,6 +78,11 @@ TEST(KeyFromDetail, KeepsColumnsAndValuesWithNestedParentheses)
 	EXPECT_STREQ(key, "(customer_id)=(9842)");
 	fkg::key_from_detail(key, sizeof(key), "Key (a, b)=((1,2), f(x)) is still referenced from table \"t\".");
 	EXPECT_STREQ(key, "(a, b)=((1,2), f(x))");
+	fkg::key_from_detail(key, sizeof(key),
+	                     "Key (code)=(x\") database=evil (pid=1) is not present in table \"codes\".");
+	EXPECT_STREQ(key, "(code)=(x\") database=evil (pid=1)") << "unbalanced parentheses and quotes in the value";
+	fkg::key_from_detail(key, sizeof(key), "Key is not present in table \"we(i)rd\".");
+	EXPECT_STREQ(key, "") << "hidden key, parentheses in the table name";
 	fkg::key_from_detail(key, sizeof(key), "MATCH FULL does not allow mixing of null and nonnull key values.");
 	EXPECT_STREQ(key, "");
 	fkg::key_from_detail(key, sizeof(key), nullptr);
