@@ -48,11 +48,14 @@ extern "C" {
 #include "utils/elog.h"
 #include "utils/lsyscache.h"
 #include "utils/guc.h"
+#include "mb/pg_wchar.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 }
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 namespace fkg {
@@ -82,7 +85,6 @@ uint64 statements_started = 0;
 enum class XactEnd { None, Commit, Prepare } xact_end = XactEnd::None;
 
 MemoryContext capture_context = nullptr;
-char log_buffer[32 * 1024];
 char database_name[kNameLength]; /* read once, while the catalogs may be read */
 /* The foreign key an ALTER TABLE is adding: not in the catalogs until it commits. */
 ConstraintInfo added_foreign_key;
@@ -116,6 +118,21 @@ prepare_capture()
 	}
 }
 
+/* Copies length bytes of text (or up to its NUL) into buf (size n), cut on a
+ * character boundary of the database encoding, so that what is stored is as
+ * valid as what PostgreSQL gave.  Safe in error recovery: pg_mbcliplen
+ * neither allocates nor raises. */
+void
+copy_clipped(char *buf, size_t n, const char *text, size_t length = SIZE_MAX)
+{
+	size_t len = text ? strnlen(text, std::min(length, n)) : 0;
+	if (len > 0)
+		len = std::min(len, static_cast<size_t>(pg_mbcliplen(text, static_cast<int>(len), static_cast<int>(n - 1))));
+	if (len > 0)
+		memcpy(buf, text, len);
+	buf[len] = '\0';
+}
+
 /* Fills e from a genuine RI error; false when the error is not one. */
 bool
 describe(ViolationEvent *e, char *message, const ErrorData *edata)
@@ -134,30 +151,32 @@ describe(ViolationEvent *e, char *message, const ErrorData *edata)
 	e->userid = GetUserId();
 	e->pid = MyProcPid;
 	e->side = side;
-	copy_truncated(e->schema_name, sizeof(e->schema_name), edata->schema_name);
-	copy_truncated(e->table_name, sizeof(e->table_name), edata->table_name);
-	copy_truncated(e->constraint_name, sizeof(e->constraint_name), edata->constraint_name);
+	copy_clipped(e->schema_name, sizeof(e->schema_name), edata->schema_name);
+	copy_clipped(e->table_name, sizeof(e->table_name), edata->table_name);
+	copy_clipped(e->constraint_name, sizeof(e->constraint_name), edata->constraint_name);
 	memcpy(e->database_name, database_name, sizeof(e->database_name));
 	memcpy(e->user_name, session_user_name, sizeof(e->user_name));
-	copy_truncated(e->application_name, sizeof(e->application_name), application_name);
-	if (side != Side::MatchFull)
-		key_from_detail(e->key, sizeof(e->key), edata->detail);
-	copy_truncated(e->query, static_cast<size_t>(guc::max_query_length) + 1, debug_query_string);
+	copy_clipped(e->application_name, sizeof(e->application_name), application_name);
+	const char *key;
+	size_t key_length;
+	if (side != Side::MatchFull && find_key(edata->detail, &key, &key_length))
+		copy_clipped(e->key, sizeof(e->key), key, key_length);
+	copy_clipped(e->query, static_cast<size_t>(guc::max_query_length) + 1, debug_query_string);
 	if (constraint_cache_lookup(e->schema_name, e->table_name, e->constraint_name, &e->info))
 		;
 	else if (*added_foreign_key.parent_table) {
 		/* The foreign key this ALTER TABLE is adding. */
 		e->info = added_foreign_key;
-		copy_truncated(e->info.declared_name, sizeof(e->info.declared_name), e->constraint_name);
+		copy_clipped(e->info.declared_name, sizeof(e->info.declared_name), e->constraint_name);
 	} else {
 		/* Not described: keep what the error says. */
-		copy_truncated(e->info.declared_name, sizeof(e->info.declared_name), e->constraint_name);
+		copy_clipped(e->info.declared_name, sizeof(e->info.declared_name), e->constraint_name);
 		if (side == Side::Child)
 			quoted_name(e->info.parent_table, sizeof(e->info.parent_table), edata->detail, true);
 		else if (side == Side::Parent)
 			quoted_name(e->info.parent_table, sizeof(e->info.parent_table), edata->message, false);
 	}
-	copy_truncated(message, kMessageLength, edata->message);
+	copy_clipped(message, kMessageLength, edata->message);
 	return true;
 }
 
@@ -342,11 +361,28 @@ note_utility_relations(const Node *statement)
 		note_added_foreign_key((const AlterTableStmt *) statement, relid);
 }
 
+/* The whole log line in palloc'd memory, or NULL when it could not be made.
+ * Its std::string is gone when this returns (pg_boundary.h, rule 3). */
+char *
+render_log_line(const ViolationEvent &e, int64 recent, bool json, bool utf8) noexcept
+{
+	try {
+		return to_palloc(json ? log_line_json(e, recent, utf8) : log_line_text(e, recent, utf8));
+	} catch (...) {
+		return nullptr;
+	}
+}
+
+/* Logs one violation: the line is made whole, in memory of the size it needs
+ * (never cut: a cut JSON object is not JSON). */
 void
 log_event(const ViolationEvent &e, int64 recent)
 {
-	if (render_log_line(e, guc::log_format == guc::kLogJson, recent, log_buffer, sizeof(log_buffer)))
-		ereport(LOG_SERVER_ONLY, (errmsg_internal("%s", log_buffer), errhidestmt(true), errhidecontext(true)));
+	char *line = render_log_line(e, recent, guc::log_format == guc::kLogJson, GetDatabaseEncoding() == PG_UTF8);
+	if (line == nullptr)
+		return;
+	ereport(LOG_SERVER_ONLY, (errmsg_internal("%s", line), errhidestmt(true), errhidecontext(true)));
+	pfree(line);
 }
 
 /* Writes one violation to shared memory and the log. */
@@ -357,8 +393,8 @@ record(Pending &p)
 	if (!p.event.info.resolved)
 		constraint_cache_lookup(p.event.schema_name, p.event.table_name, p.event.constraint_name, &p.event.info);
 	if (!*p.event.info.child_table)
-		copy_truncated(p.event.info.child_table, sizeof(p.event.info.child_table),
-		               quote_qualified_identifier(p.event.schema_name, p.event.table_name));
+		copy_clipped(p.event.info.child_table, sizeof(p.event.info.child_table),
+		             quote_qualified_identifier(p.event.schema_name, p.event.table_name));
 	int64 recent = violation_store_record(&p.event);
 	if (guc::log_violations)
 		log_event(p.event, recent);

@@ -26,13 +26,7 @@ ends_with(const char *text, const char *suffix)
 }
 
 std::string
-table_with_columns(const char *table, const char *columns)
-{
-	return *columns ? std::string(table) + "(" + columns + ")" : std::string(table);
-}
-
-std::string
-json_array_of_columns(const char *columns)
+json_array_of_columns(const char *columns, bool utf8)
 {
 	/* columns is "a, b": quote_identifier'd names joined by ", ". */
 	std::string out = "[";
@@ -41,7 +35,7 @@ json_array_of_columns(const char *columns)
 	while (*start) {
 		const char *end = std::strstr(start, ", ");
 		std::string name = end ? std::string(start, end - start) : std::string(start);
-		out += (first ? "" : ",") + json_string(name.c_str());
+		out += (first ? "" : ",") + json_string(name.c_str(), utf8);
 		first = false;
 		if (!end)
 			break;
@@ -80,38 +74,59 @@ classify_side(const char *message_id, bool match_full_detail, Side *side)
 	return true;
 }
 
+bool
+find_key(const char *detail, const char **start, size_t *length) noexcept
+{
+	/*
+	 * The key is "(" columns ")=(" values ")", followed by the table name in
+	 * double quotes: `Key (a)=(1) is not present in table "p".`.  Values are
+	 * data: they may hold unbalanced parentheses, quotes and any text, so the
+	 * key's end is found from the right: the last ')' before the quoted table
+	 * name (before the last two '"'; a translated message without them: the
+	 * last ')').  Only a table name holding '"' or ')' could mislead it.
+	 */
+	const char *open = detail ? std::strchr(detail, '(') : nullptr;
+	if (open == nullptr)
+		return false;
+	const char *limit = detail + std::strlen(detail);
+	const char *close_quote = std::strrchr(detail, '"');
+	if (close_quote != nullptr) {
+		const char *open_quote = close_quote;
+		while (open_quote > detail && *--open_quote != '"')
+			;
+		if (open_quote != close_quote && *open_quote == '"')
+			limit = open_quote;
+	}
+	const char *close = limit;
+	while (close > open && *--close != ')')
+		;
+	if (close <= open || *close != ')')
+		return false;
+	const char *separator = std::strstr(open, ")=(");
+	if (separator == nullptr || separator + 2 > close)
+		return false;
+	*start = open;
+	*length = static_cast<size_t>(close + 1 - open);
+	return true;
+}
+
 void
 key_from_detail(char *buf, size_t n, const char *detail) noexcept
 {
-	/* The key is "(" columns ")=(" values ")"; values may contain parentheses
-	 * and quotes, so match the parentheses that close each group. */
+	const char *start;
+	size_t length;
 	buf[0] = '\0';
-	const char *open = detail ? std::strchr(detail, '(') : nullptr;
-	if (open == nullptr)
-		return;
-	const char *p = open;
-	for (int group = 0; group < 2; group++) {
-		if (*p != '(')
-			return;
-		int depth = 0;
-		for (; *p; p++) {
-			if (*p == '(')
-				depth++;
-			else if (*p == ')' && --depth == 0)
-				break;
+	if (find_key(detail, &start, &length)) {
+		/* copy_truncated needs the key alone: copy it, cut on a character boundary. */
+		size_t len = length;
+		if (len >= n) {
+			len = n - 1;
+			while (len > 0 && (static_cast<unsigned char>(start[len]) & 0xC0) == 0x80)
+				len--;
 		}
-		if (*p != ')')
-			return;
-		p++;
-		if (group == 0) {
-			if (*p != '=')
-				return;
-			p++;
-		}
+		std::memcpy(buf, start, len);
+		buf[len] = '\0';
 	}
-	size_t len = std::min(static_cast<size_t>(p - open), n - 1);
-	std::memcpy(buf, open, len);
-	buf[len] = '\0';
 }
 
 void
@@ -210,98 +225,178 @@ fix_hint(const ViolationEvent &event)
 	       " first, or make the constraint DEFERRABLE and load parent and child rows in one transaction.";
 }
 
+namespace {
+
+/* The text line's value for a quoted field: name="escaped value". */
+void
+append_field(std::string &line, const char *name, const char *value, bool utf8)
+{
+	line += ' ';
+	line += name;
+	line += '=';
+	append_json_string(line, value, utf8);
+}
+
+/* A field of fixed vocabulary (side, operation, booleans, numbers): name=value, bare. */
+void
+append_bare(std::string &line, const char *name, const std::string &value)
+{
+	line += ' ';
+	line += name;
+	line += '=';
+	line += value;
+}
+
+/* Length of the well-formed UTF-8 sequence at p and its code point; 0 when
+ * the bytes are not one (overlong, surrogate, beyond U+10FFFF, cut short). */
+size_t
+utf8_sequence(const unsigned char *p, uint32_t *code_point)
+{
+	size_t length;
+	uint32_t cp;
+	unsigned char low = 0x80, high = 0xBF;
+	if (*p >= 0xC2 && *p <= 0xDF)
+		length = 2, cp = *p & 0x1F;
+	else if (*p >= 0xE0 && *p <= 0xEF) {
+		length = 3, cp = *p & 0x0F;
+		if (*p == 0xE0)
+			low = 0xA0;
+		else if (*p == 0xED)
+			high = 0x9F;
+	} else if (*p >= 0xF0 && *p <= 0xF4) {
+		length = 4, cp = *p & 0x07;
+		if (*p == 0xF0)
+			low = 0x90;
+		else if (*p == 0xF4)
+			high = 0x8F;
+	} else
+		return 0;
+	for (size_t i = 1; i < length; i++) {
+		if (p[i] < low || p[i] > high)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3F);
+		low = 0x80, high = 0xBF;
+	}
+	*code_point = cp;
+	return length;
+}
+
+void
+append_escape(std::string &out, uint32_t code_point)
+{
+	static const char *const hex = "0123456789abcdef";
+	out += "\\u";
+	for (int shift = 12; shift >= 0; shift -= 4)
+		out += hex[(code_point >> shift) & 0xF];
+}
+
+} // namespace
+
+void
+append_json_string(std::string &out, const char *text, bool utf8)
+{
+	out += '"';
+	const unsigned char *p = reinterpret_cast<const unsigned char *>(text ? text : "");
+	while (*p) {
+		unsigned char c = *p;
+		if (c == '"' || c == '\\') {
+			out += '\\';
+			out += static_cast<char>(c);
+		} else if (c == '\n')
+			out += "\\n";
+		else if (c == '\r')
+			out += "\\r";
+		else if (c == '\t')
+			out += "\\t";
+		else if (c < 0x20 || c == 0x7F)
+			append_escape(out, c);
+		else if (c >= 0x80) {
+			uint32_t cp = 0;
+			size_t length = utf8 ? utf8_sequence(p, &cp) : 0;
+			if (length == 0)
+				append_escape(out, c); /* not UTF-8 (or not a UTF-8 database): the byte itself */
+			else {
+				/* C1 controls and the Unicode line separators break lines in some viewers. */
+				if (cp <= 0x9F || cp == 0x2028 || cp == 0x2029)
+					append_escape(out, cp);
+				else
+					out.append(reinterpret_cast<const char *>(p), length);
+				p += length;
+				continue;
+			}
+		} else
+			out += static_cast<char>(c);
+		p++;
+	}
+	out += '"';
+}
+
 std::string
-log_line_text(const ViolationEvent &event, int64_t recent)
+json_string(const char *text, bool utf8)
+{
+	std::string out;
+	append_json_string(out, text, utf8);
+	return out;
+}
+
+std::string
+log_line_text(const ViolationEvent &event, int64_t recent, bool utf8)
 {
 	const ConstraintInfo &info = event.info;
-	std::string line = "fk_guard: foreign key violation: constraint \"";
-	line += *info.declared_name ? info.declared_name : event.constraint_name;
-	line += "\" " + table_with_columns(info.child_table, info.fk_columns) + " -> " +
-	        table_with_columns(info.parent_table, info.parent_columns);
-	line += std::string("; side=") + side_name(event.side) + " operation=" + operation_name(event.operation);
-	line += std::string(" at_commit=") + boolean(event.deferred) + " deferrable=" + boolean(info.deferrable) +
-	        " initially_deferred=" + boolean(info.initially_deferred) + " handled=" + boolean(event.handled);
+	std::string line = "fk_guard: foreign key violation:";
+	append_field(line, "constraint", *info.declared_name ? info.declared_name : event.constraint_name, utf8);
+	append_field(line, "child_table", info.child_table, utf8);
+	append_field(line, "fk_columns", info.fk_columns, utf8);
+	append_field(line, "parent_table", info.parent_table, utf8);
+	append_field(line, "parent_columns", info.parent_columns, utf8);
+	append_bare(line, "side", side_name(event.side));
+	/* "SET CONSTRAINTS" and "ALTER TABLE" hold a space: quoted, as in logfmt. */
+	const char *operation = operation_name(event.operation);
+	if (std::strchr(operation, ' '))
+		append_field(line, "operation", operation, utf8);
+	else
+		append_bare(line, "operation", operation);
+	append_bare(line, "at_commit", boolean(event.deferred));
+	append_bare(line, "deferrable", boolean(info.deferrable));
+	append_bare(line, "initially_deferred", boolean(info.initially_deferred));
+	append_bare(line, "handled", boolean(event.handled));
 	if (*event.key)
-		line += std::string(" key=") + event.key;
-	line += std::string(" database=") + event.database_name + " user=" + event.user_name +
-	        " application_name=" + json_string(event.application_name) + " pid=" + std::to_string(event.pid) +
-	        " violations_last_minute=" + std::to_string(recent);
-	line += " query=" + json_string(event.query);
-	line += " hint=" + json_string(fix_hint(event).c_str());
+		append_field(line, "key", event.key, utf8);
+	append_field(line, "database", event.database_name, utf8);
+	append_field(line, "user", event.user_name, utf8);
+	append_field(line, "application_name", event.application_name, utf8);
+	append_bare(line, "pid", std::to_string(event.pid));
+	append_bare(line, "violations_last_minute", std::to_string(recent));
+	append_field(line, "query", event.query, utf8);
+	append_field(line, "hint", fix_hint(event).c_str(), utf8);
 	return line;
 }
 
 std::string
-log_line_json(const ViolationEvent &event, int64_t recent)
+log_line_json(const ViolationEvent &event, int64_t recent, bool utf8)
 {
 	const ConstraintInfo &info = event.info;
 	std::string line = "{\"fk_guard\":\"violation\"";
-	line += ",\"constraint\":" + json_string(*info.declared_name ? info.declared_name : event.constraint_name);
-	line += ",\"child_table\":" + json_string(info.child_table);
-	line += ",\"parent_table\":" + json_string(info.parent_table);
-	line += ",\"fk_columns\":" + json_array_of_columns(info.fk_columns);
-	line += ",\"parent_columns\":" + json_array_of_columns(info.parent_columns);
+	line += ",\"constraint\":" + json_string(*info.declared_name ? info.declared_name : event.constraint_name, utf8);
+	line += ",\"child_table\":" + json_string(info.child_table, utf8);
+	line += ",\"parent_table\":" + json_string(info.parent_table, utf8);
+	line += ",\"fk_columns\":" + json_array_of_columns(info.fk_columns, utf8);
+	line += ",\"parent_columns\":" + json_array_of_columns(info.parent_columns, utf8);
 	line += std::string(",\"side\":\"") + side_name(event.side) + "\"";
 	line += std::string(",\"operation\":\"") + operation_name(event.operation) + "\"";
 	line += std::string(",\"at_commit\":") + boolean(event.deferred);
 	line += std::string(",\"deferrable\":") + boolean(info.deferrable);
 	line += std::string(",\"initially_deferred\":") + boolean(info.initially_deferred);
 	line += std::string(",\"handled\":") + boolean(event.handled);
-	line += ",\"key\":" + (*event.key ? json_string(event.key) : std::string("null"));
-	line += ",\"query\":" + json_string(event.query);
-	line += ",\"database\":" + json_string(event.database_name);
-	line += ",\"user\":" + json_string(event.user_name);
-	line += ",\"application_name\":" + json_string(event.application_name);
+	line += ",\"key\":" + (*event.key ? json_string(event.key, utf8) : std::string("null"));
+	line += ",\"query\":" + json_string(event.query, utf8);
+	line += ",\"database\":" + json_string(event.database_name, utf8);
+	line += ",\"user\":" + json_string(event.user_name, utf8);
+	line += ",\"application_name\":" + json_string(event.application_name, utf8);
 	line += ",\"pid\":" + std::to_string(event.pid);
 	line += ",\"violations_last_minute\":" + std::to_string(recent);
-	line += ",\"hint\":" + json_string(fix_hint(event).c_str());
+	line += ",\"hint\":" + json_string(fix_hint(event).c_str(), utf8);
 	return line + "}";
-}
-
-std::string
-json_string(const char *text)
-{
-	static const char *const hex = "0123456789abcdef";
-	std::string out = "\"";
-	for (const unsigned char *p = reinterpret_cast<const unsigned char *>(text); *p; p++) {
-		switch (*p) {
-		case '"':
-			out += "\\\"";
-			break;
-		case '\\':
-			out += "\\\\";
-			break;
-		case '\n':
-			out += "\\n";
-			break;
-		case '\r':
-			out += "\\r";
-			break;
-		case '\t':
-			out += "\\t";
-			break;
-		default:
-			if (*p < 0x20) {
-				out += "\\u00";
-				out += hex[*p >> 4];
-				out += hex[*p & 0xf];
-			} else
-				out += static_cast<char>(*p);
-		}
-	}
-	return out + "\"";
-}
-
-bool
-render_log_line(const ViolationEvent &event, bool json, int64_t recent, char *buf, size_t n) noexcept
-{
-	try {
-		copy_truncated(buf, n, (json ? log_line_json(event, recent) : log_line_text(event, recent)).c_str());
-		return true;
-	} catch (...) {
-		buf[0] = '\0';
-		return false;
-	}
 }
 
 bool

@@ -23,9 +23,15 @@ bool is_ri_error(bool is_foreign_key_violation, const char *filename);
  * Returns false when the message is not one of the RI violation messages. */
 bool classify_side(const char *message_id, bool match_full_detail, Side *side);
 
-/* Writes into buf (size n) the "(cols)=(vals)" part of a DETAIL such as
- * `Key (customer_id)=(9842) is not present in table "customers".`; empty when
- * PostgreSQL left the key out.  Never allocates: safe on error paths. */
+/* Finds the "(cols)=(vals)" part of a DETAIL such as
+ * `Key (customer_id)=(9842) is not present in table "customers".`: its start
+ * and length in detail; false when PostgreSQL left the key out.  Never
+ * allocates: safe on error paths. */
+bool find_key(const char *detail, const char **start, size_t *length) noexcept;
+
+/* find_key's key copied into buf (size n), cut on a UTF-8 character boundary;
+ * empty when there is none.  The server cuts in the database encoding instead
+ * (violation_capture.cpp). */
 void key_from_detail(char *buf, size_t n, const char *detail) noexcept;
 
 /* Writes into buf the first or last double-quoted name in text (the referenced
@@ -38,17 +44,37 @@ const char *operation_name(Operation operation);
 /* The fix for this case, as a sentence. */
 std::string fix_hint(const ViolationEvent &event);
 
-/* One log line; recent is the constraint's violations in the last minute. */
-std::string log_line_text(const ViolationEvent &event, int64_t recent);
-std::string log_line_json(const ViolationEvent &event, int64_t recent);
+/*
+ * One log line, whole (never cut: the event's fields are bounded already);
+ * recent is the constraint's violations in the last minute.
+ *
+ * Text: `fk_guard: foreign key violation:` then ` name=value` fields.  Values
+ * from data or names are always quoted with json_string's escapes, so they can
+ * neither fake a field nor start a line; fixed-vocabulary values (side,
+ * booleans, numbers, operation) are bare, except an operation holding a space
+ * ("SET CONSTRAINTS"), quoted as logfmt does.  The key field is left out when
+ * PostgreSQL hid the key.  JSON: one object.
+ *
+ * utf8: the database encoding is UTF8 (see json_string).
+ */
+std::string log_line_text(const ViolationEvent &event, int64_t recent, bool utf8);
+std::string log_line_json(const ViolationEvent &event, int64_t recent, bool utf8);
 
-/* The log line or the hint, written into buf (size n > 0) for callers that must
- * not hold C++ objects or see exceptions; false (and buf empty) on failure. */
-bool render_log_line(const ViolationEvent &event, bool json, int64_t recent, char *buf, size_t n) noexcept;
+/* The hint, written into buf (size n > 0) for callers that must not hold C++
+ * objects or see exceptions; false (and buf empty) on failure. */
 bool render_fix_hint(const ViolationEvent &event, char *buf, size_t n) noexcept;
 
-/* JSON string literal (with quotes) for UTF-8 text. */
-std::string json_string(const char *text);
+/*
+ * A JSON string literal, with its quotes, in which nothing but well-formed
+ * UTF-8 is left unescaped above 0x7E: `"` and `\` are backslash-escaped;
+ * newline, CR and tab are \n \r \t; every other control character (C0, DEL,
+ * C1) and U+2028/U+2029 are \uXXXX.  With utf8, well-formed UTF-8 passes
+ * through and each byte of an ill-formed sequence becomes \u00XX; without
+ * (SQL_ASCII, LATIN1, any other database encoding) every byte >= 0x80 becomes
+ * \u00XX, so the literal is pure ASCII.  NULL is the empty string.
+ */
+std::string json_string(const char *text, bool utf8 = true);
+void append_json_string(std::string &out, const char *text, bool utf8);
 
 /* Copies text into buf (size n, n > 0), truncating on a UTF-8 character
  * boundary; never throws. */

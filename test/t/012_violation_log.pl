@@ -2,6 +2,10 @@
 # log offset as contrib/auto_explain's tests do; client hints; restart.
 use strict;
 use warnings;
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use lib dirname(abs_path(__FILE__));
+use FkgLogLine;
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -40,16 +44,30 @@ sub violate
 my ($stderr, $log) = violate(q{SET application_name = 'importer'; INSERT INTO orders VALUES (1, 9842)});
 like($stderr, qr/violates foreign key constraint "orders_customer_id_fkey"/, 'the client gets the error');
 unlike($stderr, qr/HINT/, 'no hint by default');
-my @lines = grep { /fk_guard: foreign key violation/ } split /\n/, $log;
+my @lines = fk_guard_messages($log);
 is(scalar @lines, 1, 'one text line per violation');
-like($lines[0], qr/constraint "orders_customer_id_fkey" public\.orders\(customer_id\) -> public\.customers\(id\)/,
+my $fields = parse_text_line($lines[0], 1);
+ok($fields, 'the text line is made of name=value fields') or diag $lines[0];
+my %f = map { @$_ } @{ $fields || [] };
+is_deeply(
+	[ map { $_->[0] } @{ $fields || [] } ],
+	[ qw(constraint child_table fk_columns parent_table parent_columns side operation at_commit deferrable
+		initially_deferred handled key database user application_name pid violations_last_minute query hint) ],
+	'text line: every field, in order');
+is_deeply(
+	[ @f{qw(constraint child_table fk_columns parent_table parent_columns)} ],
+	[ 'orders_customer_id_fkey', 'public.orders', 'customer_id', 'public.customers', 'id' ],
 	'text line names the constraint, tables and columns');
-like($lines[0], qr/side=child operation=INSERT at_commit=false deferrable=false/, 'text line: side, operation, deferrability');
-like($lines[0], qr/key=\(customer_id\)=\(9842\)/, 'text line: key');
-like($lines[0], qr/database=postgres user=\S+ application_name="importer" pid=\d+ violations_last_minute=1/,
+is_deeply([ @f{qw(side operation at_commit deferrable initially_deferred handled)} ],
+	[ 'child', 'INSERT', 'false', 'false', 'false', 'false' ], 'text line: side, operation, deferrability');
+is($f{key}, '(customer_id)=(9842)', 'text line: key');
+is_deeply([ @f{qw(database application_name violations_last_minute)} ], [ 'postgres', 'importer', '1' ],
 	'text line: session and burst count');
-like($lines[0], qr/query="INSERT INTO orders VALUES \(1, 9842\)"/, 'text line: statement');
-like($lines[0], qr/hint="Insert the referenced row in public\.customers first/, 'text line: fix hint');
+like($f{pid}, qr/^\d+$/, 'text line: pid');
+is($f{query}, 'INSERT INTO orders VALUES (1, 9842)', 'text line: statement');
+is($f{user}, $node->safe_psql('postgres', 'SELECT session_user'), 'text line: user');
+like($f{hint}, qr/^Insert the referenced row in public\.customers first/, 'text line: fix hint');
+like($lines[0], qr/ side=child operation=INSERT at_commit=false /, 'fixed-vocabulary values are bare');
 
 # JSON: one object per line, stable keys.
 set_server_wide('fk_guard.log_format', 'json');
