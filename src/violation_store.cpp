@@ -40,6 +40,7 @@ extern "C" {
 #include "catalog/pg_authid.h"
 #include "catalog/pg_constraint.h"
 #include "commands/dbcommands.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -256,10 +257,13 @@ may_see_all_details()
 	return superuser() || has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_DATA);
 }
 
+/* Text of a violation as a Datum; NULL when empty or not valid in this
+ * database's encoding (the ring is server-wide: a value captured in a
+ * SQL_ASCII database may be no valid text in a UTF8 one). */
 Datum
 text_or_null(const char *s, bool *isnull)
 {
-	*isnull = (s == nullptr || *s == '\0');
+	*isnull = (s == nullptr || *s == '\0' || !pg_verifymbstr(s, (int) strlen(s), true));
 	return *isnull ? (Datum) 0 : CStringGetTextDatum(s);
 }
 
