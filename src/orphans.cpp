@@ -29,8 +29,10 @@ extern "C" {
 #include "executor/tuptable.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
 #include "utils/resowner.h"
 }
 
@@ -45,16 +47,42 @@ build_query(Report report, const ForeignKeySpec &spec, int64 limit)
 	return to_palloc(report == Report::kRows ? orphan_rows_query(spec, limit) : orphan_summary_query(spec));
 }
 
+/*
+ * The query names its tables, but privileges were checked by OID: refuse a
+ * plan that reads anything but the two tables checked (a view or another
+ * table put in place of one under its old name, or its schema renamed).
+ */
+void
+require_checked_relations(SPIPlanPtr plan, const ForeignKeySpec &spec)
+{
+	ListCell *lc;
+	foreach (lc, SPI_plan_get_plan_sources(plan)) {
+		ListCell *rc;
+		foreach (rc, ((CachedPlanSource *) lfirst(lc))->relationOids) {
+			Oid relid = lfirst_oid(rc);
+			if (relid != spec.scan_relid && relid != spec.parent_relid)
+				ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				                errmsg("the tables of foreign key \"%s\" changed while it was being checked",
+				                       spec.constraint_name),
+				                errdetail("Its query would read relation %u, which is neither %s nor %s.", relid,
+				                          quote_qualified_identifier(spec.scan_relation.schema, spec.scan_relation.name),
+				                          quote_qualified_identifier(spec.parent_relation.schema,
+				                                                     spec.parent_relation.name))));
+		}
+	}
+}
+
 /* Runs one orphan query as the referencing table's owner, appending its rows to out. */
 void
-run_as_checker(const char *sql, Oid checker, Tuplestorestate *out, TupleDesc desc)
+run_as_checker(const char *sql, const DeclaredForeignKey &fk, Tuplestorestate *out, TupleDesc desc)
 {
 	DestReceiver *dest = compat::tuplestore_receiver(out, CurrentMemoryContext, desc);
-	SavedIdentity saved = become_owner(checker);
+	SavedIdentity saved = become_owner(fk.checker);
 
 	SPIPlanPtr plan = SPI_prepare_cursor(sql, 0, nullptr, CURSOR_OPT_PARALLEL_OK);
 	if (plan == nullptr)
 		elog(ERROR, "fk_guard: could not prepare orphan query: %s", SPI_result_code_string(SPI_result));
+	require_checked_relations(plan, fk.spec);
 	SPIExecuteOptions options = {};
 	options.read_only = true;
 	options.dest = dest;
@@ -117,7 +145,7 @@ check_isolated(const DeclaredForeignKey &fk, Report report, const char *sql, Tup
 	MemoryContextSwitchTo(context);
 	PG_TRY();
 	{
-		run_as_checker(sql, fk.checker, scratch, desc);
+		run_as_checker(sql, fk, scratch, desc);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(context);
 		CurrentResourceOwner = owner;
@@ -178,13 +206,49 @@ notice_skipped(const DeclaredForeignKey *keys, int count)
 	pfree(names.data);
 }
 
+int
+compare_oids(const void *a, const void *b)
+{
+	Oid x = *static_cast<const Oid *>(a), y = *static_cast<const Oid *>(b);
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* AccessShareLock on both tables of every key the caller may check, in OID
+ * order, so that the catalog facts read next cannot change before the
+ * queries run (renames, policies and ALTERs need stronger locks). */
+void
+lock_checked_relations(const DeclaredForeignKey *keys, int count)
+{
+	Oid *relids = static_cast<Oid *>(palloc(sizeof(Oid) * (2 * count + 1)));
+	int n = 0;
+	for (int i = 0; i < count; i++)
+		if (keys[i].checkable()) {
+			relids[n++] = keys[i].spec.scan_relid;
+			relids[n++] = keys[i].spec.parent_relid;
+		}
+	qsort(relids, n, sizeof(Oid), compare_oids);
+	for (int i = 0; i < n; i++)
+		if (i == 0 || relids[i] != relids[i - 1])
+			LockRelationOid(relids[i], AccessShareLock);
+	pfree(relids);
+}
+
+/* The declared keys of target, with their facts read under lock. */
+const DeclaredForeignKey *
+load_locked(Oid target, int *count)
+{
+	const DeclaredForeignKey *keys = load_declared_foreign_keys(target, count);
+	lock_checked_relations(keys, *count);
+	return load_declared_foreign_keys(target, count);
+}
+
 } // namespace
 
 void
 check_foreign_keys(Oid target, Report report, int64 limit, bool strict, Tuplestorestate *out, TupleDesc desc)
 {
 	int count = 0;
-	const DeclaredForeignKey *keys = load_declared_foreign_keys(target, &count);
+	const DeclaredForeignKey *keys = load_locked(target, &count);
 	if (strict) {
 		for (int i = 0; i < count; i++)
 			if (!keys[i].checkable())
@@ -198,7 +262,7 @@ check_foreign_keys(Oid target, Report report, int64 limit, bool strict, Tuplesto
 			continue;
 		char *sql = build_query(report, keys[i].spec, limit);
 		if (strict)
-			run_as_checker(sql, keys[i].checker, out, desc);
+			run_as_checker(sql, keys[i], out, desc);
 		else
 			check_isolated(keys[i], report, sql, out, desc);
 		pfree(sql);

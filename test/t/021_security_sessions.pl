@@ -78,6 +78,54 @@ is( $node->safe_psql('postgres', q{
 like($stderr, qr/permission denied for procedure fk_audit_run/, 'mallory may not start an audit');
 $mallory->quit;
 
+# A referenced table renamed and replaced by a view while a check waits for
+# its lock: the check reads only the tables it checked privileges on (by OID),
+# so it refuses rather than read the view.
+$node->safe_psql('postgres', q{
+	CREATE SCHEMA m AUTHORIZATION mallory;
+	SET ROLE mallory;
+	CREATE TABLE m.items (id int PRIMARY KEY);
+	CREATE TABLE m.ran (ran_as name);
+	GRANT INSERT ON m.ran TO PUBLIC;
+	CREATE FUNCTION m.evil() RETURNS boolean LANGUAGE plpgsql AS $$
+	BEGIN
+		INSERT INTO m.ran VALUES (current_user);
+		BEGIN
+			ALTER ROLE mallory SUPERUSER;
+		EXCEPTION WHEN OTHERS THEN NULL;
+		END;
+		RETURN true;
+	END $$;
+	GRANT USAGE ON SCHEMA m TO PUBLIC;
+	GRANT SELECT, REFERENCES ON m.items TO PUBLIC;
+	RESET ROLE;
+	CREATE TABLE public.item_refs (item_id int REFERENCES m.items);
+	SET session_replication_role = replica;
+	INSERT INTO public.item_refs VALUES (5);
+});
+my $swapper = $node->background_psql('postgres', extra_params => [ '-U', 'mallory' ]);
+$swapper->query_safe('BEGIN; LOCK TABLE m.items IN ACCESS EXCLUSIVE MODE;');
+my $checker = $node->background_psql('postgres', on_error_stop => 0);
+my $checker_pid = $checker->query_safe('SELECT pg_backend_pid()');
+$checker->{stdin} .= "SELECT 'summary:' || string_agg(constraint_name || '=' || orphan_rows, ',') FROM fk_orphan_summary('public.item_refs');\n";
+$checker->{run}->pump_nb();
+ok( $node->poll_query_until('postgres',
+		"SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $checker_pid"),
+	'the check waits for the locked referenced table');
+$swapper->query_safe(q{
+	ALTER TABLE m.items RENAME TO items_old;
+	CREATE VIEW m.items AS SELECT id FROM m.items_old WHERE m.evil();
+	COMMIT;
+});
+$checker->query('SELECT 1');
+like($checker->{stderr}, qr/ERROR:  the tables of foreign key "item_refs_item_id_fkey" changed while it was being checked/,
+	'the check refuses a plan reading anything but the checked tables');
+$checker->quit;
+$swapper->quit;
+is($node->safe_psql('postgres', q{SELECT count(*) FROM m.ran}), '0', 'the view put in its place was not read');
+is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
+	'mallory is not superuser');
+
 # Operators planted in public for a pg_cron audit (default search_path).
 $node->safe_psql('postgres', q{
 	SET ROLE mallory;
