@@ -102,19 +102,6 @@ REVOKE ALL ON PROCEDURE @extschema@.fk_audit_run(regclass) FROM PUBLIC;
 COMMENT ON PROCEDURE @extschema@.fk_audit_run(regclass) IS
 'checks every foreign key (or those of target) for orphans and records the results in fk_audit_runs and fk_audit_results';
 
--- A fix that runs table code (ALTER TABLE, CREATE INDEX), written to run as
--- the table's owner: whoever executes it, the table's own code never runs
--- with more rights than its owner's.
-CREATE FUNCTION @extschema@.fk_guard_as_owner(rel regclass, statement text)
-RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-SELECT format('SET ROLE %I; %s RESET ROLE;', r.rolname, statement)
-  FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
- WHERE c.oid = rel
-$$;
-
 /*
  * One row per declared foreign key.  Each fact is computed once (facts), and
  * the findings read those columns.  The view reads fk_audit_results and
@@ -140,20 +127,20 @@ SELECT d.conname AS constraint_name,
             SELECT 1, jsonb_build_object('code', 'unindexed_fk', 'severity', 'warning',
                        'message', format('No index on %s (%s): each DELETE or key UPDATE on %s scans %s.',
                                          f.child, f.column_list, f.parent, f.child),
-                       'fix', @extschema@.fk_guard_as_owner(d.conrelid, format('CREATE INDEX %sON %s (%s);',
-                                  CASE WHEN f.child_kind = 'p' THEN '' ELSE 'CONCURRENTLY ' END, f.child, f.column_list)))
+                       'fix', format('CREATE INDEX %sON %s (%s);',
+                                     CASE WHEN f.child_kind = 'p' THEN '' ELSE 'CONCURRENTLY ' END, f.child, f.column_list),
+                       'run_as', f.child_owner)
              WHERE NOT f.fk_indexed
             UNION ALL
             SELECT 2, jsonb_build_object('code', 'not_valid', 'severity', 'warning',
                        'message', 'The constraint is NOT VALID: rows that existed when it was added were never checked.',
-                       'fix', @extschema@.fk_guard_as_owner(d.conrelid,
-                                  format('ALTER TABLE %s VALIDATE CONSTRAINT %I;', f.child, d.conname)))
+                       'fix', format('ALTER TABLE %s VALIDATE CONSTRAINT %I;', f.child, d.conname),
+                       'run_as', f.child_owner)
              WHERE NOT d.convalidated
             UNION ALL
             SELECT 3, jsonb_build_object('code', 'disabled_triggers', 'severity', 'error',
                        'message', 'Its RI triggers are disabled: new rows are not checked at all.',
-                       'fix', (SELECT string_agg(@extschema@.fk_guard_as_owner(r.oid,
-                                                     format('ALTER TABLE %I.%I ENABLE TRIGGER ALL;', n.nspname, r.relname)),
+                       'fix', (SELECT string_agg(format('ALTER TABLE %I.%I ENABLE TRIGGER ALL;', n.nspname, r.relname),
                                                  ' ' ORDER BY n.nspname, r.relname)
                                  FROM pg_class r JOIN pg_namespace n ON n.oid = r.relnamespace
                                 WHERE r.oid = ANY (f.disabled_tables)))
@@ -161,19 +148,21 @@ SELECT d.conname AS constraint_name,
             UNION ALL
             SELECT 4, jsonb_build_object('code', 'type_mismatch', 'severity', 'warning',
                        'message', 'A foreign-key column''s type differs from the referenced column''s: every check needs a cast.',
-                       'fix', @extschema@.fk_guard_as_owner(d.conrelid, f.type_fixes))
+                       'fix', f.type_fixes,
+                       'run_as', f.child_owner)
              WHERE g.type_mismatch
             UNION ALL
             SELECT 5, jsonb_build_object('code', 'partial_null_key', 'severity', 'warning',
                        'message', 'A multi-column MATCH SIMPLE key with nullable columns: a row with some key columns NULL is never checked.',
-                       'fix', @extschema@.fk_guard_as_owner(d.conrelid, f.not_null_fixes))
+                       'fix', f.not_null_fixes,
+                       'run_as', f.child_owner)
              WHERE d.confmatchtype = 's' AND cardinality(d.conkey) > 1 AND f.not_null_fixes IS NOT NULL
             UNION ALL
             SELECT 6, jsonb_build_object('code', 'not_deferrable_bulk_load', 'severity', 'info',
                        'message', format('%s is marked as bulk-loaded, but the constraint is NOT DEFERRABLE: parents must be loaded before children.',
                                          f.bulk_loaded),
-                       'fix', @extschema@.fk_guard_as_owner(d.conrelid,
-                                  format('ALTER TABLE %s ALTER CONSTRAINT %I DEFERRABLE INITIALLY DEFERRED;', f.child, d.conname)))
+                       'fix', format('ALTER TABLE %s ALTER CONSTRAINT %I DEFERRABLE INITIALLY DEFERRED;', f.child, d.conname),
+                       'run_as', f.child_owner)
              WHERE NOT d.condeferrable AND f.bulk_loaded IS NOT NULL
             UNION ALL
             SELECT 7, jsonb_build_object('code', 'orphans_found', 'severity', 'error',
@@ -191,6 +180,9 @@ SELECT d.conname AS constraint_name,
   CROSS JOIN LATERAL (
       SELECT format('%I.%I', cn.nspname, cr.relname) AS child,
              cr.relkind AS child_kind,
+             -- Fixes that change the child run its code (defaults, checks, triggers,
+             -- the operators VALIDATE uses): run_as names the role to run them as.
+             pg_get_userbyid(cr.relowner) AS child_owner,
              format('%I.%I', pn.nspname, pr.relname) AS parent,
              ARRAY(SELECT a.attname FROM unnest(d.conkey) WITH ORDINALITY k(attnum, n)
                      JOIN pg_attribute a ON a.attrelid = d.conrelid AND a.attnum = k.attnum ORDER BY k.n) AS fk_columns,

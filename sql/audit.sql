@@ -36,7 +36,8 @@ SELECT constraint_name, child_table, parent_table, fk_columns, parent_columns, m
 
 -- The clean one has no findings; the other has one of each kind it deserves.
 SELECT constraint_name, jsonb_array_length(findings) FROM fk_audit ORDER BY constraint_name;
-SELECT f->>'code' AS code, f->>'severity' AS severity, f->>'message' AS message, f->>'fix' AS fix
+SELECT f->>'code' AS code, f->>'severity' AS severity, f->>'message' AS message, f->>'fix' AS fix,
+       f->>'run_as' AS run_as
   FROM fk_audit, jsonb_array_elements(findings) f
  WHERE constraint_name = 'FK "clients";--';
 

@@ -129,8 +129,9 @@ RESET ROLE;
 SELECT * FROM fk_orphans('sec_owned_child');
 SELECT constraint_name FROM fk_orphans() WHERE constraint_name LIKE 'sec_owned%';
 
--- Fixes for another role's table run as that role.
-SELECT f->>'fix' AS fix FROM fk_audit, jsonb_array_elements(findings) f
+-- Fixes for another role's table name that role to run them as (a SET ROLE
+-- wrapper would not confine the table's code: it could RESET ROLE).
+SELECT f->>'fix' AS fix, f->>'run_as' AS run_as FROM fk_audit, jsonb_array_elements(findings) f
  WHERE constraint_name = 'mood_log_m_fkey' AND f->>'code' = 'unindexed_fk';
 
 -- Audits: delegated with one GRANT; others may neither audit nor forge history.

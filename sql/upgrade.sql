@@ -44,7 +44,7 @@ $$;
 CREATE TEMP TABLE upgraded AS SELECT * FROM pg_temp.fk_guard_definitions();
 DROP EXTENSION fk_guard;
 CREATE EXTENSION fk_guard;
-SELECT count(*) > 20 AS compared FROM upgraded;
+SELECT count(*) > 15 AS compared FROM upgraded;
 (SELECT *, 'only after upgrade' AS difference FROM upgraded
  EXCEPT SELECT *, 'only after upgrade' FROM pg_temp.fk_guard_definitions())
 UNION ALL
