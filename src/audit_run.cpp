@@ -52,6 +52,20 @@ constexpr uint32 kAuditLockKey1 = 0x666b5f61; /* "fk_a" */
 constexpr uint32 kAuditLockKey2 = 0x75646974; /* "udit" */
 constexpr uint16 kAuditLockKind = 3;          /* pg_advisory_lock uses 1 and 2 */
 
+/*
+ * The run this session started, and the tables it must check before it may
+ * be recorded as completed (kept in TopMemoryContext across the procedure's
+ * commits): the steps are callable one by one, so finishing a run that
+ * skipped tables would otherwise record a clean audit that never looked.
+ */
+struct SessionRun {
+	int64 run;
+	int ntables;
+	Oid *tables;
+	bool *checked;
+};
+SessionRun session_run = {0, 0, nullptr, nullptr};
+
 /* Where the extension lives: its schema, quoted, and the owner of its history. */
 struct Installation {
 	Oid schema;
@@ -218,6 +232,58 @@ record_started(const Installation &inst, Datum target, bool target_null)
 	return first_int8();
 }
 
+/* Remembers the tables run must check: those with declared foreign keys now. */
+void
+remember_tables(int64 run, Oid target)
+{
+	Oid types[1] = {OIDOID};
+	Datum values[1] = {ObjectIdGetDatum(target)};
+	char nulls[1] = {OidIsValid(target) ? ' ' : 'n'};
+	int rc = SPI_execute_with_args("SELECT DISTINCT c.conrelid FROM pg_catalog.pg_constraint c "
+	                               "WHERE c.contype = 'f' AND c.conparentid = 0 AND ($1 IS NULL OR c.conrelid = $1)",
+	                               1, types, values, nulls, true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "fk_guard: could not list the tables to audit: %s", SPI_result_code_string(rc));
+	if (session_run.tables != nullptr) {
+		pfree(session_run.tables);
+		pfree(session_run.checked);
+	}
+	int n = (int) SPI_processed;
+	session_run.tables = static_cast<Oid *>(MemoryContextAllocZero(TopMemoryContext, sizeof(Oid) * (n + 1)));
+	session_run.checked = static_cast<bool *>(MemoryContextAllocZero(TopMemoryContext, sizeof(bool) * (n + 1)));
+	for (int i = 0; i < n; i++) {
+		bool isnull;
+		session_run.tables[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	session_run.ntables = n;
+	session_run.run = run;
+}
+
+void
+mark_checked(int64 run, Oid child)
+{
+	if (session_run.run != run)
+		return;
+	for (int i = 0; i < session_run.ntables; i++)
+		if (session_run.tables[i] == child)
+			session_run.checked[i] = true;
+}
+
+/* A run is completed only once every table it had to check was checked (or dropped). */
+void
+require_all_checked(int64 run)
+{
+	if (session_run.run != run)
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+		                errmsg("audit run %lld was not started by this session", (long long) run)));
+	for (int i = 0; i < session_run.ntables; i++)
+		if (!session_run.checked[i] && get_rel_relkind(session_run.tables[i]) != '\0')
+			ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			                errmsg("audit run %lld has not checked table %s", (long long) run,
+			                       get_rel_name(session_run.tables[i])),
+			                errhint("Use CALL fk_audit_run().")));
+}
+
 /* A summary tuple descriptor like fk_orphan_summary's result. */
 TupleDesc
 summary_descriptor()
@@ -305,6 +371,7 @@ FKG_FUNCTION(fk_audit_start)
 	if (lock == LOCKACQUIRE_ALREADY_HELD || lock == LOCKACQUIRE_ALREADY_CLEAR)
 		LockRelease(&tag, ExclusiveLock, true); /* left by a cancelled audit of this session: keep one hold */
 	int64 run = record_started(inst, target, target_null);
+	remember_tables(run, target_null ? InvalidOid : PG_GETARG_OID(0));
 	SPI_finish();
 	PG_RETURN_INT64(run);
 }
@@ -334,6 +401,7 @@ FKG_FUNCTION(fk_audit_check_table)
 	ExecDropSingleTupleTableSlot(slot);
 	tuplestore_end(summaries);
 	update_totals(inst, run);
+	mark_checked(run, child);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -347,6 +415,7 @@ FKG_FUNCTION(fk_audit_finish)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "fk_guard: SPI_connect failed");
 	require_running_here(inst, run);
+	require_all_checked(run);
 	update_totals(inst, run);
 	Oid types[1] = {INT8OID};
 	Datum values[1] = {Int64GetDatum(run)};
@@ -355,6 +424,8 @@ FKG_FUNCTION(fk_audit_finish)
 	                         "WHERE run_id = $1 RETURNING orphan_rows, foreign_keys_with_orphans::pg_catalog.int8",
 	                         inst.quoted_schema),
 	                1, types, values, nullptr);
+	if (SPI_processed != 1)
+		elog(ERROR, "fk_guard: audit run %lld vanished", (long long) run);
 	bool isnull;
 	int64 orphans = first_int8();
 	int64 keys = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
