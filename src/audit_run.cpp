@@ -179,24 +179,33 @@ audit_retention()
 	return value != nullptr && *value != '\0' ? value : "90 days";
 }
 
-/* Another audit holds the lock: record a skipped run and say so. */
-void
-record_skipped(const Installation &inst, Datum target, bool target_null)
+/* Records a run of this session's auditor: running, or already finished as skipped. */
+int64
+insert_run(const Installation &inst, Datum target, bool target_null, bool skipped)
 {
 	Oid types[2] = {TEXTOID, TEXTOID};
 	Datum values[2] = {target, auditor_name()};
 	char nulls[2] = {target_null ? 'n' : ' ', ' '};
+	history_execute(inst,
+	                psprintf("INSERT INTO %s.fk_audit_runs (target, runner, backend_pid, status, finished_at) "
+	                         "VALUES ($1, $2, pg_catalog.pg_backend_pid(), %s) RETURNING run_id",
+	                         inst.quoted_schema,
+	                         skipped ? "'skipped', pg_catalog.clock_timestamp()" : "'running', NULL"),
+	                2, types, values, nulls);
+	return first_int8();
+}
+
+/* Another audit holds the lock: record a skipped run and say so. */
+void
+record_skipped(const Installation &inst, Datum target, bool target_null)
+{
 	history_execute(inst,
 	                psprintf("SELECT backend_pid::pg_catalog.int8 FROM %s.fk_audit_runs WHERE status = 'running' "
 	                         "ORDER BY run_id DESC LIMIT 1",
 	                         inst.quoted_schema),
 	                0, nullptr, nullptr, nullptr);
 	int64 holder = first_int8();
-	history_execute(inst,
-	                psprintf("INSERT INTO %s.fk_audit_runs (target, status, finished_at, runner, backend_pid) "
-	                         "VALUES ($1, 'skipped', pg_catalog.clock_timestamp(), $2, pg_catalog.pg_backend_pid())",
-	                         inst.quoted_schema),
-	                2, types, values, nulls);
+	insert_run(inst, target, target_null, true);
 	ereport(WARNING, (errmsg("fk_guard: audit skipped: another fk_audit_run is already running (pid %lld)",
 	                         (long long) holder),
 	                  errhint("The skipped run is recorded in fk_audit_runs with status 'skipped'.")));
@@ -221,15 +230,7 @@ record_started(const Installation &inst, Datum target, bool target_null)
 	                psprintf("DELETE FROM %s.fk_audit_runs WHERE started_at < pg_catalog.now() - $1::pg_catalog.interval",
 	                         inst.quoted_schema),
 	                1, types, values, nullptr);
-	Oid run_types[2] = {TEXTOID, TEXTOID};
-	Datum run_values[2] = {target, auditor_name()};
-	char nulls[2] = {target_null ? 'n' : ' ', ' '};
-	history_execute(inst,
-	                psprintf("INSERT INTO %s.fk_audit_runs (target, runner, backend_pid) "
-	                         "VALUES ($1, $2, pg_catalog.pg_backend_pid()) RETURNING run_id",
-	                         inst.quoted_schema),
-	                2, run_types, run_values, nulls);
-	return first_int8();
+	return insert_run(inst, target, target_null, false);
 }
 
 /* Remembers the tables run must check: those with declared foreign keys now. */
