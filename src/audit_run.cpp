@@ -21,6 +21,7 @@
  */
 #include "compat.h"
 #include "fk_catalog.h"
+#include "guc.h"
 #include "orphans.h"
 #include "owner_identity.h"
 #include "pg_boundary.h"
@@ -176,7 +177,7 @@ const char *
 audit_retention()
 {
 	const char *value = GetConfigOption("fk_guard.audit_retention", true, false);
-	return value != nullptr && *value != '\0' ? value : "90 days";
+	return value != nullptr && *value != '\0' ? value : fkg::guc::kDefaultAuditRetention;
 }
 
 /* Records a run of this session's auditor: running, or already finished as skipped. */

@@ -45,7 +45,7 @@ define()
 	                        nullptr);
 	DefineCustomStringVariable("fk_guard.audit_retention", "How long fk_audit_run() keeps its history.",
 	                           "An interval; older runs are deleted when an audit starts.", &audit_retention,
-	                           "90 days", PGC_SUSET, 0, nullptr, nullptr, nullptr);
+	                           kDefaultAuditRetention, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("fk_guard");
 }
 

@@ -18,7 +18,10 @@ extern int log_format;
 extern int max_query_length;
 extern bool client_hint;
 extern int max_violations;
-extern char *audit_retention; /* read by fk_audit_run() through current_setting() */
+extern char *audit_retention; /* read by fk_audit_run()'s steps through GetConfigOption() */
+
+/* fk_guard.audit_retention's default, also used when fk_guard is not preloaded. */
+constexpr const char *kDefaultAuditRetention = "90 days";
 
 /* Defines every fk_guard.* parameter; only from _PG_init while preloading. */
 void define();
