@@ -130,8 +130,8 @@ audit_lock()
 	return tag;
 }
 
-/* Runs one statement on the history tables as their owner; returns SPI_processed. */
-uint64
+/* Runs one statement on the history tables as their owner (its rows in SPI_tuptable). */
+void
 history_execute(const Installation &inst, const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
 {
 	fkg::SavedIdentity saved = fkg::become_owner(inst.history_owner);
@@ -139,7 +139,6 @@ history_execute(const Installation &inst, const char *sql, int nargs, Oid *types
 	if (rc < 0)
 		elog(ERROR, "fk_guard: history statement failed: %s", SPI_result_code_string(rc));
 	fkg::restore_identity(saved);
-	return SPI_processed;
 }
 
 /* The first column of the first row of the last history statement, or 0 when NULL or absent. */
@@ -234,16 +233,15 @@ record_started(const Installation &inst, Datum target, bool target_null)
 	return insert_run(inst, target, target_null, false);
 }
 
-/* Remembers the tables run must check: those with declared foreign keys now. */
+/* Remembers the tables run must check: fk_audit_tables(target), the list the procedure walks. */
 void
-remember_tables(int64 run, Oid target)
+remember_tables(const Installation &inst, int64 run, Oid target)
 {
-	Oid types[1] = {OIDOID};
+	Oid types[1] = {REGCLASSOID};
 	Datum values[1] = {ObjectIdGetDatum(target)};
 	char nulls[1] = {OidIsValid(target) ? ' ' : 'n'};
-	int rc = SPI_execute_with_args("SELECT DISTINCT c.conrelid FROM pg_catalog.pg_constraint c "
-	                               "WHERE c.contype = 'f' AND c.conparentid = 0 AND ($1 IS NULL OR c.conrelid = $1)",
-	                               1, types, values, nulls, true, 0);
+	int rc = SPI_execute_with_args(psprintf("SELECT pg_catalog.unnest(%s.fk_audit_tables($1))", inst.quoted_schema), 1,
+	                               types, values, nulls, true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "fk_guard: could not list the tables to audit: %s", SPI_result_code_string(rc));
 	if (session_run.tables != nullptr) {
@@ -373,7 +371,7 @@ FKG_FUNCTION(fk_audit_start)
 	if (lock == LOCKACQUIRE_ALREADY_HELD || lock == LOCKACQUIRE_ALREADY_CLEAR)
 		LockRelease(&tag, ExclusiveLock, true); /* left by a cancelled audit of this session: keep one hold */
 	int64 run = record_started(inst, target, target_null);
-	remember_tables(run, target_null ? InvalidOid : PG_GETARG_OID(0));
+	remember_tables(inst, run, target_null ? InvalidOid : PG_GETARG_OID(0));
 	SPI_finish();
 	PG_RETURN_INT64(run);
 }

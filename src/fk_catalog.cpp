@@ -184,6 +184,12 @@ check_target_is_table(Oid target)
 }
 
 const char *
+relation_name(const QualifiedName &name)
+{
+	return quote_qualified_identifier(name.schema, name.name);
+}
+
+const char *
 refusal_reason(Refusal refusal)
 {
 	switch (refusal) {
@@ -223,8 +229,8 @@ void
 raise_refusal(const DeclaredForeignKey &fk)
 {
 	const ForeignKeySpec &spec = fk.spec;
-	const char *child = quote_qualified_identifier(spec.scan_relation.schema, spec.scan_relation.name);
-	const char *parent = quote_qualified_identifier(spec.parent_relation.schema, spec.parent_relation.name);
+	const char *child = relation_name(spec.scan_relation);
+	const char *parent = relation_name(spec.parent_relation);
 	switch (fk.refusal) {
 	case Refusal::kNone:
 		break;

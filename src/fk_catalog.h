@@ -57,6 +57,9 @@ void check_target_is_table(Oid target);
 /* Raises the error that says why fk cannot be checked (fk.refusal != kNone). */
 [[noreturn]] void raise_refusal(const DeclaredForeignKey &fk);
 
+/* schema.name, each quoted as needed, in palloc'd memory. */
+const char *relation_name(const QualifiedName &name);
+
 /* A few words saying why fk was skipped, for the NOTICE of the all-tables scan. */
 const char *refusal_reason(Refusal refusal);
 

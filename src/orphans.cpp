@@ -27,6 +27,7 @@ extern "C" {
 #include "access/xact.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
+#include "lib/qunique.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
@@ -65,9 +66,7 @@ require_checked_relations(SPIPlanPtr plan, const ForeignKeySpec &spec)
 				                errmsg("the tables of foreign key \"%s\" changed while it was being checked",
 				                       spec.constraint_name),
 				                errdetail("Its query would read relation %u, which is neither %s nor %s.", relid,
-				                          quote_qualified_identifier(spec.scan_relation.schema, spec.scan_relation.name),
-				                          quote_qualified_identifier(spec.parent_relation.schema,
-				                                                     spec.parent_relation.name))));
+				                          relation_name(spec.scan_relation), relation_name(spec.parent_relation))));
 		}
 	}
 }
@@ -162,7 +161,7 @@ check_isolated(const DeclaredForeignKey &fk, Report report, const char *sql, Tup
 			ReThrowError(edata);
 		ereport(WARNING, (errcode(edata->sqlerrcode),
 		                  errmsg("fk_guard could not check foreign key \"%s\" on %s: %s", fk.spec.constraint_name,
-		                         quote_qualified_identifier(fk.spec.scan_relation.schema, fk.spec.scan_relation.name),
+		                         relation_name(fk.spec.scan_relation),
 		                         edata->message),
 		                  edata->detail ? errdetail("%s", edata->detail) : 0,
 		                  errhint("PostgreSQL's own check raises this error for some row; the other foreign keys "
@@ -191,7 +190,7 @@ notice_skipped(const DeclaredForeignKey *keys, int count)
 		if (keys[i].checkable())
 			continue;
 		appendStringInfo(&names, "%s\"%s\" on %s (%s)", skipped > 0 ? ", " : "", keys[i].spec.constraint_name,
-		                 quote_qualified_identifier(keys[i].spec.scan_relation.schema, keys[i].spec.scan_relation.name),
+		                 relation_name(keys[i].spec.scan_relation),
 		                 refusal_reason(keys[i].refusal));
 		skipped++;
 	}
@@ -204,13 +203,6 @@ notice_skipped(const DeclaredForeignKey *keys, int count)
 		                         "the referenced columns. Other sessions' temporary tables, and unlogged tables "
 		                         "on a standby, cannot be read.")));
 	pfree(names.data);
-}
-
-int
-compare_oids(const void *a, const void *b)
-{
-	Oid x = *static_cast<const Oid *>(a), y = *static_cast<const Oid *>(b);
-	return x < y ? -1 : x > y ? 1 : 0;
 }
 
 /* AccessShareLock on both tables of every key the caller may check, in OID
@@ -226,10 +218,10 @@ lock_checked_relations(const DeclaredForeignKey *keys, int count)
 			relids[n++] = keys[i].spec.scan_relid;
 			relids[n++] = keys[i].spec.parent_relid;
 		}
-	qsort(relids, n, sizeof(Oid), compare_oids);
+	qsort(relids, n, sizeof(Oid), oid_cmp);
+	n = (int) qunique(relids, n, sizeof(Oid), oid_cmp);
 	for (int i = 0; i < n; i++)
-		if (i == 0 || relids[i] != relids[i - 1])
-			LockRelationOid(relids[i], AccessShareLock);
+		LockRelationOid(relids[i], AccessShareLock);
 	pfree(relids);
 }
 
