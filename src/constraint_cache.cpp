@@ -9,6 +9,8 @@
  */
 #include "constraint_cache.h"
 
+#include "clipped_copy.h"
+
 #include "pg_boundary.h"
 #include "violation_classify.h"
 
@@ -107,7 +109,7 @@ column_list(char *buf, size_t size, Oid relid, Datum attnums_datum)
 		char *name = get_attname(relid, attnums[i], true);
 		appendStringInfo(&list, "%s%s", i > 0 ? ", " : "", name ? quote_identifier(name) : "?");
 	}
-	copy_truncated(buf, size, list.data);
+	copy_clipped(buf, size, list.data);
 	pfree(list.data);
 }
 
@@ -215,7 +217,7 @@ qualified_relation_name(char *buf, size_t size, Oid relid)
 {
 	char *name = get_rel_name(relid);
 	char *schema = get_namespace_name(get_rel_namespace(relid));
-	copy_truncated(buf, size, name && schema ? quote_qualified_identifier(schema, name) : "");
+	copy_clipped(buf, size, name && schema ? quote_qualified_identifier(schema, name) : "");
 }
 
 void

@@ -27,6 +27,7 @@
  */
 #include "violation_capture.h"
 
+#include "clipped_copy.h"
 #include "constraint_cache.h"
 #include "guc.h"
 #include "pg_boundary.h"
@@ -54,8 +55,6 @@ extern "C" {
 #include "utils/timestamp.h"
 }
 
-#include <algorithm>
-#include <cstdint>
 #include <cstring>
 
 namespace fkg {
@@ -116,21 +115,6 @@ prepare_capture()
 		char *user = GetUserNameFromId(GetSessionUserId(), true);
 		copy_truncated(session_user_name, sizeof(session_user_name), user ? user : "");
 	}
-}
-
-/* Copies length bytes of text (or up to its NUL) into buf (size n), cut on a
- * character boundary of the database encoding, so that what is stored is as
- * valid as what PostgreSQL gave.  Safe in error recovery: pg_mbcliplen
- * neither allocates nor raises. */
-void
-copy_clipped(char *buf, size_t n, const char *text, size_t length = SIZE_MAX)
-{
-	size_t len = text ? strnlen(text, std::min(length, n)) : 0;
-	if (len > 0)
-		len = std::min(len, static_cast<size_t>(pg_mbcliplen(text, static_cast<int>(len), static_cast<int>(n - 1))));
-	if (len > 0)
-		memcpy(buf, text, len);
-	buf[len] = '\0';
 }
 
 /* Fills e from a genuine RI error; false when the error is not one. */
@@ -312,7 +296,7 @@ column_names(char *buf, size_t size, List *names)
 	ListCell *lc;
 	foreach (lc, names)
 		appendStringInfo(&list, "%s%s", list.len > 0 ? ", " : "", quote_identifier(strVal(lfirst(lc))));
-	copy_truncated(buf, size, list.data);
+	copy_clipped(buf, size, list.data);
 	pfree(list.data);
 }
 
