@@ -4,8 +4,12 @@
  *
  * Two hash tables in a private memory context: the relations already resolved,
  * and the constraints keyed by the names an RI error carries.  A relcache
- * invalidation of a resolved relation marks the cache stale; the next
- * statement that needs it rebuilds it from the catalogs.
+ * invalidation of a resolved relation, or any change to pg_constraint, takes
+ * relations out of the resolved set: the next statement that needs one
+ * resolves it again and overwrites its entries.  Entries are never removed
+ * one by one: an entry whose relation changed still describes the constraint
+ * as it was a moment ago, which is what a deferred violation of that moment
+ * needs.  The table is rebuilt from scratch when it grows past kMaxEntries.
  */
 #include "constraint_cache.h"
 
@@ -50,21 +54,38 @@ struct ConstraintEntry {
 	ConstraintInfo info;
 };
 
+/* Past this many described constraints (a session creating and dropping
+ * tables all day), the cache starts over. */
+constexpr long kMaxEntries = 16384;
+
 MemoryContext cache_context = nullptr;
 HTAB *resolved_relations = nullptr; /* Oid -> Oid (a set) */
 HTAB *constraints = nullptr;
-bool stale = false;
+/* Invalidations that concern the cache: one arriving while a relation is
+ * resolved means what was read may be half-old. */
+uint64 invalidations = 0;
+Oid resolving = InvalidOid;
 
-/* Relcache callback: DDL on a relation we described (or a full reset) makes the cache stale. */
+/* Forgets that relid (every relation, when InvalidOid) was resolved.  Runs in
+ * invalidation callbacks: no catalog access, no allocation. */
 void
-mark_stale(Oid relid)
+forget_relation(Oid relid)
 {
-	if (stale || resolved_relations == nullptr)
+	if (resolved_relations == nullptr)
 		return;
-	bool found = !OidIsValid(relid);
-	if (!found)
-		hash_search(resolved_relations, &relid, HASH_FIND, &found);
-	stale = found;
+	if (OidIsValid(relid)) {
+		bool found;
+		hash_search(resolved_relations, &relid, HASH_REMOVE, &found);
+		if (found || relid == resolving)
+			invalidations++;
+		return;
+	}
+	invalidations++;
+	HASH_SEQ_STATUS seq;
+	hash_seq_init(&seq, resolved_relations);
+	Oid *entry;
+	while ((entry = (Oid *) hash_seq_search(&seq)) != nullptr)
+		hash_search(resolved_relations, entry, HASH_REMOVE, nullptr);
 }
 
 void
@@ -93,7 +114,7 @@ create_tables()
 	ctl.keysize = sizeof(ConstraintKey);
 	ctl.entrysize = sizeof(ConstraintEntry);
 	constraints = hash_create("fk_guard constraints", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	stale = false;
+	invalidations++; /* nothing noted before is in the new tables */
 }
 
 /* "a, b": the quoted names of attnums of relid. */
@@ -132,16 +153,10 @@ add_constraint(Oid conoid)
 	make_key(&key, schema ? schema : "", table ? table : "", NameStr(con->conname));
 
 	/* Partition clones are described by the constraint the user declared. */
-	HeapTuple declared = tuple;
-	while (OidIsValid(((Form_pg_constraint) GETSTRUCT(declared))->conparentid)) {
-		HeapTuple parent =
-		    SearchSysCache1(CONSTROID, ObjectIdGetDatum(((Form_pg_constraint) GETSTRUCT(declared))->conparentid));
-		if (!HeapTupleIsValid(parent))
-			break;
-		if (declared != tuple)
-			ReleaseSysCache(declared);
-		declared = parent;
-	}
+	Oid root_oid = declared_constraint_of(conoid);
+	HeapTuple declared = root_oid == conoid ? tuple : SearchSysCache1(CONSTROID, ObjectIdGetDatum(root_oid));
+	if (!HeapTupleIsValid(declared))
+		declared = tuple;
 	Form_pg_constraint root = (Form_pg_constraint) GETSTRUCT(declared);
 
 	bool found;
@@ -162,6 +177,10 @@ add_constraint(Oid conoid)
 		column_list(info.parent_columns, sizeof(info.parent_columns), root->confrelid, confkey);
 	info.deferrable = root->condeferrable;
 	info.initially_deferred = root->condeferred;
+	if (con->conrelid != root->conrelid)
+		qualified_relation_name(info.child_partition, sizeof(info.child_partition), con->conrelid);
+	if (con->confrelid != root->confrelid)
+		qualified_relation_name(info.parent_partition, sizeof(info.parent_partition), con->confrelid);
 
 	if (declared != tuple)
 		ReleaseSysCache(declared);
@@ -209,7 +228,15 @@ add_foreign_keys(Relation catalog, Oid index, AttrNumber relid_column, Oid relid
 extern "C" void
 fkg_relcache_callback(Datum, Oid relid)
 {
-	invoke_quietly([relid]() { mark_stale(relid); });
+	invoke_quietly([relid]() { forget_relation(relid); });
+}
+
+/* A foreign key created, changed or dropped: which relations it touches is
+ * not told, so every relation is resolved again when next needed. */
+extern "C" void
+fkg_constraint_callback(Datum, int, uint32)
+{
+	invoke_quietly([]() { forget_relation(InvalidOid); });
 }
 
 void
@@ -220,21 +247,66 @@ qualified_relation_name(char *buf, size_t size, Oid relid)
 	copy_clipped(buf, size, name && schema ? quote_qualified_identifier(schema, name) : "");
 }
 
+Oid
+declared_constraint_of(Oid conoid)
+{
+	for (;;) {
+		HeapTuple tuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+		if (!HeapTupleIsValid(tuple))
+			return conoid;
+		Oid parent = ((Form_pg_constraint) GETSTRUCT(tuple))->conparentid;
+		ReleaseSysCache(tuple);
+		if (!OidIsValid(parent))
+			return conoid;
+		conoid = parent;
+	}
+}
+
+void
+primary_key_columns(char *buf, size_t size, Oid relid)
+{
+	*buf = '\0';
+	Relation pg_constraint = table_open(ConstraintRelationId, AccessShareLock);
+	ScanKeyData key;
+	ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	SysScanDesc scan = systable_beginscan(pg_constraint, ConstraintRelidTypidNameIndexId, true, nullptr, 1, &key);
+	HeapTuple tuple;
+	while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+		if (((Form_pg_constraint) GETSTRUCT(tuple))->contype != CONSTRAINT_PRIMARY)
+			continue;
+		bool isnull;
+		Datum conkey = heap_getattr(tuple, Anum_pg_constraint_conkey, RelationGetDescr(pg_constraint), &isnull);
+		if (!isnull)
+			column_list(buf, size, relid, conkey);
+		break;
+	}
+	systable_endscan(scan);
+	table_close(pg_constraint, AccessShareLock);
+}
+
 void
 constraint_cache_init()
 {
 	CacheRegisterRelcacheCallback(fkg_relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(CONSTROID, fkg_constraint_callback, (Datum) 0);
 }
 
 void
 constraint_cache_note_relation(Oid relid)
 {
-	if (constraints == nullptr || stale)
+	/* Statement after statement into the same table: no hash lookup. */
+	static Oid last_noted = InvalidOid;
+	static uint64 last_noted_invalidations = 0;
+	if (relid == last_noted && invalidations == last_noted_invalidations && constraints != nullptr)
+		return;
+	if (constraints == nullptr || hash_get_num_entries(constraints) > kMaxEntries)
 		create_tables();
 	bool found;
 	hash_search(resolved_relations, &relid, HASH_FIND, &found);
 	if (found)
 		return;
+	uint64 invalidations_before = invalidations;
+	resolving = relid;
 
 	MemoryContext old = MemoryContextSwitchTo(cache_context);
 	List *relations = get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE ? find_all_inheritors(relid, NoLock, nullptr)
@@ -251,15 +323,18 @@ constraint_cache_note_relation(Oid relid)
 	table_close(pg_trigger, AccessShareLock);
 	table_close(pg_constraint, AccessShareLock);
 	MemoryContextSwitchTo(old);
-	/* An invalidation while resolving would leave half-fresh data: start over next time. */
-	if (!stale)
+	resolving = InvalidOid;
+	/* An invalidation while resolving may have left half-old data: resolve again next time. */
+	if (invalidations == invalidations_before) {
 		hash_search(resolved_relations, &relid, HASH_ENTER, &found);
+		last_noted = relid;
+		last_noted_invalidations = invalidations;
+	}
 }
 
 bool
 constraint_cache_lookup(const char *schema, const char *table, const char *constraint, ConstraintInfo *out)
 {
-	/* A stale entry still describes the constraint as it was a moment ago: better than nothing. */
 	if (constraints == nullptr || schema == nullptr || table == nullptr || constraint == nullptr)
 		return false;
 	ConstraintKey key;

@@ -19,14 +19,23 @@ namespace fkg {
 void constraint_cache_init();
 
 /* Resolves the foreign keys that reference or are referenced by relid (and
- * its partitions), once per relation until the next invalidation.  Needs a
- * valid transaction. */
+ * its partitions), once per relation until an invalidation concerns it (any
+ * change to pg_constraint does).  Needs a valid transaction. */
 void constraint_cache_note_relation(Oid relid);
 
 /* The constraint as PostgreSQL's error names it (schema and table of the
  * referencing table, constraint name).  Neither allocates nor reads the
  * catalogs: safe on the error path.  False when not resolved. */
 bool constraint_cache_lookup(const char *schema, const char *table, const char *constraint, ConstraintInfo *out);
+
+/* The foreign key the user declared that conoid is a partition clone of
+ * (following conparentid to the top); conoid itself when it is not a clone. */
+Oid declared_constraint_of(Oid conoid);
+
+/* Writes the quoted names of relid's primary key columns ("a, b") into buf
+ * (empty without a primary key): what REFERENCES t without a column list
+ * references.  Reads the catalogs. */
+void primary_key_columns(char *buf, size_t size, Oid relid);
 
 /* Writes relid's schema-qualified, quoted name into buf (empty if it is gone).  Reads the catalogs. */
 void qualified_relation_name(char *buf, size_t size, Oid relid);

@@ -2,28 +2,28 @@
  * violation_capture.cpp
  *    Sees every foreign-key violation, records it once, and lets it go on unchanged.
  *
- * No single hook sees every violation (../shared/DESIGN.md has the table):
- *  - an ExecutorFinish wrapper sees immediate checks, including those that
- *    server-side code later swallows (PL/pgSQL EXCEPTION blocks);
- *  - a ProcessUtility wrapper sees COPY, SET CONSTRAINTS and ALTER TABLE;
- *  - emit_log_hook sees what reaches the client, including deferred checks
- *    failing at COMMIT, at the end of an autocommit statement or at PREPARE.
- * Wrappers catch the error, copy what they need and re-throw it untouched
- * (PG_RE_THROW, never a new ereport).  Each violation becomes one pending
- * entry in this backend; the outermost wrapper of an error in flight does not
- * add a second one, and emit_log_hook marks the entry it matches as reaching
- * the client instead of adding one.
+ * A violation is recorded where PostgreSQL raises it.  The executor and
+ * utility wrappers (ExecutorRun, ExecutorFinish, ProcessUtility) each push an
+ * error context callback for the duration of the call (a Frame); errfinish
+ * calls it for every ereport, and the innermost Frame records each fresh RI
+ * error exactly once, however similar its text is to another one.  A
+ * re-raise (PL/pgSQL's RAISE; or a block without a matching handler) calls no
+ * context callbacks: it is the same violation, so nothing is added.
  *
- * Pending entries are written to shared memory and logged at a safe point: the
- * end of the transaction (at COMMIT, every violation that did not reach the
- * client was swallowed: handled), or the start of a statement once 16 wait.
- * A subtransaction rollback marks the violations inside it as caught, unless
- * a later emit shows a re-raise.
+ * What becomes of a violation is learnt afterwards: a subtransaction rollback
+ * catches it; emit_log_hook sees it reach the client (a re-raised one is
+ * matched by its text among those still catchable); the end of the
+ * transaction settles the rest.  A caught violation can only be re-raised by
+ * the handler that caught it, which runs inside the Frame that was current
+ * when it was caught: once a Frame started before the catch returns normally,
+ * the violation is final (handled) and is written out at the next safe point.
+ * Violations that no Frame saw are deferred checks failing as the
+ * transaction ends, reported by emit_log_hook.
  *
- * Everything on the error path is fixed-size and allocation-free except
- * CopyErrorData, which copies into a context with a preallocated block; nothing
- * there reads the catalogs: the constraint descriptions come from
- * constraint_cache, filled when each statement starts.
+ * Nothing on the error path reads the catalogs or allocates, except
+ * CopyErrorData into a context with a preallocated block: the constraint
+ * descriptions come from constraint_cache, room for waiting violations from
+ * violation_pending, both prepared at statement starts.
  */
 #include "violation_capture.h"
 
@@ -32,6 +32,7 @@
 #include "guc.h"
 #include "pg_boundary.h"
 #include "violation_classify.h"
+#include "violation_pending.h"
 #include "violation_store.h"
 
 extern "C" {
@@ -61,38 +62,54 @@ namespace fkg {
 
 namespace {
 
-/* A violation waiting for its safe point. */
-struct Pending {
-	ViolationEvent event;
-	char message[kMessageLength]; /* with constraint and table: tells a re-raise from a new violation */
-	int nest_level;               /* transaction nesting level when it was raised */
-	bool emitted;                 /* reached the client (emit_log_hook saw it) */
-	bool caught;                  /* rolled back by a subtransaction: swallowed, unless re-raised */
-	uint64 caught_at;             /* statements_started when it was caught */
+/* One executor or utility call in progress: its error context callback, and
+ * what a violation raised directly inside it is recorded as. */
+struct Frame {
+	ErrorContextCallback callback;
+	uint64 started;             /* capture clock when it started */
+	Operation operation;
+	bool deferred;              /* its checks fire after their statement (COMMIT, SET CONSTRAINTS) */
+	Oid altering;               /* the table an ALTER TABLE changes, or InvalidOid */
+	const ConstraintInfo *added; /* the foreign key an ALTER TABLE adds, from the statement */
 };
 
-constexpr int kMaxPending = 32;
-Pending pending[kMaxPending];
-int npending = 0;
-int lost = 0;           /* violations not recorded because pending was full */
-int in_flight = -1;     /* the pending entry of the error now propagating, if any */
+/* Ticks at every Frame start and every catch: orders them. */
+uint64 capture_clock = 0;
+/* The newest catch of a violation not yet final; 0 when there is none. */
+uint64 newest_open_catch = 0;
+/* The pending entry of the error now propagating, or kNone / kBeyondBudget. */
+constexpr int kNone = -1, kBeyondBudget = -2;
+int in_flight = kNone;
+int final_entries = 0; /* entries known handled or emitted, waiting for a safe point */
 
-/* Executor starts in this backend.  A fresh RI violation always follows one
- * (the RI check is itself a query); a re-raise from an exception handler
- * usually does not. */
-uint64 statements_started = 0;
+/* Violations past the pending budget: counted per constraint, not listed. */
+struct BeyondBudget {
+	ViolationEvent event;
+	int64 count;
+	int64 emitted;
+};
+constexpr int kBeyondBudgetConstraints = 16;
+BeyondBudget beyond_budget[kBeyondBudgetConstraints];
+int beyond_budget_used = 0;
+int64 beyond_budget_lost = 0; /* past kBeyondBudgetConstraints distinct constraints too */
+int in_flight_beyond = -1;
+
 enum class XactEnd { None, Commit, Prepare } xact_end = XactEnd::None;
 
 MemoryContext capture_context = nullptr;
 char database_name[kNameLength]; /* read once, while the catalogs may be read */
-/* The foreign key an ALTER TABLE is adding: not in the catalogs until it commits. */
-ConstraintInfo added_foreign_key;
 char session_user_name[kNameLength];
+/* The table the innermost ALTER TABLE in progress changes. */
+Oid altering = InvalidOid;
+ViolationEvent scratch; /* the event being described on the error path */
 
 ExecutorStart_hook_type prev_executor_start = nullptr;
+ExecutorRun_hook_type prev_executor_run = nullptr;
 ExecutorFinish_hook_type prev_executor_finish = nullptr;
 ProcessUtility_hook_type prev_process_utility = nullptr;
 emit_log_hook_type prev_emit_log = nullptr;
+
+extern "C" void fkg_error_raised(void *arg);
 
 bool
 active()
@@ -102,13 +119,15 @@ active()
 
 /* Prepares what the error path will need, while catalog access is allowed:
  * the context CopyErrorData copies into (its first block allocated up front,
- * so copying an error needs no new memory) and the session's names. */
+ * so copying an error needs no new memory), room for pending violations, and
+ * the session's names. */
 void
 prepare_capture()
 {
 	if (capture_context == nullptr)
 		capture_context = AllocSetContextCreate(TopMemoryContext, "fk_guard capture", 64 * 1024, 64 * 1024,
 		                                        256 * 1024);
+	pending_reserve();
 	if (*database_name == '\0' && IsTransactionState()) {
 		char *name = get_database_name(MyDatabaseId);
 		copy_truncated(database_name, sizeof(database_name), name ? name : "");
@@ -117,9 +136,30 @@ prepare_capture()
 	}
 }
 
-/* Fills e from a genuine RI error; false when the error is not one. */
+/* The innermost Frame on error_context_stack, or nullptr. */
+const Frame *
+innermost_frame()
+{
+	for (ErrorContextCallback *c = error_context_stack; c != nullptr; c = c->previous)
+		if (c->callback == fkg_error_raised)
+			return (const Frame *) c->arg;
+	return nullptr;
+}
+
+/* The table the innermost ALTER TABLE on error_context_stack changes, or InvalidOid. */
+Oid
+innermost_altering()
+{
+	for (ErrorContextCallback *c = error_context_stack; c != nullptr; c = c->previous)
+		if (c->callback == fkg_error_raised && OidIsValid(((const Frame *) c->arg)->altering))
+			return ((const Frame *) c->arg)->altering;
+	return InvalidOid;
+}
+
+/* Fills e from a genuine RI error; false when the error is not one.  frame is
+ * the Frame it was raised in (nullptr: none). */
 bool
-describe(ViolationEvent *e, char *message, const ErrorData *edata)
+describe(ViolationEvent *e, char *message, const ErrorData *edata, const Frame *frame)
 {
 	if (!is_ri_error(edata->sqlerrcode == ERRCODE_FOREIGN_KEY_VIOLATION, edata->filename))
 		return false;
@@ -129,12 +169,15 @@ describe(ViolationEvent *e, char *message, const ErrorData *edata)
 	if (!classify_side(edata->message_id, match_full, &side))
 		return false;
 
-	memset(e, 0, sizeof(*e));
+	memset(e, 0, offsetof(ViolationEvent, query));
+	memset(&e->info, 0, sizeof(e->info));
 	e->ts = GetCurrentTimestamp();
 	e->dbid = MyDatabaseId;
 	e->userid = GetUserId();
 	e->pid = MyProcPid;
 	e->side = side;
+	e->operation = frame != nullptr ? frame->operation : Operation::Other;
+	e->deferred = frame != nullptr && frame->deferred;
 	copy_clipped(e->schema_name, sizeof(e->schema_name), edata->schema_name);
 	copy_clipped(e->table_name, sizeof(e->table_name), edata->table_name);
 	copy_clipped(e->constraint_name, sizeof(e->constraint_name), edata->constraint_name);
@@ -148,10 +191,13 @@ describe(ViolationEvent *e, char *message, const ErrorData *edata)
 	copy_clipped(e->query, static_cast<size_t>(guc::max_query_length) + 1, debug_query_string);
 	if (constraint_cache_lookup(e->schema_name, e->table_name, e->constraint_name, &e->info))
 		;
-	else if (*added_foreign_key.parent_table) {
-		/* The foreign key this ALTER TABLE is adding. */
-		e->info = added_foreign_key;
+	else if (frame != nullptr && frame->added != nullptr) {
+		/* The foreign key this ALTER TABLE is adding, failing before any RI query ran. */
+		e->info = *frame->added;
 		copy_clipped(e->info.declared_name, sizeof(e->info.declared_name), e->constraint_name);
+		const char *named = quote_qualified_identifier(e->schema_name, e->table_name);
+		if (strcmp(named, e->info.child_table) != 0)
+			copy_clipped(e->info.child_partition, sizeof(e->info.child_partition), named);
 	} else {
 		/* Not described: keep what the error says. */
 		copy_clipped(e->info.declared_name, sizeof(e->info.declared_name), e->constraint_name);
@@ -164,82 +210,112 @@ describe(ViolationEvent *e, char *message, const ErrorData *edata)
 	return true;
 }
 
-bool
-same_violation(const Pending &p, const ViolationEvent &e, const char *message)
-{
-	return strcmp(p.event.constraint_name, e.constraint_name) == 0 && strcmp(p.event.table_name, e.table_name) == 0 &&
-	       strcmp(p.event.key, e.key) == 0 && strcmp(p.message, message) == 0;
-}
-
-/* The newest pending entry for the same violation that is still open to a
- * match: caught but not yet emitted when reviving a re-raise (from an
- * executor wrapper, only if no statement ran since: otherwise it is a new
- * violation with the same key), or not yet emitted for emit_log_hook. */
-enum class Match { ReRaiseInExecutor, ReRaise, Emit };
-
+/* Counts a violation past the pending budget under its constraint; returns its slot or -1. */
 int
-find_pending(const ViolationEvent &e, const char *message, Match match)
+count_beyond_budget(const ViolationEvent &e)
 {
-	for (int i = npending - 1; i >= 0; i--) {
-		const Pending &p = pending[i];
-		bool open = !p.emitted;
-		if (match != Match::Emit)
-			open = open && p.caught;
-		if (match == Match::ReRaiseInExecutor)
-			open = open && p.caught_at == statements_started;
-		if (open && same_violation(p, e, message))
+	for (int i = 0; i < beyond_budget_used; i++) {
+		const ViolationEvent &b = beyond_budget[i].event;
+		if (strcmp(b.constraint_name, e.constraint_name) == 0 && strcmp(b.schema_name, e.schema_name) == 0 &&
+		    strcmp(b.table_name, e.table_name) == 0) {
+			beyond_budget[i].count++;
 			return i;
+		}
 	}
-	return -1;
-}
-
-/* Adds a pending entry; returns its index, or -1 when full. */
-int
-add_pending(const ViolationEvent &e, const char *message, Operation operation, bool deferred)
-{
-	if (npending == kMaxPending) {
-		lost++;
+	if (beyond_budget_used == kBeyondBudgetConstraints) {
+		beyond_budget_lost++;
 		return -1;
 	}
-	Pending &p = pending[npending];
-	p.event = e;
-	p.event.operation = operation;
-	p.event.deferred = deferred;
-	memcpy(p.message, message, kMessageLength);
-	p.nest_level = GetCurrentTransactionNestLevel();
-	p.emitted = false;
-	p.caught = false;
-	p.caught_at = 0;
-	return npending++;
+	BeyondBudget &b = beyond_budget[beyond_budget_used];
+	b.event = e;
+	b.count = 1;
+	b.emitted = 0;
+	return beyond_budget_used++;
 }
 
-/*
- * Called from a wrapper's PG_CATCH with the error still in flight: records it
- * unless a deeper wrapper already did.  A re-raise of a caught violation
- * (RAISE; in an exception handler) revives its entry instead of adding one.
- */
+/* Adds a fresh violation; it is the one in flight. */
 void
-capture_in_flight(Operation operation, bool deferred, bool in_executor)
+add_violation(const ViolationEvent &e, const char *message)
 {
-	if (geterrcode() != ERRCODE_FOREIGN_KEY_VIOLATION || capture_context == nullptr)
+	PendingViolation *p = pending_add(e, message);
+	if (p != nullptr) {
+		p->nest_level = GetCurrentTransactionNestLevel();
+		in_flight = pending_count() - 1;
+		return;
+	}
+	in_flight_beyond = count_beyond_budget(e);
+	in_flight = kBeyondBudget;
+}
+
+/* errfinish calls this for every ereport raised while frame is on the stack. */
+void
+error_raised(const Frame *frame)
+{
+	if (geterrcode() != ERRCODE_FOREIGN_KEY_VIOLATION || capture_context == nullptr || !active() ||
+	    innermost_frame() != frame)
 		return;
 	MemoryContext old = MemoryContextSwitchTo(capture_context);
 	ErrorData *edata = CopyErrorData();
-	MemoryContextSwitchTo(old);
-
-	ViolationEvent e;
 	char message[kMessageLength];
-	if (describe(&e, message, edata)) {
-		if (in_flight >= 0 && same_violation(pending[in_flight], e, message))
-			; /* recorded by a deeper wrapper */
-		else {
-			int revived = find_pending(e, message, in_executor ? Match::ReRaiseInExecutor : Match::ReRaise);
-			if (revived >= 0)
-				pending[revived].caught = false;
-			in_flight = revived >= 0 ? revived : add_pending(e, message, operation, deferred);
-		}
-	}
+	if (describe(&scratch, message, edata, frame))
+		add_violation(scratch, message);
+	MemoryContextSwitchTo(old);
 	MemoryContextReset(capture_context);
+}
+
+/* The newest caught, not yet final violation with this text: the one a
+ * handler re-raises. */
+int
+find_reraised(const ViolationEvent &e, const char *message)
+{
+	for (int i = pending_count() - 1; i >= 0; i--) {
+		const PendingViolation &p = pending_at(i);
+		if (p.caught && !p.emitted && !p.closed && pending_matches(p, e, message))
+			return i;
+	}
+	return kNone;
+}
+
+/* A Frame that started at started returned normally: violations caught since
+ * then were swallowed for good. */
+void
+close_caught_since(uint64 started)
+{
+	if (newest_open_catch <= started)
+		return;
+	newest_open_catch = 0;
+	for (int i = 0; i < pending_count(); i++) {
+		PendingViolation &p = pending_at(i);
+		if (!p.caught || p.emitted || p.closed)
+			continue;
+		if (p.caught_at > started) {
+			p.closed = true;
+			final_entries++;
+		} else
+			newest_open_catch = Max(newest_open_catch, p.caught_at);
+	}
+}
+
+void
+push_frame(Frame *frame, Operation operation, bool deferred)
+{
+	frame->started = ++capture_clock;
+	frame->operation = operation;
+	frame->deferred = deferred;
+	frame->altering = InvalidOid;
+	frame->added = nullptr;
+	frame->callback.callback = fkg_error_raised;
+	frame->callback.arg = frame;
+	frame->callback.previous = error_context_stack;
+	error_context_stack = &frame->callback;
+}
+
+/* After a normal return; an error longjmps past this, and its catcher restores error_context_stack. */
+void
+pop_frame(Frame *frame)
+{
+	error_context_stack = frame->callback.previous;
+	close_caught_since(frame->started);
 }
 
 Operation
@@ -260,8 +336,8 @@ statement_operation(CmdType command)
 }
 
 /* The operation a utility statement's own RI errors belong to.  Statements in
- * DO and CALL bodies are recorded by the executor hooks; what reaches here from
- * them is a COMMIT inside a procedure. */
+ * DO and CALL bodies have Frames of their own; what is raised directly in a
+ * CALL's or DO's Frame is a COMMIT inside a procedure. */
 Operation
 utility_operation(const Node *statement)
 {
@@ -300,9 +376,12 @@ column_names(char *buf, size_t size, List *names)
 	pfree(list.data);
 }
 
-/* Describes a foreign key that ALTER TABLE ... ADD is creating, from the statement. */
-void
-note_added_foreign_key(const AlterTableStmt *statement, Oid relid)
+/* The foreign key an ALTER TABLE ... ADD creates, from the statement, in
+ * statement memory; nullptr when it adds none.  Used only when a violation
+ * comes before the new constraint could be read from the catalogs (a MATCH
+ * FULL row failing before any RI query ran). */
+const ConstraintInfo *
+added_foreign_key(const AlterTableStmt *statement, Oid relid)
 {
 	ListCell *lc;
 	foreach (lc, statement->cmds) {
@@ -315,20 +394,24 @@ note_added_foreign_key(const AlterTableStmt *statement, Oid relid)
 		Oid parent = RangeVarGetRelid(constraint->pktable, NoLock, true);
 		if (!OidIsValid(parent))
 			continue;
-		ConstraintInfo &info = added_foreign_key;
-		qualified_relation_name(info.child_table, sizeof(info.child_table), relid);
-		qualified_relation_name(info.parent_table, sizeof(info.parent_table), parent);
-		column_names(info.fk_columns, sizeof(info.fk_columns), constraint->fk_attrs);
-		column_names(info.parent_columns, sizeof(info.parent_columns), constraint->pk_attrs);
-		info.deferrable = constraint->deferrable;
-		info.initially_deferred = constraint->initdeferred;
-		return;
+		ConstraintInfo *info = (ConstraintInfo *) palloc0(sizeof(ConstraintInfo));
+		qualified_relation_name(info->child_table, sizeof(info->child_table), relid);
+		qualified_relation_name(info->parent_table, sizeof(info->parent_table), parent);
+		column_names(info->fk_columns, sizeof(info->fk_columns), constraint->fk_attrs);
+		if (constraint->pk_attrs != NIL)
+			column_names(info->parent_columns, sizeof(info->parent_columns), constraint->pk_attrs);
+		else
+			primary_key_columns(info->parent_columns, sizeof(info->parent_columns), parent);
+		info->deferrable = constraint->deferrable;
+		info->initially_deferred = constraint->initdeferred;
+		return info;
 	}
+	return nullptr;
 }
 
 /* Describes the relations a utility statement may raise RI errors about. */
 void
-note_utility_relations(const Node *statement)
+note_utility_relations(const Node *statement, Frame *frame)
 {
 	const RangeVar *relation = nullptr;
 	if (IsA(statement, CopyStmt) && ((const CopyStmt *) statement)->is_from)
@@ -341,8 +424,10 @@ note_utility_relations(const Node *statement)
 	if (!OidIsValid(relid))
 		return;
 	constraint_cache_note_relation(relid);
-	if (IsA(statement, AlterTableStmt))
-		note_added_foreign_key((const AlterTableStmt *) statement, relid);
+	if (IsA(statement, AlterTableStmt)) {
+		frame->altering = relid;
+		frame->added = added_foreign_key((const AlterTableStmt *) statement, relid);
+	}
 }
 
 /* The whole log line in palloc'd memory, or NULL when it could not be made.
@@ -369,44 +454,105 @@ log_event(const ViolationEvent &e, int64 recent)
 	pfree(line);
 }
 
+/* Completes what the error path could not know, as far as the cache can tell now. */
+void
+complete(ViolationEvent *e)
+{
+	if (!e->info.resolved)
+		constraint_cache_lookup(e->schema_name, e->table_name, e->constraint_name, &e->info);
+	if (!*e->info.child_table)
+		copy_clipped(e->info.child_table, sizeof(e->info.child_table),
+		             quote_qualified_identifier(e->schema_name, e->table_name));
+}
+
 /* Writes one violation to shared memory and the log. */
 void
-record(Pending &p)
+record(ViolationEvent *e)
 {
-	p.event.handled = p.caught && !p.emitted;
-	if (!p.event.info.resolved)
-		constraint_cache_lookup(p.event.schema_name, p.event.table_name, p.event.constraint_name, &p.event.info);
-	if (!*p.event.info.child_table)
-		copy_clipped(p.event.info.child_table, sizeof(p.event.info.child_table),
-		             quote_qualified_identifier(p.event.schema_name, p.event.table_name));
-	int64 recent = violation_store_record(&p.event);
+	complete(e);
+	int64 recent = violation_store_record(e);
 	if (guc::log_violations)
-		log_event(p.event, recent);
+		log_event(*e, recent);
+}
+
+bool
+is_final(const PendingViolation &p)
+{
+	return p.emitted || p.closed;
+}
+
+/* Writes the violations known to be final (at a safe point, mid-transaction). */
+void
+flush_final()
+{
+	for (int i = 0; i < pending_count(); i++)
+		if (is_final(pending_at(i))) {
+			pending_expand(pending_at(i), &scratch);
+			memcpy(scratch.database_name, database_name, sizeof(scratch.database_name));
+			record(&scratch);
+		}
+	pending_remove_if(is_final);
+	final_entries = 0;
+	in_flight = kNone;
+}
+
+/* Counts the violations past the budget; says so in the log. */
+void
+flush_beyond_budget(bool committed)
+{
+	int64 total = beyond_budget_lost;
+	for (int i = 0; i < beyond_budget_used; i++) {
+		BeyondBudget &b = beyond_budget[i];
+		complete(&b.event);
+		int64 handled = committed ? b.count : b.count - b.emitted;
+		violation_store_count(&b.event, b.count, handled);
+		total += b.count;
+	}
+	if (total > 0)
+		ereport(LOG_SERVER_ONLY,
+		        (errmsg_internal("fk_guard: %lld foreign-key violations of one transaction came past the %d that "
+		                         "are kept for fk_violations; fk_violation_stats counts %lld of them",
+		                         (long long) total, kMaxPendingViolations,
+		                         (long long) (total - beyond_budget_lost))));
+	beyond_budget_used = 0;
+	beyond_budget_lost = 0;
+	in_flight_beyond = -1;
 }
 
 /*
- * Writes the pending violations to shared memory and the log.  When the
- * transaction commits, every one that did not reach the client was swallowed
- * by server-side code.
+ * Writes every pending violation to shared memory and the log, as the
+ * transaction ends.  When it commits, every one that did not reach the client
+ * was swallowed by server-side code.
  */
 void
 flush(bool committed)
 {
-	for (int i = 0; i < npending; i++) {
+	for (int i = 0; i < pending_count(); i++) {
+		PendingViolation &p = pending_at(i);
 		if (committed)
-			pending[i].caught = true;
-		record(pending[i]);
+			p.caught = true;
+		pending_expand(p, &scratch);
+		memcpy(scratch.database_name, database_name, sizeof(scratch.database_name));
+		record(&scratch);
 	}
-	if (lost > 0)
-		ereport(LOG_SERVER_ONLY, (errmsg_internal("fk_guard: %d foreign-key violations in one transaction were not "
-		                                          "recorded (more than %d pending)",
-		                                          lost, kMaxPending)));
-	npending = 0;
-	lost = 0;
-	in_flight = -1;
+	if (beyond_budget_used > 0 || beyond_budget_lost > 0)
+		flush_beyond_budget(committed);
+	pending_clear();
+	final_entries = 0;
+	newest_open_catch = 0;
+	in_flight = kNone;
 }
 
 /* ---- hook bodies ---- */
+
+/* A statement starts: a safe point. */
+void
+statement_starts()
+{
+	prepare_capture();
+	if (final_entries > 0)
+		flush_final();
+}
 
 void
 executor_start(QueryDesc *query, int eflags)
@@ -417,37 +563,45 @@ executor_start(QueryDesc *query, int eflags)
 		standard_ExecutorStart(query, eflags);
 	if (!active())
 		return;
-	prepare_capture();
-	statements_started++;
-	in_flight = -1;
-	/* Many violations in one statement or transaction (a PL/pgSQL loop
-	 * swallowing them, a client rolling back to savepoints): write the pending
-	 * ones now.  Only a violation re-raised by a handler after other statements
-	 * ran could have needed its entry again. */
-	if (npending >= kMaxPending / 2)
-		flush(false);
+	statement_starts();
+	/* Inside ALTER TABLE, a query is the RI check of a foreign key it has
+	 * just added, cloned to a partition or is validating: read the table's
+	 * foreign keys again now that they are in the catalogs. */
+	if (OidIsValid(altering))
+		constraint_cache_note_relation(altering);
 	ListCell *lc;
 	foreach (lc, query->estate->es_opened_result_relations)
 		constraint_cache_note_relation(RelationGetRelid(((ResultRelInfo *) lfirst(lc))->ri_RelationDesc));
 }
 
 void
+executor_run(QueryDesc *query, ScanDirection direction, uint64 count, bool execute_once)
+{
+	Frame frame;
+	bool capture = active();
+	if (capture)
+		push_frame(&frame, statement_operation(query->operation), false);
+	if (prev_executor_run)
+		prev_executor_run(query, direction, count, execute_once);
+	else
+		standard_ExecutorRun(query, direction, count, execute_once);
+	if (capture)
+		pop_frame(&frame);
+}
+
+void
 executor_finish(QueryDesc *query)
 {
-	PG_TRY();
-	{
-		if (prev_executor_finish)
-			prev_executor_finish(query);
-		else
-			standard_ExecutorFinish(query);
-	}
-	PG_CATCH();
-	{
-		if (active())
-			capture_in_flight(statement_operation(query->operation), false, true);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	Frame frame;
+	bool capture = active();
+	if (capture)
+		push_frame(&frame, statement_operation(query->operation), false);
+	if (prev_executor_finish)
+		prev_executor_finish(query);
+	else
+		standard_ExecutorFinish(query);
+	if (capture)
+		pop_frame(&frame);
 }
 
 void
@@ -455,10 +609,11 @@ process_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tre
                 ParamListInfo params, QueryEnvironment *query_env, DestReceiver *dest, QueryCompletion *qc)
 {
 	Node *statement = pstmt->utilityStmt;
-	if (active()) {
-		prepare_capture();
-		memset(&added_foreign_key, 0, sizeof(added_foreign_key));
-		note_utility_relations(statement);
+	Frame frame;
+	bool capture = active();
+	Oid outer_altering = altering;
+	if (capture) {
+		statement_starts();
 		if (IsA(statement, TransactionStmt)) {
 			TransactionStmtKind kind = ((TransactionStmt *) statement)->kind;
 			if (kind == TRANS_STMT_COMMIT)
@@ -466,23 +621,20 @@ process_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tre
 			else if (kind == TRANS_STMT_PREPARE)
 				xact_end = XactEnd::Prepare;
 		}
+		Operation operation = utility_operation(statement);
+		push_frame(&frame, operation, fires_after_statement(operation));
+		note_utility_relations(statement, &frame);
+		if (OidIsValid(frame.altering))
+			altering = frame.altering;
 	}
-	PG_TRY();
-	{
-		if (prev_process_utility)
-			prev_process_utility(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);
-		else
-			standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);
+	if (prev_process_utility)
+		prev_process_utility(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);
+	if (capture) {
+		pop_frame(&frame);
+		altering = outer_altering;
 	}
-	PG_CATCH();
-	{
-		if (active()) {
-			Operation operation = utility_operation(statement);
-			capture_in_flight(operation, fires_after_statement(operation), false);
-		}
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
 }
 
 /* Runs in error recovery: no catalog access, no LWLocks, no errors. */
@@ -491,23 +643,38 @@ emit_log(ErrorData *edata)
 {
 	if (edata->elevel < ERROR || edata->sqlerrcode != ERRCODE_FOREIGN_KEY_VIOLATION || !active())
 		return;
-	ViolationEvent e;
 	char message[kMessageLength];
-	if (!describe(&e, message, edata))
+	if (!describe(&scratch, message, edata, nullptr))
 		return;
-	int index = find_pending(e, message, Match::Emit);
+	if (in_flight == kBeyondBudget) {
+		if (in_flight_beyond >= 0)
+			beyond_budget[in_flight_beyond].emitted++;
+		in_flight = kNone;
+		return;
+	}
+	int index = in_flight;
+	if (index < 0 || !pending_matches(pending_at(index), scratch, message))
+		index = find_reraised(scratch, message);
 	if (index < 0) {
-		/* No wrapper saw it: a deferred check failing as the transaction ends. */
-		Operation operation = xact_end == XactEnd::Prepare ? Operation::Prepare : Operation::Commit;
-		index = add_pending(e, message, operation, true);
+		/* No Frame saw it: a deferred check failing as the transaction ends. */
+		scratch.operation = xact_end == XactEnd::Prepare ? Operation::Prepare : Operation::Commit;
+		scratch.deferred = true;
+		add_violation(scratch, message);
+		index = in_flight;
 	}
-	if (index >= 0) {
-		pending[index].emitted = true;
-		pending[index].caught = false;
-	}
-	if (guc::client_hint && edata->hint == nullptr && index >= 0) {
+	in_flight = kNone;
+	if (index < 0)
+		return;
+	PendingViolation &p = pending_at(index);
+	if (!p.emitted)
+		final_entries++;
+	p.emitted = true;
+	p.caught = false;
+	if (guc::client_hint && edata->hint == nullptr) {
+		ViolationEvent &e = scratch;
+		pending_expand(p, &e);
 		char hint[1024];
-		if (render_fix_hint(pending[index].event, hint, sizeof(hint))) {
+		if (render_fix_hint(e, hint, sizeof(hint))) {
 			char *copy = (char *) palloc_extended(strlen(hint) + 1, MCXT_ALLOC_NO_OOM);
 			if (copy != nullptr) {
 				memcpy(copy, hint, strlen(hint) + 1);
@@ -524,40 +691,55 @@ transaction_callback(XactEvent event, void *)
 	case XACT_EVENT_COMMIT:
 	case XACT_EVENT_PARALLEL_COMMIT:
 	case XACT_EVENT_PREPARE:
-		if (active() && npending > 0)
+		if (active())
 			flush(true);
-		xact_end = XactEnd::None;
-		in_flight = -1;
 		break;
 	case XACT_EVENT_ABORT:
 	case XACT_EVENT_PARALLEL_ABORT:
-		if (active() && npending > 0)
+		if (active())
 			flush(false);
-		xact_end = XactEnd::None;
-		in_flight = -1;
 		break;
 	default:
-		break;
+		return;
 	}
+	xact_end = XactEnd::None;
+	altering = InvalidOid;
 }
 
+/* A subtransaction rolls back: the violations raised inside it and not yet
+ * reported are caught (swallowed, unless re-raised).  The catcher has
+ * restored error_context_stack: the Frames on it are the live ones. */
 void
 subtransaction_callback(SubXactEvent event, SubTransactionId, SubTransactionId, void *)
 {
 	if (event != SUBXACT_EVENT_ABORT_SUB)
 		return;
 	int level = GetCurrentTransactionNestLevel();
-	for (int i = 0; i < npending; i++)
-		if (pending[i].nest_level >= level && !pending[i].emitted && !pending[i].caught) {
-			pending[i].caught = true;
-			pending[i].caught_at = statements_started;
+	bool caught = false;
+	for (int i = 0; i < pending_count(); i++) {
+		PendingViolation &p = pending_at(i);
+		if (p.nest_level >= level && !p.emitted && !p.caught) {
+			if (!caught)
+				capture_clock++;
+			caught = true;
+			p.caught = true;
+			p.caught_at = capture_clock;
+			newest_open_catch = capture_clock;
 		}
-	in_flight = -1;
+	}
+	in_flight = kNone;
+	altering = innermost_altering();
+}
+
+/* ---- extern "C" shells ---- */
+
+extern "C" void
+fkg_error_raised(void *arg)
+{
+	invoke_quietly([arg]() { error_raised((const Frame *) arg); });
 }
 
 } // namespace
-
-/* ---- extern "C" shells ---- */
 
 extern "C" {
 
@@ -566,6 +748,15 @@ fkg_ExecutorStart(QueryDesc *query, int eflags)
 {
 	invoke([&]() {
 		executor_start(query, eflags);
+		return (Datum) 0;
+	});
+}
+
+static void
+fkg_ExecutorRun(QueryDesc *query, ScanDirection direction, uint64 count, bool execute_once)
+{
+	invoke([&]() {
+		executor_run(query, direction, count, execute_once);
 		return (Datum) 0;
 	});
 }
@@ -615,6 +806,8 @@ violation_capture_install()
 {
 	prev_executor_start = ExecutorStart_hook;
 	ExecutorStart_hook = fkg_ExecutorStart;
+	prev_executor_run = ExecutorRun_hook;
+	ExecutorRun_hook = fkg_ExecutorRun;
 	prev_executor_finish = ExecutorFinish_hook;
 	ExecutorFinish_hook = fkg_ExecutorFinish;
 	prev_process_utility = ProcessUtility_hook;

@@ -349,6 +349,10 @@ log_line_text(const ViolationEvent &event, int64_t recent, bool utf8)
 	append_field(line, "fk_columns", info.fk_columns, utf8);
 	append_field(line, "parent_table", info.parent_table, utf8);
 	append_field(line, "parent_columns", info.parent_columns, utf8);
+	if (*info.child_partition)
+		append_field(line, "child_partition", info.child_partition, utf8);
+	if (*info.parent_partition)
+		append_field(line, "parent_partition", info.parent_partition, utf8);
 	append_bare(line, "side", side_name(event.side));
 	/* "SET CONSTRAINTS" and "ALTER TABLE" hold a space: quoted, as in logfmt. */
 	const char *operation = operation_name(event.operation);
@@ -382,6 +386,10 @@ log_line_json(const ViolationEvent &event, int64_t recent, bool utf8)
 	line += ",\"parent_table\":" + json_string(info.parent_table, utf8);
 	line += ",\"fk_columns\":" + json_array_of_columns(info.fk_columns, utf8);
 	line += ",\"parent_columns\":" + json_array_of_columns(info.parent_columns, utf8);
+	if (*info.child_partition)
+		line += ",\"child_partition\":" + json_string(info.child_partition, utf8);
+	if (*info.parent_partition)
+		line += ",\"parent_partition\":" + json_string(info.parent_partition, utf8);
 	line += std::string(",\"side\":\"") + side_name(event.side) + "\"";
 	line += std::string(",\"operation\":\"") + operation_name(event.operation) + "\"";
 	line += std::string(",\"at_commit\":") + boolean(event.deferred);

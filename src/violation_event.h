@@ -35,7 +35,10 @@ enum class Operation : char {
 	Other = 'o',
 };
 
-/* What fk_guard knows about the constraint, resolved from the catalogs before the error. */
+/* What fk_guard knows about the constraint, resolved from the catalogs before
+ * the error.  Names are always the declared foreign key's (a partition clone
+ * is described by the constraint the user declared): one rule for the log
+ * line, fk_violations, fk_violation_stats and fk_audit. */
 struct ConstraintInfo {
 	bool resolved;                          /* false: only what the error itself said */
 	unsigned declared_oid;                  /* partition clones map to the declared constraint */
@@ -44,6 +47,10 @@ struct ConstraintInfo {
 	char parent_table[kQualifiedLength];
 	char fk_columns[kColumnsLength];        /* "a, b" */
 	char parent_columns[kColumnsLength];
+	/* The relations of the pg_constraint row that raised the error, where they
+	 * are partitions of the declared ones (a clone's); empty otherwise. */
+	char child_partition[kQualifiedLength];
+	char parent_partition[kQualifiedLength];
 	bool deferrable;
 	bool initially_deferred;
 };

@@ -10,8 +10,9 @@
  *    written circularly.  A slot's texts (names, key, query) sit there, each
  *    NUL-terminated; a slot whose texts newer ones have overwritten is no
  *    longer returned;
- *  - a shared hash table of at most kMaxCounters counters keyed by (database,
- *    schema, table, constraint) as errors name them.  All its entries are
+ *  - a shared hash table of at most kMaxCounters counters, one per declared
+ *    foreign key (database, constraint OID), or per (database, schema, table,
+ *    constraint) as the error named it when capture could not describe it.  All its entries are
  *    allocated when it is created (HASH_FIXED_SIZE), and the entry count is
  *    checked before HASH_ENTER so that dynahash never splits a bucket into new
  *    shared memory.  Violations that find no free counter are counted in one
@@ -32,6 +33,7 @@
 #include "compat.h"
 #include "guc.h"
 #include "pg_boundary.h"
+#include "constraint_cache.h"
 #include "violation_classify.h"
 
 extern "C" {
@@ -64,16 +66,29 @@ constexpr int kScanSlots = 1024;  /* ring slots examined per hold, at most */
 constexpr TimestampTz kOverflowLogInterval = 60 * USECS_PER_SEC;
 
 /* The texts of one violation, in the order the arena holds them. */
-enum TextField { kConstraint, kSchema, kTable, kParentTable, kDatabase, kUser, kApplication, kKey, kQuery, kTextFields };
+enum TextField {
+	kConstraint,
+	kChildTable,
+	kParentTable,
+	kChildPartition,
+	kParentPartition,
+	kDatabase,
+	kUser,
+	kApplication,
+	kKey,
+	kQuery,
+	kTextFields
+};
 
 /* The most arena bytes one violation takes: its event's text arrays, terminators included. */
-constexpr size_t kMaxEventText = 6 * kNameLength + kQualifiedLength + kKeyLength + kMaxQueryLength + 1;
+constexpr size_t kMaxEventText = 4 * kNameLength + 4 * kQualifiedLength + kKeyLength + kMaxQueryLength + 1;
 static_assert(kMaxEventText <= UINT16_MAX, "Slot::text_len holds any violation's text length");
 static_assert(guc::kMinViolations * (size_t) kTextBytesPerViolation >= kMaxEventText,
               "the smallest arena holds any one violation's texts");
 
 struct CounterKey {
 	Oid dbid;
+	Oid declared_oid;           /* InvalidOid: the names below, as the error gave them */
 	char schema[kNameLength];
 	char table[kNameLength];
 	char constraint[kNameLength];
@@ -283,17 +298,7 @@ declared_constraint(const Counter *c)
 	Oid nsp = get_namespace_oid(c->key.schema, true);
 	Oid rel = OidIsValid(nsp) ? get_relname_relid(c->key.table, nsp) : InvalidOid;
 	Oid con = OidIsValid(rel) ? get_relation_constraint_oid(rel, c->key.constraint, true) : InvalidOid;
-	while (OidIsValid(con)) {
-		HeapTuple tuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(con));
-		if (!HeapTupleIsValid(tuple))
-			break;
-		Oid parent = ((Form_pg_constraint) GETSTRUCT(tuple))->conparentid;
-		ReleaseSysCache(tuple);
-		if (!OidIsValid(parent))
-			break;
-		con = parent;
-	}
-	return con;
+	return OidIsValid(con) ? declared_constraint_of(con) : InvalidOid;
 }
 
 /* Copies the counters of the current database (and the overflow counter, when
@@ -330,11 +335,13 @@ struct EventTexts {
 void
 gather_texts(const ViolationEvent *e, EventTexts *t)
 {
-	const char *text[kTextFields] = {e->info.resolved ? e->info.declared_name : e->constraint_name,
-	                                 e->schema_name, e->table_name, e->info.parent_table, e->database_name,
+	const ConstraintInfo &info = e->info;
+	const char *text[kTextFields] = {info.declared_name, info.child_table, info.parent_table,
+	                                 info.child_partition, info.parent_partition, e->database_name,
 	                                 e->user_name, e->application_name, e->key, e->query};
-	const size_t size[kTextFields] = {kNameLength, sizeof(e->schema_name), sizeof(e->table_name),
-	                                  sizeof(e->info.parent_table), sizeof(e->database_name), sizeof(e->user_name),
+	const size_t size[kTextFields] = {sizeof(info.declared_name), sizeof(info.child_table),
+	                                  sizeof(info.parent_table), sizeof(info.child_partition),
+	                                  sizeof(info.parent_partition), sizeof(e->database_name), sizeof(e->user_name),
 	                                  sizeof(e->application_name), sizeof(e->key), sizeof(e->query)};
 	t->total = 0;
 	for (int i = 0; i < kTextFields; i++) {
@@ -428,18 +435,18 @@ counter_for(const CounterKey *key, TimestampTz ts)
 	return c;
 }
 
-/* Counts a violation in its counter; returns the counter's violations in the last minute. */
+/* Counts violations in their counter; returns the counter's violations in the last minute. */
 int64
-count_in(Counter *c, const ViolationEvent *event)
+count_in(Counter *c, const ViolationEvent *event, int64 violations, int64 handled)
 {
-	if (event->info.resolved) {
-		c->declared_oid = event->info.declared_oid;
+	if (event->info.resolved || !*c->declared_name) {
+		c->declared_oid = event->info.resolved ? event->info.declared_oid : InvalidOid;
 		copy_truncated(c->declared_name, sizeof(c->declared_name), event->info.declared_name);
 		copy_truncated(c->child_table, sizeof(c->child_table), event->info.child_table);
 		copy_truncated(c->parent_table, sizeof(c->parent_table), event->info.parent_table);
 	}
-	c->violations++;
-	c->handled += event->handled ? 1 : 0;
+	c->violations += violations;
+	c->handled += handled;
 	c->last_at = event->ts;
 	int64 minute = minute_of(event->ts);
 	if (minute != c->minute_start) {
@@ -447,21 +454,21 @@ count_in(Counter *c, const ViolationEvent *event)
 		c->minute_count = 0;
 	}
 	advance_hours(c, hour_of(event->ts));
-	c->hourly[hour_of(event->ts) % kHours]++;
-	return ++c->minute_count;
+	c->hourly[hour_of(event->ts) % kHours] += violations;
+	return c->minute_count += violations;
 }
 
-/* Counts a violation that found no free counter; true when it is time to say so
- * in the log (at most once a minute, server-wide). */
+/* Counts violations that found no free counter; true when it is time to say
+ * so in the log (at most once a minute, server-wide). */
 bool
-count_overflow(const ViolationEvent *event, TimestampTz now)
+count_overflow(int64 violations, int64 handled, TimestampTz ts, TimestampTz now)
 {
 	Overflow &o = store->overflow;
 	if (o.violations == 0)
-		o.first_at = event->ts;
-	o.violations++;
-	o.handled += event->handled ? 1 : 0;
-	o.last_at = event->ts;
+		o.first_at = ts;
+	o.violations += violations;
+	o.handled += handled;
+	o.last_at = ts;
 	if (now - store->overflow_logged_at < kOverflowLogInterval)
 		return false;
 	store->overflow_logged_at = now;
@@ -516,6 +523,9 @@ copy_batch(RingCursor *cur, Batch *batch)
 	return more || batch->count > 0;
 }
 
+/* fk_violations_internal's columns (fk_guard--1.4.sql). */
+constexpr int kViolationColumns = 16;
+
 /* One row of fk_violations from a copied slot and its texts. */
 void
 put_violation(ReturnSetInfo *rsinfo, const Slot &e, const char *text, bool all_details)
@@ -528,14 +538,14 @@ put_violation(ReturnSetInfo *rsinfo, const Slot &e, const char *text, bool all_d
 	char *database = get_database_name(e.dbid);
 	char *user = GetUserNameFromId(e.userid, true);
 	bool details = all_details || e.userid == GetUserId();
-	Datum values[14];
-	bool nulls[14] = {};
+	Datum values[kViolationColumns];
+	bool nulls[kViolationColumns] = {};
 	values[0] = TimestampTzGetDatum(e.ts);
 	values[1] = DirectFunctionCall1(namein, CStringGetDatum(database ? database : field[kDatabase]));
 	values[2] = DirectFunctionCall1(namein, CStringGetDatum(user ? user : field[kUser]));
 	values[3] = text_or_null(field[kApplication], &nulls[3]);
 	values[4] = DirectFunctionCall1(namein, CStringGetDatum(field[kConstraint]));
-	values[5] = text_or_null(qualified(field[kSchema], field[kTable]), &nulls[5]);
+	values[5] = text_or_null(field[kChildTable], &nulls[5]);
 	values[6] = text_or_null(field[kParentTable], &nulls[6]);
 	values[7] = CStringGetTextDatum(side_name(e.side));
 	values[8] = CStringGetTextDatum(operation_name(e.operation));
@@ -544,6 +554,8 @@ put_violation(ReturnSetInfo *rsinfo, const Slot &e, const char *text, bool all_d
 	values[11] = BoolGetDatum(e.deferred);
 	values[12] = BoolGetDatum(e.handled);
 	values[13] = Int32GetDatum(e.pid);
+	values[14] = text_or_null(field[kChildPartition], &nulls[14]);
+	values[15] = text_or_null(field[kParentPartition], &nulls[15]);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
@@ -564,39 +576,85 @@ violation_store_attached()
 	return store != nullptr;
 }
 
+namespace {
+
+/* The counter a violation is counted in: its declared foreign key's, or the
+ * names its error gave when capture could not describe it. */
+void
+counter_key(const ViolationEvent *event, CounterKey *key)
+{
+	memset(key, 0, sizeof(*key));
+	key->dbid = event->dbid;
+	if (event->info.resolved) {
+		key->declared_oid = event->info.declared_oid;
+		return;
+	}
+	copy_truncated(key->schema, sizeof(key->schema), event->schema_name);
+	copy_truncated(key->table, sizeof(key->table), event->table_name);
+	copy_truncated(key->constraint, sizeof(key->constraint), event->constraint_name);
+}
+
+/* Counts violations (handled of them) in their counter, or in the overflow
+ * counter; returns the counter's violations in the last minute.  The caller
+ * holds the lock exclusively; *log_overflow says it is time to say the
+ * counters are full. */
+int64
+count_locked(const ViolationEvent *event, int64 violations, int64 handled, TimestampTz now, bool *log_overflow)
+{
+	CounterKey key;
+	counter_key(event, &key);
+	Counter *c = counter_for(&key, event->ts);
+	if (c != nullptr)
+		return count_in(c, event, violations, handled);
+	*log_overflow = count_overflow(violations, handled, event->ts, now);
+	return 0;
+}
+
+void
+log_counters_full(const ViolationEvent *event, int64 overflowed)
+{
+	ereport(LOG_SERVER_ONLY,
+	        (errmsg_internal("fk_guard: no free counter for foreign key \"%s\" (all %ld are taken); its "
+	                         "violations are counted in the overflow row of fk_violation_stats, %lld so far "
+	                         "(said at most once a minute)",
+	                         event->info.declared_name, kMaxCounters, (long long) overflowed)));
+}
+
+} // namespace
+
 int64
 violation_store_record(const ViolationEvent *event)
 {
 	if (store == nullptr)
 		return 0;
-	CounterKey key;
-	memset(&key, 0, sizeof(key));
-	key.dbid = event->dbid;
-	copy_truncated(key.schema, sizeof(key.schema), event->schema_name);
-	copy_truncated(key.table, sizeof(key.table), event->table_name);
-	copy_truncated(key.constraint, sizeof(key.constraint), event->constraint_name);
 	EventTexts texts;
 	gather_texts(event, &texts);
 	TimestampTz now = GetCurrentTimestamp();
+	bool log_overflow = false;
 
 	LWLockAcquire(store->lock, LW_EXCLUSIVE);
 	write_slot(event, &texts);
-	int64 recent = 0;
-	bool log_overflow = false;
-	Counter *c = counter_for(&key, event->ts);
-	if (c != nullptr)
-		recent = count_in(c, event);
-	else
-		log_overflow = count_overflow(event, now);
+	int64 recent = count_locked(event, 1, event->handled ? 1 : 0, now, &log_overflow);
 	int64 overflowed = store->overflow.violations;
 	LWLockRelease(store->lock);
 	if (log_overflow)
-		ereport(LOG_SERVER_ONLY,
-		        (errmsg_internal("fk_guard: no free counter for foreign key \"%s\" (all %ld are taken); its "
-		                         "violations are counted in the overflow row of fk_violation_stats, %lld so far "
-		                         "(said at most once a minute)",
-		                         event->constraint_name, kMaxCounters, (long long) overflowed)));
+		log_counters_full(event, overflowed);
 	return recent;
+}
+
+void
+violation_store_count(const ViolationEvent *event, int64 violations, int64 handled)
+{
+	if (store == nullptr || violations <= 0)
+		return;
+	TimestampTz now = GetCurrentTimestamp();
+	bool log_overflow = false;
+	LWLockAcquire(store->lock, LW_EXCLUSIVE);
+	count_locked(event, violations, handled, now, &log_overflow);
+	int64 overflowed = store->overflow.violations;
+	LWLockRelease(store->lock);
+	if (log_overflow)
+		log_counters_full(event, overflowed);
 }
 
 void
@@ -621,36 +679,67 @@ violation_store_read_ring(ReturnSetInfo *rsinfo)
 	pfree(batch);
 }
 
-/* Folds partition clones (and counters recorded before they were described)
- * into their declared constraint: the first counter of each group sums the rest. */
+namespace {
+
+/* Names a counter of the current database by its declared foreign key as the
+ * catalogs have it now (tables renamed since are shown by their new names). */
 void
-fold_clones(Counter *copy, int n)
+name_from_catalog(Counter *c)
 {
-	Oid *declared = (Oid *) palloc(sizeof(Oid) * (n + 1));
-	for (int i = 0; i < n; i++)
-		declared[i] = declared_constraint(&copy[i]);
-	for (int i = 0; i < n; i++) {
-		if (!OidIsValid(declared[i]))
-			continue;
-		for (int j = i + 1; j < n; j++) {
-			if (declared[j] != declared[i])
-				continue;
-			copy[i].violations += copy[j].violations;
-			copy[i].handled += copy[j].handled;
-			copy[i].first_at = Min(copy[i].first_at, copy[j].first_at);
-			copy[i].last_at = Max(copy[i].last_at, copy[j].last_at);
-			if (!*copy[i].declared_name && *copy[j].declared_name) {
-				memcpy(copy[i].declared_name, copy[j].declared_name, sizeof(copy[i].declared_name));
-				memcpy(copy[i].child_table, copy[j].child_table, sizeof(copy[i].child_table));
-				memcpy(copy[i].parent_table, copy[j].parent_table, sizeof(copy[i].parent_table));
-			}
-			copy[j].violations = 0;
-			declared[j] = InvalidOid;
-			copy[j].key.dbid = InvalidOid; /* folded */
-		}
-	}
-	pfree(declared);
+	HeapTuple tuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(c->declared_oid));
+	if (!HeapTupleIsValid(tuple))
+		return;
+	Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tuple);
+	copy_truncated(c->declared_name, sizeof(c->declared_name), NameStr(con->conname));
+	qualified_relation_name(c->child_table, sizeof(c->child_table), con->conrelid);
+	qualified_relation_name(c->parent_table, sizeof(c->parent_table), con->confrelid);
+	ReleaseSysCache(tuple);
 }
+
+/*
+ * Merges the counters of one declared foreign key into the first of them (a
+ * counter recorded by the names an error gave, before capture could describe
+ * the constraint, is matched through the catalogs), and names each by its
+ * declared foreign key.  Fills last_day[i] with counter i's violations in the
+ * last 24 hours, merged alike.  A merged-away counter gets dbid InvalidOid.
+ */
+void
+fold_by_declared(Counter *copy, int n, TimestampTz now, int64 *last_day)
+{
+	HASHCTL ctl = {};
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(Oid) + sizeof(int);
+	ctl.hcxt = CurrentMemoryContext;
+	HTAB *first = hash_create("fk_guard folded counters", Max(n, 16), &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	struct Entry {
+		Oid declared;
+		int index;
+	};
+	for (int i = 0; i < n; i++) {
+		Counter &c = copy[i];
+		last_day[i] = violations_last_24h(&c, now);
+		c.declared_oid = declared_constraint(&c);
+		if (!OidIsValid(c.declared_oid))
+			continue;
+		bool found;
+		Entry *e = (Entry *) hash_search(first, &c.declared_oid, HASH_ENTER, &found);
+		if (!found) {
+			e->index = i;
+			name_from_catalog(&c);
+			continue;
+		}
+		Counter &into = copy[e->index];
+		into.violations += c.violations;
+		into.handled += c.handled;
+		into.first_at = Min(into.first_at, c.first_at);
+		into.last_at = Max(into.last_at, c.last_at);
+		last_day[e->index] += last_day[i];
+		c.key.dbid = InvalidOid;
+	}
+	hash_destroy(first);
+}
+
+} // namespace
 
 void
 violation_store_read_counters(ReturnSetInfo *rsinfo)
@@ -658,7 +747,8 @@ violation_store_read_counters(ReturnSetInfo *rsinfo)
 	int n;
 	Overflow overflow;
 	Counter *copy = copy_counters(&n, &overflow);
-	fold_clones(copy, n);
+	int64 *last_day = (int64 *) palloc(sizeof(int64) * (n + 1));
+	fold_by_declared(copy, n, GetCurrentTimestamp(), last_day);
 	for (int i = 0; i < n; i++) {
 		const Counter &c = copy[i];
 		if (!OidIsValid(c.key.dbid))
@@ -693,25 +783,14 @@ violation_store_read_constraint_counts(ReturnSetInfo *rsinfo)
 {
 	int n;
 	Counter *copy = copy_counters(&n, nullptr);
-	TimestampTz now = GetCurrentTimestamp();
+	int64 *last_day = (int64 *) palloc(sizeof(int64) * (n + 1));
+	fold_by_declared(copy, n, GetCurrentTimestamp(), last_day);
 	for (int i = 0; i < n; i++) {
-		Oid con = declared_constraint(&copy[i]);
-		if (!OidIsValid(con) || copy[i].violations == 0)
+		const Counter &c = copy[i];
+		if (!OidIsValid(c.key.dbid) || !OidIsValid(c.declared_oid) || c.violations == 0)
 			continue;
-		int64 violations = copy[i].violations, handled = copy[i].handled;
-		int64 last_day = violations_last_24h(&copy[i], now);
-		TimestampTz last_at = copy[i].last_at;
-		for (int j = i + 1; j < n; j++) {
-			if (copy[j].violations == 0 || declared_constraint(&copy[j]) != con)
-				continue;
-			violations += copy[j].violations;
-			handled += copy[j].handled;
-			last_day += violations_last_24h(&copy[j], now);
-			last_at = Max(last_at, copy[j].last_at);
-			copy[j].violations = 0;
-		}
-		Datum values[5] = {ObjectIdGetDatum(con), Int64GetDatum(violations), Int64GetDatum(handled),
-		                   TimestampTzGetDatum(last_at), Int64GetDatum(last_day)};
+		Datum values[5] = {ObjectIdGetDatum(c.declared_oid), Int64GetDatum(c.violations), Int64GetDatum(c.handled),
+		                   TimestampTzGetDatum(c.last_at), Int64GetDatum(last_day[i])};
 		bool nulls[5] = {};
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}

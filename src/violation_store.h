@@ -24,7 +24,9 @@ namespace fkg {
  */
 constexpr int kTextBytesPerViolation = 512;
 
-/* Distinct (database, schema, table, constraint) counters; more land in one overflow counter. */
+/* Distinct counters, one per declared foreign key (per constraint named by
+ * PostgreSQL's errors when it could not be described); more land in one
+ * overflow counter. */
 constexpr long kMaxCounters = 4096;
 
 /* _PG_init, when preloaded: installs the hooks that reserve and attach shared memory. */
@@ -35,6 +37,9 @@ bool violation_store_attached();
 /* Records one violation; returns its constraint's violations in the last minute.
  * Takes the store's LWLock: call only where LWLocks may be taken. */
 int64 violation_store_record(const ViolationEvent *event);
+/* Counts violations of event's constraint without listing them in the ring
+ * (those past a backend's pending budget).  Same locking as above. */
+void violation_store_count(const ViolationEvent *event, int64 violations, int64 handled);
 
 void violation_store_read_ring(ReturnSetInfo *rsinfo);
 void violation_store_read_counters(ReturnSetInfo *rsinfo);

@@ -51,8 +51,8 @@ my @paths = (
 	[ 'sql_function',       'c_sqlfn_fk',        'public.c_sqlfn',        ['public.p'],                  'child',      'INSERT',          'f', 'f', '(parent_id)=(996)', 'SELECT f_sql_insert()%' ],
 	[ 'plpgsql_function',   'c_plfn_fk',         'public.c_plfn',         ['public.p'],                  'child',      'INSERT',          'f', 'f', '(parent_id)=(995)', 'SELECT f_pl_insert()%' ],
 	[ 'procedure',          'c_proc_fk',         'public.c_proc',         ['public.p'],                  'child',      'INSERT',          'f', 'f', '(parent_id)=(994)', 'CALL p_insert()%' ],
-	[ 'partitioned_child',  'pc_fk',             'public.pc_2',           ['public.p'],                  'child',      'INSERT',          'f', 'f', '(parent_id)=(982)', 'INSERT INTO pc VALUES%' ],
-	[ 'partitioned_parent', 'c_pp_fk',           'public.c_pp',           ['public.pp', 'public.pp_2'],  'parent',     'DELETE',          'f', 'f', '(id)=(101)',        'DELETE FROM pp%' ],
+	[ 'partitioned_child',  'pc_fk',             'public.pc',             ['public.p'],                  'child',      'INSERT',          'f', 'f', '(parent_id)=(982)', 'INSERT INTO pc VALUES%' ],
+	[ 'partitioned_parent', 'c_pp_fk',           'public.c_pp',           ['public.pp'],                 'parent',     'DELETE',          'f', 'f', '(id)=(101)',        'DELETE FROM pp%' ],
 	[ 'match_full',         'c_full_fk',         'public.c_full',         ['public.p2'],                 'match_full', 'INSERT',          'f', 'f', undef,               'INSERT INTO c_full VALUES%' ],
 	[ 'detach_partition',   'c_pd_fk',           'public.c_pd',           ['public.pd', 'public.pd_2'],  'partition',  'ALTER TABLE',     'f', 'f', '(parent_id)=(101)', 'ALTER TABLE pd DETACH PARTITION pd_2%' ],
 	[ 'swallowed',          'c_swallow_fk',      'public.c_swallow',      ['public.p'],                  'child',      'INSERT',          'f', 't', '(parent_id)=(993)', 'SELECT f_swallow()%' ],
@@ -195,6 +195,15 @@ if (defined $details)
 		is(join('|', @{$f}[ 5 .. 8 ]), "paths|$superuser|psql|t", "$path: database, username, application_name, pid, ts");
 	}
 }
+
+# The partitions PostgreSQL's errors named, apart from the declared tables.
+is(views_query($node, 'paths', q{
+	SELECT string_agg(format('%s|%s|%s', constraint_name, coalesce(child_partition, '-'), coalesce(parent_partition, '-')),
+	                  ',' ORDER BY constraint_name)
+	  FROM fk_violations WHERE database = 'paths' AND (child_partition IS NOT NULL OR parent_partition IS NOT NULL)},
+	'fk_violations: partitions'),
+	'c_pd_fk|-|public.pd_2,c_pp_fk|-|public.pp_2,pc_fk|public.pc_2|-',
+	'fk_violations: child_partition and parent_partition name the partitions, on partitioned paths only');
 
 # Counters: one violation per constraint, one of them handled.
 my $expected_stats = join("\n", map { "$_->[1]|1|" . ($_->[7] eq 't' ? 1 : 0) } @sorted_paths);

@@ -1,8 +1,9 @@
 # Violation capture within the shared memory it reserved at startup, and who
 # sees what it captured. An ordinary LOGIN role, mallory, is the attacker.
 #
-#  - Counter flood: mallory renames the foreign key of a temp table 6000 times
-#    and violates it after each rename, asking for 6000 distinct counters. The
+#  - Counter flood: mallory replaces the foreign key of a temp table by a new
+#    one 6000 times and violates each, asking for 6000 distinct counters (one
+#    per declared foreign key; renaming one does not make a new counter). The
 #    counter table stays at 4096 entries (the free shared memory reported by
 #    pg_shmem_allocations does not move), the rest is counted in one overflow
 #    row of fk_violation_stats, everything adds up to what the EXCEPTION blocks
@@ -12,8 +13,10 @@
 #    intact, and fewer than the ring's slots.
 #  - Visibility: key and query only for the role that raised the violation,
 #    superusers and pg_read_all_data, not for pg_read_all_stats.
-#  - Large ring: fk_guard.max_violations = 200000 filled and wrapped by 210000
-#    violations; fk_violations returns the newest 200000.
+#  - Large ring and the pending budget: fk_guard.max_violations = 200000,
+#    filled by two transactions of 105000 swallowed violations each. Each keeps
+#    100000 for fk_violations (the per-backend budget, violation_pending.h) and
+#    counts the rest in fk_violation_stats only, saying so in the log.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -50,19 +53,24 @@ my $raised = $node->safe_psql('postgres', qq{
 	DO \$\$
 	BEGIN
 		FOR i IN 1 .. $renames LOOP
-			EXECUTE format('ALTER TABLE flood_c RENAME CONSTRAINT %I TO %I', 'flood_' || (i - 1), 'flood_' || i);
+			EXECUTE format('ALTER TABLE flood_c DROP CONSTRAINT %I, ADD CONSTRAINT %I FOREIGN KEY (parent_id) REFERENCES flood_p',
+			               'flood_' || (i - 1), 'flood_' || i);
 			BEGIN
 				INSERT INTO flood_c VALUES (i);
 			EXCEPTION WHEN foreign_key_violation THEN
 				INSERT INTO caught VALUES (i);
 			END;
+			-- Dropping a constraint locks it until the transaction ends.
+			IF i % 500 = 0 THEN
+				COMMIT;
+			END IF;
 		END LOOP;
 	END
 	\$\$;
 	SELECT count(*) FROM caught;
 }, extra_params => [ '-U', 'mallory' ]);
 my $elapsed = time - $started;
-is($raised, $renames, "mallory raised $renames violations under $renames constraint names");
+is($raised, $renames, "mallory raised $renames violations of $renames foreign keys");
 
 is($node->safe_psql('postgres', $free_shmem_sql), $free_before,
 	'free shared memory is unchanged after the flood');
@@ -169,7 +177,6 @@ $node->stop;
 
 # ---- large ring ----
 my $slots = 200000;
-my $violations = 210000;
 my $large = PostgreSQL::Test::Cluster->new('large_ring');
 $large->init;
 $large->append_conf('postgresql.conf', qq{
@@ -179,29 +186,41 @@ fk_guard.log_violations = off
 log_statement = none
 });
 $large->start;
-$large->safe_psql('postgres', qq{
+my $per_transaction = 105000;
+my $budget = 100000;
+my $large_log = -s $large->logfile;
+$large->safe_psql('postgres', q{
 	CREATE EXTENSION fk_guard;
 	CREATE TABLE lr_p (id int PRIMARY KEY);
 	CREATE TABLE lr_c (parent_id int CONSTRAINT lr_fk REFERENCES lr_p);
-	DO \$\$
-	BEGIN
-		FOR i IN 1 .. $violations LOOP
-			BEGIN
-				INSERT INTO lr_c VALUES (i);
-			EXCEPTION WHEN foreign_key_violation THEN NULL;
-			END;
-		END LOOP;
-	END
-	\$\$;
 });
-is($large->safe_psql('postgres', 'SELECT sum(violations) FROM fk_violation_stats'), $violations,
-	"$violations violations counted");
+for my $first (1, $per_transaction + 1) {
+	my $last = $first + $per_transaction - 1;
+	$large->safe_psql('postgres', qq{
+		DO \$\$
+		BEGIN
+			FOR i IN $first .. $last LOOP
+				BEGIN
+					INSERT INTO lr_c VALUES (i);
+				EXCEPTION WHEN foreign_key_violation THEN NULL;
+				END;
+			END LOOP;
+		END
+		\$\$});
+}
+is($large->safe_psql('postgres', 'SELECT sum(violations), sum(handled) FROM fk_violation_stats'),
+	2 * $per_transaction . '|' . 2 * $per_transaction, "every one of the violations counted, all handled");
 # Every text fits the 512-byte budget here, so every slot is returned.
 is( $large->safe_psql('postgres', q{
 		SELECT count(*), min(substring(key FROM '\((\d+)\)$')::int), max(substring(key FROM '\((\d+)\)$')::int)
 		  FROM fk_violations}),
-	$slots . '|' . ($violations - $slots + 1) . "|$violations",
-	"fk_violations with max_violations = $slots: the newest $slots violations after the ring wrapped");
+	"200000|1|" . ($per_transaction + $budget),
+	"fk_violations: the first $budget violations of each transaction");
+my @beyond = grep { /fk_guard: \d+ foreign-key violations of one transaction came past/ } split /\n/,
+  slurp_file($large->logfile, $large_log);
+is(scalar(@beyond), 2, 'one log line for each transaction past the budget');
+like($beyond[0] // '', qr/fk_guard: ${\($per_transaction - $budget)} foreign-key violations .* counts ${\($per_transaction - $budget)} of them/,
+	'the line says how many were only counted');
 ok(!$large->log_contains(qr/terminated by signal|PANIC:|was terminated|invalid memory alloc/, 0),
 	'no backend crashed, no failed allocation');
 $large->stop;

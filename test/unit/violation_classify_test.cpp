@@ -147,6 +147,27 @@ TEST(LogLine, TextQuotesAnOperationWithASpaceAndLeavesOutAHiddenKey)
 	EXPECT_EQ(line.find(" key="), std::string::npos) << line;
 }
 
+TEST(LogLine, PartitionsAreNamedOnlyWhenSet)
+{
+	ViolationEvent e = child_violation();
+	for (bool json : {false, true}) {
+		const std::string plain = json ? fkg::log_line_json(e, 1, true) : fkg::log_line_text(e, 1, true);
+		EXPECT_EQ(plain.find("partition"), std::string::npos) << plain;
+	}
+	std::strcpy(e.info.child_partition, "public.\"orders 2026\"");
+	std::strcpy(e.info.parent_partition, "public.customers_eu");
+	const std::string text = fkg::log_line_text(e, 1, true);
+	EXPECT_NE(text.find(" parent_columns=\"id\" child_partition=\"public.\\\"orders 2026\\\"\" "
+	                    "parent_partition=\"public.customers_eu\" side=child "),
+	          std::string::npos)
+	    << text;
+	const std::string json = fkg::log_line_json(e, 1, true);
+	EXPECT_NE(json.find(",\"child_partition\":\"public.\\\"orders 2026\\\"\",\"parent_partition\":"
+	                    "\"public.customers_eu\",\"side\":"),
+	          std::string::npos)
+	    << json;
+}
+
 TEST(LogLine, JsonHasStableKeysAndEscapes)
 {
 	ViolationEvent e = child_violation();

@@ -1,4 +1,4 @@
-/* fk_guard--1.3.sql: the whole extension at version 1.3 (earlier installations
+/* fk_guard--1.4.sql: the whole extension at version 1.4 (earlier installations
  * get here through the upgrade scripts; sql/upgrade.sql checks both ways agree). */
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
@@ -55,12 +55,14 @@ LANGUAGE C STRICT VOLATILE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp;
 
 -- The ring of recent violations; key and query are shown only to the role
--- that raised the violation and to roles that may read all data.
+-- that raised the violation and to roles that may read all data.  Names are
+-- the declared foreign key's; child_partition and parent_partition name the
+-- partitions PostgreSQL's error was about, when they are not those tables.
 CREATE FUNCTION @extschema@.fk_violations_internal(
     OUT ts timestamptz, OUT database name, OUT username name, OUT application_name text,
     OUT constraint_name name, OUT child_table text, OUT parent_table text, OUT side text,
     OUT operation text, OUT key text, OUT query text, OUT deferred boolean, OUT handled boolean,
-    OUT pid int)
+    OUT pid int, OUT child_partition text, OUT parent_partition text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'fk_violations_internal'
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED

@@ -1,0 +1,242 @@
+/*
+ * violation_pending.cpp
+ *    The current transaction's waiting violations (see violation_pending.h).
+ *
+ * Four growable tables in one memory context: the entries; the groups they
+ * share (error names, message, constraint description, session names);
+ * the distinct query texts; and a pool of keys.  A PL/pgSQL loop swallowing
+ * thousands of violations makes thousands of entries but one group and one
+ * query.  pending_reserve grows the tables at safe points so that each keeps
+ * room for kHeadroom more additions; pending_add only uses room already there.
+ */
+#include "violation_pending.h"
+
+#include "clipped_copy.h"
+#include "violation_classify.h"
+
+extern "C" {
+#include "miscadmin.h"
+#include "utils/memutils.h"
+}
+
+#include <cstring>
+
+namespace fkg {
+
+namespace {
+
+/* Violations one statement can raise between two safe points: each fresh RI
+ * violation follows the start of the RI check's own query, a safe point. */
+constexpr int kHeadroom = 16;
+constexpr int kMaxGroups = 4096;
+constexpr Size kQueryChunk = 16 * 1024;
+
+/* What a run of violations shares. */
+struct Group {
+	char schema_name[kNameLength]; /* as PostgreSQL's error names them */
+	char table_name[kNameLength];
+	char constraint_name[kNameLength];
+	char user_name[kNameLength];
+	char application_name[kNameLength];
+	char message[kMessageLength];  /* tells a re-raise from another violation */
+	int query;
+	ConstraintInfo info;
+};
+
+MemoryContext pending_context = nullptr;
+
+PendingViolation *entries = nullptr;
+int entry_count = 0, entry_room = 0;
+
+Group *groups = nullptr;
+int group_count = 0, group_room = 0;
+
+/* Query texts, NUL-terminated, in chunks; queries[i] points into one. */
+const char **queries = nullptr;
+int query_count = 0, query_room = 0;
+char *chunk = nullptr; /* the chunk being filled */
+Size chunk_free = 0;
+
+char *keys = nullptr;
+Size keys_used = 0, keys_room = 0;
+
+template <typename T>
+void
+grow(T **array, int *room, int used, int limit)
+{
+	if (used + kHeadroom <= *room || *room >= limit)
+		return;
+	int wanted = Min(limit, Max(2 * *room, used + kHeadroom));
+	*array = *array == nullptr ? (T *) MemoryContextAlloc(pending_context, sizeof(T) * wanted)
+	                           : (T *) repalloc(*array, sizeof(T) * wanted);
+	*room = wanted;
+}
+
+/* The index of query text, added when new; -1 without room. */
+int
+query_index(const char *query)
+{
+	if (query_count > 0 && strcmp(queries[query_count - 1], query) == 0)
+		return query_count - 1;
+	size_t length = strlen(query) + 1;
+	if (query_count == query_room || length > chunk_free)
+		return -1;
+	memcpy(chunk, query, length);
+	queries[query_count] = chunk;
+	chunk += length;
+	chunk_free -= length;
+	return query_count++;
+}
+
+void
+fill_group(Group *g, const ViolationEvent &e, const char *message, int query)
+{
+	memset(g, 0, sizeof(*g));
+	memcpy(g->schema_name, e.schema_name, sizeof(g->schema_name));
+	memcpy(g->table_name, e.table_name, sizeof(g->table_name));
+	memcpy(g->constraint_name, e.constraint_name, sizeof(g->constraint_name));
+	memcpy(g->user_name, e.user_name, sizeof(g->user_name));
+	memcpy(g->application_name, e.application_name, sizeof(g->application_name));
+	copy_truncated(g->message, sizeof(g->message), message);
+	g->query = query;
+	g->info = e.info;
+}
+
+/* The index of the group of (e, message, query), added when new; -1 without room. */
+int
+group_index(const ViolationEvent &e, const char *message, int query)
+{
+	if (group_count == group_room)
+		return -1;
+	Group &candidate = groups[group_count]; /* built in the free slot, kept if new */
+	fill_group(&candidate, e, message, query);
+	/* Violations come in runs: look at the newest few. */
+	for (int i = group_count - 1; i >= 0 && i >= group_count - 8; i--)
+		if (memcmp(&groups[i], &candidate, sizeof(Group)) == 0)
+			return i;
+	return group_count++;
+}
+
+} // namespace
+
+void
+pending_reserve()
+{
+	if (pending_context == nullptr)
+		pending_context = AllocSetContextCreate(TopMemoryContext, "fk_guard pending violations",
+		                                        ALLOCSET_DEFAULT_SIZES);
+	grow(&entries, &entry_room, entry_count, kMaxPendingViolations);
+	grow(&groups, &group_room, group_count, kMaxGroups);
+	grow(&queries, &query_room, query_count, kMaxGroups);
+	if (chunk_free < (Size) kMaxQueryLength + 1) {
+		chunk = (char *) MemoryContextAlloc(pending_context, kQueryChunk);
+		chunk_free = kQueryChunk;
+	}
+	Size wanted_keys = keys_used + kHeadroom * (Size) kKeyLength;
+	if (wanted_keys > keys_room && keys_room < kMaxPendingKeyBytes) {
+		Size room = Min(kMaxPendingKeyBytes, Max(2 * keys_room, wanted_keys));
+		keys = keys == nullptr ? (char *) MemoryContextAlloc(pending_context, room) : (char *) repalloc(keys, room);
+		keys_room = room;
+	}
+}
+
+PendingViolation *
+pending_add(const ViolationEvent &e, const char *message)
+{
+	size_t key_length = strnlen(e.key, sizeof(e.key) - 1);
+	if (entry_count == entry_room || keys_used + key_length + 1 > keys_room)
+		return nullptr;
+	int query = query_index(e.query);
+	int group = query < 0 ? -1 : group_index(e, message, query);
+	if (group < 0)
+		return nullptr;
+	PendingViolation &p = entries[entry_count++];
+	memset(&p, 0, sizeof(p));
+	p.ts = e.ts;
+	p.userid = e.userid;
+	p.side = e.side;
+	p.operation = e.operation;
+	p.deferred = e.deferred;
+	p.group = group;
+	p.key_at = (uint32) keys_used;
+	memcpy(keys + keys_used, e.key, key_length);
+	keys[keys_used + key_length] = '\0';
+	keys_used += key_length + 1;
+	return &p;
+}
+
+bool
+pending_matches(const PendingViolation &p, const ViolationEvent &e, const char *message)
+{
+	const Group &g = groups[p.group];
+	return strcmp(g.constraint_name, e.constraint_name) == 0 && strcmp(g.schema_name, e.schema_name) == 0 &&
+	       strcmp(g.table_name, e.table_name) == 0 && strcmp(keys + p.key_at, e.key) == 0 &&
+	       strncmp(g.message, message, kMessageLength - 1) == 0;
+}
+
+int
+pending_count()
+{
+	return entry_count;
+}
+
+PendingViolation &
+pending_at(int i)
+{
+	return entries[i];
+}
+
+void
+pending_expand(const PendingViolation &p, ViolationEvent *out)
+{
+	const Group &g = groups[p.group];
+	memset(out, 0, offsetof(ViolationEvent, query));
+	out->ts = p.ts;
+	out->dbid = MyDatabaseId;
+	out->userid = p.userid;
+	out->pid = MyProcPid;
+	out->side = p.side;
+	out->operation = p.operation;
+	out->deferred = p.deferred;
+	out->handled = p.caught && !p.emitted;
+	memcpy(out->schema_name, g.schema_name, sizeof(out->schema_name));
+	memcpy(out->table_name, g.table_name, sizeof(out->table_name));
+	memcpy(out->constraint_name, g.constraint_name, sizeof(out->constraint_name));
+	memcpy(out->user_name, g.user_name, sizeof(out->user_name));
+	memcpy(out->application_name, g.application_name, sizeof(out->application_name));
+	copy_truncated(out->key, sizeof(out->key), keys + p.key_at);
+	copy_truncated(out->query, sizeof(out->query), queries[g.query]);
+	out->info = g.info;
+}
+
+void
+pending_remove_if(bool (*done)(const PendingViolation &))
+{
+	int kept = 0;
+	for (int i = 0; i < entry_count; i++)
+		if (!done(entries[i]))
+			entries[kept++] = entries[i];
+	entry_count = kept;
+}
+
+void
+pending_clear()
+{
+	bool used = entry_count > 0 || query_count > 0;
+	entry_count = group_count = query_count = 0;
+	keys_used = 0;
+	/* Starts from an empty context: the query chunks are not reused in place. */
+	if (used) {
+		MemoryContextReset(pending_context);
+		entries = nullptr;
+		groups = nullptr;
+		queries = nullptr;
+		keys = nullptr;
+		entry_room = group_room = query_room = 0;
+		keys_room = 0;
+		chunk = nullptr;
+		chunk_free = 0;
+	}
+}
+
+} // namespace fkg

@@ -1,0 +1,77 @@
+/*
+ * violation_pending.h
+ *    The violations of the current transaction that wait until it is known
+ *    whether server-side code swallowed them (handled) or they reached the
+ *    client.  A store only: when entries are added, caught, emitted and
+ *    written out is violation_capture.cpp's business.
+ *
+ * Adding an entry happens while PostgreSQL raises the error, where nothing may
+ * allocate: room for it is reserved beforehand, at safe points
+ * (pending_reserve, from statement starts), up to a fixed budget of
+ * kMaxPendingViolations entries (about 1.2 kB each, plus each distinct
+ * constraint description and query once).  Past the budget pending_add
+ * refuses, and the caller only counts the violation.
+ */
+#ifndef FK_GUARD_VIOLATION_PENDING_H
+#define FK_GUARD_VIOLATION_PENDING_H
+
+#include "violation_event.h"
+
+extern "C" {
+#include "postgres.h"
+#include "datatype/timestamp.h"
+}
+
+namespace fkg {
+
+/* The budget: this many violations, their keys taking at most
+ * kMaxPendingKeyBytes (about 6 MB and 4 MB at most). */
+constexpr int kMaxPendingViolations = 100000;
+constexpr Size kMaxPendingKeyBytes = 4 * 1024 * 1024;
+
+/* A waiting violation: what differs from one to the next (when, its key, its
+ * fate); the rest (names, message, description, query) is shared by a run of
+ * violations and kept once per distinct value. */
+struct PendingViolation {
+	TimestampTz ts;
+	Oid userid;
+	Side side;
+	Operation operation;
+	bool deferred;
+	bool emitted;            /* reached the client */
+	bool caught;             /* rolled back by a subtransaction: swallowed, unless re-raised */
+	bool closed;             /* caught, and the handler that caught it is over: final */
+	int nest_level;          /* transaction nesting level when it was raised */
+	uint64 caught_at;        /* capture clock when it was caught */
+	int group;               /* its shared part */
+	uint32 key_at;           /* its key in the key pool, NUL-terminated */
+};
+
+/* Safe point (catalog access allowed, memory may be allocated): makes room for
+ * the violations the next steps may add without allocating. */
+void pending_reserve();
+
+/* Adds a violation described by e and its error's message; nullptr past the
+ * budget or when no room was reserved.  Never allocates. */
+PendingViolation *pending_add(const ViolationEvent &e, const char *message);
+
+/* Whether p is the violation of event e with this message (the same
+ * constraint, table, key and text): how a re-raised error is recognised. */
+bool pending_matches(const PendingViolation &p, const ViolationEvent &e, const char *message);
+
+int pending_count();
+PendingViolation &pending_at(int i);
+
+/* The whole event of entry p, as violation_store_record and the log take it
+ * (all but database_name, which is the backend's). */
+void pending_expand(const PendingViolation &p, ViolationEvent *out);
+
+/* Removes the entries for which done(entry) is true, keeping the others in order. */
+void pending_remove_if(bool (*done)(const PendingViolation &));
+
+/* Empties the store and gives back memory beyond the first reservation. */
+void pending_clear();
+
+} // namespace fkg
+
+#endif /* FK_GUARD_VIOLATION_PENDING_H */
