@@ -717,6 +717,19 @@ CREATE TABLE r_log (note text);
 CREATE TABLE r_u (id int PRIMARY KEY, parent_id int CONSTRAINT r_u_fk REFERENCES p);
 });
 
+# The client's error of a re-raised r_c violation with this key.
+sub client_gets_reraised
+{
+	my ($key) = @_;
+	return sub {
+		my ($v) = @_;
+		my @err = grep { $_->{handled} eq 'false' } @$v;
+		is(scalar(@err) && "$err[0]{table} $err[0]{constraint} $err[0]{detail}",
+			"r_c r_c_fk Key (parent_id)=($key) is not present in table \"p\".",
+			're-raise: the client gets r_c\'s violation');
+	};
+}
+
 # The handler catches r_c's violation, runs statements (among them 40 caught
 # violations of r_c2 and one of r_c identical to the first), then re-raises.
 my ($expected_rr, $rows_rr) = run_case(
@@ -738,12 +751,7 @@ BEGIN
 	END;
 END \$\$;
 },
-	check_client => sub {
-		my ($v) = @_;
-		my @err = grep { $_->{handled} eq 'false' } @$v;
-		is(scalar(@err) && "$err[0]{table} $err[0]{constraint} $err[0]{detail}",
-			'r_c r_c_fk Key (parent_id)=(901) is not present in table "p".', 're-raise: the client gets r_c\'s violation');
-	});
+	check_client => client_gets_reraised(901));
 is( join(',', sort map { norm($_->{handled}) } grep { ($_->{key} // '') eq '(parent_id)=(901)' } @$rows_rr),
 	join(',', sort map { $_->{handled} } grep { ($_->{key} // '') eq '(parent_id)=(901)' } @$expected_rr),
 	're-raise: r_c\'s key 901 is two records, the re-raised one handled = false, the one caught in the handler true')
@@ -766,12 +774,7 @@ BEGIN
 	END;
 END \$\$;
 },
-	check_client => sub {
-		my ($v) = @_;
-		my @err = grep { $_->{handled} eq 'false' } @$v;
-		is(scalar(@err) && "$err[0]{table} $err[0]{constraint} $err[0]{detail}",
-			'r_c r_c_fk Key (parent_id)=(903) is not present in table "p".', 're-raise: the client gets r_c\'s violation');
-	});
+	check_client => client_gets_reraised(903));
 
 run_case(
 	name => 'a handler that does not match (WHEN unique_violation)', errors => 1, caught => 0, operation => 'INSERT',
