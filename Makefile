@@ -11,7 +11,7 @@ DATA = $(sort $(wildcard fk_guard--*.sql))
 PGFILEDESC = "fk_guard - find orphaned rows and watch foreign-key violations"
 
 REGRESS = orphans_basic orphans_semantics orphans_partitions orphans_identifiers \
-	orphans_privileges orphans_arguments orphans_summary violations_not_preloaded upgrade audit security security_schema
+	orphans_privileges orphans_arguments orphans_summary orphans_fidelity violations_not_preloaded upgrade audit security security_schema
 REGRESS_OPTS = --inputdir=. --load-extension=fk_guard
 
 PG_CONFIG ?= pg_config

@@ -24,7 +24,8 @@ namespace fkg {
 /* One row per key column.  Casts and COLLATE follow ri_GenerateQual and
  * ri_GenerateQualCollation: cast a column to the operator's input type when
  * they differ, and compare under the referenced column's collation when the
- * two collations differ.  The privilege columns say what the caller may see
+ * two collations differ (the one RI compares under either way, hence the one
+ * whose determinism counts).  The privilege columns say what the caller may see
  * (checked as the caller) and whether the referencing table's owner, who runs
  * the check (as RI_Initial_Check runs as the validating owner), may read the
  * referenced key.  Every name is qualified: this runs with the caller's
@@ -42,6 +43,7 @@ SELECT c.oid, c.conname,
        CASE WHEN fa.atttypid <> o.oprright THEN rt.typname END,
        CASE WHEN pa.attcollation <> fa.attcollation THEN colln.nspname END,
        CASE WHEN pa.attcollation <> fa.attcollation THEN coll.collname END,
+       NOT COALESCE(coll.collisdeterministic, true),
        s.relowner,
        pg_catalog.has_schema_privilege(sn.oid, 'USAGE'),
        pg_catalog.has_schema_privilege(pn.oid, 'USAGE'),
@@ -110,6 +112,7 @@ enum Column {
 	kFkCastName,
 	kCollationSchema,
 	kCollationName,
+	kNondeterministic,
 	kChildOwner,
 	kChildSchemaUsage,
 	kParentSchemaUsage,
@@ -324,6 +327,7 @@ load_declared_foreign_keys(Oid target, int *count)
 		column.pk_cast = name_at(row, desc, kPkCastSchema, kPkCastName);
 		column.fk_cast = name_at(row, desc, kFkCastSchema, kFkCastName);
 		column.collation = name_at(row, desc, kCollationSchema, kCollationName);
+		column.nondeterministic = bool_at(row, desc, kNondeterministic);
 		if (fk.refusal == Refusal::kNone)
 			fk.refusal = refusal_of_row(row, desc);
 		CHECK_FOR_INTERRUPTS();

@@ -51,15 +51,44 @@ regclass_literal(unsigned relid)
 	return std::to_string(relid) + "::pg_catalog.oid::pg_catalog.regclass";
 }
 
-/* FROM ... WHERE ...: the rows of fk.scan_relation that RI would reject. */
+/* The fk columns as an argument list: "fk.a, fk.b". */
+static std::string
+fk_column_list(const ForeignKeySpec &fk)
+{
+	std::string sql;
+	for (int i = 0; i < fk.nkeys; i++)
+		sql += (i > 0 ? ", fk." : "fk.") + quote_identifier(fk.keys[i].fk_column);
+	return sql;
+}
+
+/* True when every key column of the row is non-null, as ri_NullCheck reads
+ * the tuple: the columns' own null flags (num_nulls counts null arguments),
+ * not IS NULL, which on a composite value tests its fields. */
+static std::string
+key_complete(const ForeignKeySpec &fk)
+{
+	return "pg_catalog.num_nulls(" + fk_column_list(fk) + ") = 0";
+}
+
+/* FROM ... WHERE ...: the rows of fk.scan_relation that RI_FKey_check would
+ * reject.  The referenced row is looked for as RI does (SELECT 1 FROM pk
+ * WHERE pk.a = fk.a ...): an anti join, whose "no partner" cannot be mistaken
+ * for a partner whose key reads as NULL. */
 static std::string
 orphan_from_where(const ForeignKeySpec &fk)
 {
 	std::string sql = " FROM ";
 	sql += fk.scan_partitioned ? "" : "ONLY ";
-	sql += qualified(fk.scan_relation) + " fk LEFT JOIN ";
+	sql += qualified(fk.scan_relation) + " fk WHERE ";
+	/* MATCH SIMPLE checks rows whose key has no null; MATCH FULL checks every
+	 * row with a non-null column, and partial nulls never find a partner. */
+	if (fk.match_full)
+		sql += "pg_catalog.num_nulls(" + fk_column_list(fk) + ") < " + std::to_string(fk.nkeys);
+	else
+		sql += key_complete(fk);
+	sql += " AND NOT EXISTS (SELECT FROM ";
 	sql += fk.parent_partitioned ? "" : "ONLY ";
-	sql += qualified(fk.parent_relation) + " pk ON (";
+	sql += qualified(fk.parent_relation) + " pk WHERE ";
 	for (int i = 0; i < fk.nkeys; i++) {
 		const KeyColumnSpec &k = fk.keys[i];
 		if (i > 0)
@@ -70,18 +99,17 @@ orphan_from_where(const ForeignKeySpec &fk)
 		if (!k.collation.empty())
 			sql += " COLLATE " + qualified(k.collation);
 	}
-	/* Equality is strict, so one null pk column is enough to detect "no partner". */
-	sql += ") WHERE pk." + quote_identifier(fk.keys[0].pk_column) + " IS NULL AND (";
-	/* MATCH SIMPLE checks rows whose key has no null; MATCH FULL checks every
-	 * row with a non-null column, and partial nulls never find a partner. */
-	const char *separator = fk.match_full ? " OR " : " AND ";
-	for (int i = 0; i < fk.nkeys; i++) {
-		if (i > 0)
-			sql += separator;
-		sql += "fk." + quote_identifier(fk.keys[i].fk_column) + " IS NOT NULL";
-	}
 	sql += ")";
 	return sql;
+}
+
+bool
+hashing_may_split(const ForeignKeySpec &fk)
+{
+	for (int i = 0; i < fk.nkeys; i++)
+		if (fk.keys[i].nondeterministic)
+			return true;
+	return false;
 }
 
 static std::string
@@ -125,13 +153,16 @@ orphan_rows_query(const ForeignKeySpec &fk, int64_t limit)
 std::string
 orphan_summary_query(const ForeignKeySpec &fk)
 {
-	/* Distinct missing keys are complete keys: MATCH FULL's partial-null rows
-	 * are orphans but name no parent key. */
-	std::string key, complete;
+	/* Missing keys are distinct under the constraint's equality: each fk
+	 * column as the operator takes it (cast to its input type, under the
+	 * collation RI compares with), so that each one is a parent row to
+	 * insert.  MATCH FULL's partial-null rows are orphans but name no key. */
+	std::string key;
 	for (int i = 0; i < fk.nkeys; i++) {
-		const std::string column = "fk." + quote_identifier(fk.keys[i].fk_column);
-		key += (i > 0 ? ", " : "") + column;
-		complete += (i > 0 ? " AND " : "") + column + " IS NOT NULL";
+		const KeyColumnSpec &k = fk.keys[i];
+		key += (i > 0 ? ", fk." : "fk.") + quote_identifier(k.fk_column) + cast_suffix(k.fk_cast);
+		if (!k.collation.empty())
+			key += " COLLATE " + qualified(k.collation);
 	}
 	if (fk.nkeys > 1)
 		key = "ROW(" + key + ")";
@@ -139,7 +170,7 @@ orphan_summary_query(const ForeignKeySpec &fk)
 	std::string sql = "SELECT " + quote_literal(fk.constraint_name) + "::pg_catalog.name, ";
 	sql += regclass_literal(fk.scan_relid) + ", " + regclass_literal(fk.parent_relid) + ", ";
 	sql += fk.validated ? "true, " : "false, ";
-	sql += "pg_catalog.count(*), pg_catalog.count(DISTINCT " + key + ") FILTER (WHERE " + complete + ")";
+	sql += "pg_catalog.count(*), pg_catalog.count(DISTINCT " + key + ") FILTER (WHERE " + key_complete(fk) + ")";
 	sql += orphan_from_where(fk);
 	return sql;
 }

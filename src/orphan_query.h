@@ -3,10 +3,13 @@
  *    Builds the SQL that finds the orphans of one foreign key.
  *
  * Pure C++ (no PostgreSQL calls), so it is unit tested without a server.  The
- * query has the shape of RI_Initial_Check in src/backend/utils/adt/ri_triggers.c:
- * the referencing table LEFT JOINed to the referenced one on the constraint's
- * own equality operators (with the casts and COLLATE clause PostgreSQL adds),
- * keeping rows with no partner whose key the match type says must be checked.
+ * verdict is RI_FKey_check's, the check PostgreSQL runs on each written row
+ * (src/backend/utils/adt/ri_triggers.c): rows whose key the match type says
+ * must be checked (ri_NullCheck: the columns' own null flags) and for which no
+ * referenced row is equal under the constraint's own operators, with the
+ * casts and COLLATE clause PostgreSQL adds.  RI_Initial_Check, what ADD
+ * FOREIGN KEY and VALIDATE CONSTRAINT run, tests IS NOT NULL on the columns
+ * instead, which on a composite-typed column tests its fields (README.md).
  */
 #ifndef FK_GUARD_ORPHAN_QUERY_H
 #define FK_GUARD_ORPHAN_QUERY_H
@@ -39,6 +42,7 @@ struct KeyColumnSpec {
 	QualifiedName pk_cast;     /* type to cast the pk column to, when it differs from the operator's input */
 	QualifiedName fk_cast;     /* the same for the fk column */
 	QualifiedName collation;   /* pk collation, when the two columns' collations differ */
+	bool nondeterministic;     /* compared under a nondeterministic collation */
 };
 
 /* Everything needed to write the orphan query of one declared foreign key.
@@ -68,6 +72,12 @@ std::string orphan_rows_query(const ForeignKeySpec &fk, int64_t limit);
 
 /* SELECT returning fk_orphan_summary's single row for one foreign key. */
 std::string orphan_summary_query(const ForeignKeySpec &fk);
+
+/* True when a hash join or hash aggregate could split keys the constraint's
+ * equality calls equal: a nondeterministic collation, under which a
+ * cross-type equality's two hash functions (name's and text's, say) need not
+ * agree.  Such queries must run without hashing: RI_FKey_check never hashes. */
+bool hashing_may_split(const ForeignKeySpec &fk);
 
 } // namespace fkg
 

@@ -32,6 +32,7 @@ extern "C" {
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"
 #include "utils/resowner.h"
@@ -71,12 +72,23 @@ require_checked_relations(SPIPlanPtr plan, const ForeignKeySpec &spec)
 	}
 }
 
+/* Plans without hash joins or hash aggregation, until the identity is restored
+ * (the settings live in become_owner's GUC nest level). */
+void
+forbid_hashing()
+{
+	for (const char *setting : {"enable_hashjoin", "enable_hashagg"})
+		(void) set_config_option(setting, "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+}
+
 /* Runs one orphan query as the referencing table's owner, appending its rows to out. */
 void
 run_as_checker(const char *sql, const DeclaredForeignKey &fk, Tuplestorestate *out, TupleDesc desc)
 {
 	DestReceiver *dest = compat::tuplestore_receiver(out, CurrentMemoryContext, desc);
 	SavedIdentity saved = become_owner(fk.checker);
+	if (hashing_may_split(fk.spec))
+		forbid_hashing();
 
 	SPIPlanPtr plan = SPI_prepare_cursor(sql, 0, nullptr, CURSOR_OPT_PARALLEL_OK);
 	if (plan == nullptr)

@@ -1,0 +1,124 @@
+-- Cases where a query over the tables can judge differently from PostgreSQL's
+-- per-row RI check (RI_FKey_check), each compared with PostgreSQL's verdict
+-- (fkg_test.disagreements(), orphans_basic.sql) under every join plan.
+
+-- The number of parent rows that would have to be inserted for the child's
+-- orphans of constraint con to pass: inserted one by one, each for a row
+-- PostgreSQL still rejects, then rolled back.  What missing_keys must say.
+CREATE FUNCTION fkg_test.parents_needed(con oid) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+  c pg_constraint;
+  r record;
+  needed bigint := 0;
+  fk_cols text;
+  pk_cols text;
+BEGIN
+  SELECT * INTO c FROM pg_constraint WHERE oid = con;
+  SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.n) INTO fk_cols
+    FROM unnest(c.conkey) WITH ORDINALITY k(attnum, n)
+    JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum;
+  SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.n) INTO pk_cols
+    FROM unnest(c.confkey) WITH ORDINALITY k(attnum, n)
+    JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum;
+  BEGIN
+    FOR r IN SELECT * FROM fkg_test.rejected_rows(con) LOOP
+      -- Still rejected after the parents inserted so far?
+      IF EXISTS (SELECT FROM fkg_test.rejected_rows(con) x WHERE x.child_table = r.child_table AND x.child_ctid = r.child_ctid)
+      THEN
+        BEGIN
+          EXECUTE format('INSERT INTO %s (%s) SELECT %s FROM %s WHERE ctid = $1', c.confrelid::regclass, pk_cols,
+                         fk_cols, r.child_table) USING r.child_ctid;
+          needed := needed + 1;
+        EXCEPTION WHEN not_null_violation THEN
+          NULL; -- a MATCH FULL key with NULLs: no parent row can fix it
+        END;
+      END IF;
+    END LOOP;
+    RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'roll back';
+  EXCEPTION WHEN raise_exception THEN
+    RETURN needed;
+  END;
+END
+$$;
+
+-- Rows of the declared foreign keys on the given tables where fk_orphans()
+-- and PostgreSQL disagree, and fk_orphan_summary() against the oracle, with
+-- hash joins on and off.
+CREATE FUNCTION fkg_test.judge(tables regclass[]) RETURNS TABLE (plan text, constraint_name name, what text)
+LANGUAGE plpgsql AS $$
+DECLARE
+  hashing text;
+BEGIN
+  FOREACH hashing IN ARRAY ARRAY['on', 'off'] LOOP
+    PERFORM set_config('enable_hashjoin', hashing, true);
+    PERFORM set_config('enable_hashagg', hashing, true);
+    RETURN QUERY
+      SELECT 'hashing ' || hashing, d.constraint_name, format('row %s only in %s', d.child_ctid, d.only_in)
+        FROM fkg_test.disagreements() d WHERE d.child_table = ANY (tables);
+    RETURN QUERY
+      SELECT 'hashing ' || hashing, s.constraint_name,
+             format('missing_keys %s, PostgreSQL needs %s parent rows', s.missing_keys, fkg_test.parents_needed(k.oid))
+        FROM unnest(tables) t, fk_orphan_summary(t) s
+        JOIN pg_constraint k ON k.conname = s.constraint_name AND k.conrelid = s.child_table
+       WHERE s.missing_keys IS DISTINCT FROM fkg_test.parents_needed(k.oid);
+  END LOOP;
+END
+$$;
+
+-- A composite-typed key: the column's own NULL, not its fields, decides
+-- whether the row is checked (ri_NullCheck); ROW(2, NULL) is checked and
+-- missing, ROW(NULL, NULL) matches the same value in the parent.
+CREATE TYPE pair AS (a int, b int);
+CREATE TABLE pair_parent (k pair PRIMARY KEY);
+INSERT INTO pair_parent VALUES (ROW(1, 1)), (ROW(NULL, NULL));
+CREATE TABLE pair_child (id int, k pair);
+INSERT INTO pair_child VALUES (1, ROW(1, 1)), (2, ROW(2, NULL)), (3, ROW(3, 4)), (4, ROW(NULL, NULL)), (5, NULL);
+ALTER TABLE pair_child ADD CONSTRAINT pair_child_fk FOREIGN KEY (k) REFERENCES pair_parent NOT VALID;
+CREATE TABLE pair_parent2 (k pair, x int, PRIMARY KEY (k, x));
+INSERT INTO pair_parent2 VALUES (ROW(NULL, NULL), 1);
+CREATE TABLE pair_child2 (id int, k pair, x int);
+INSERT INTO pair_child2 VALUES (1, ROW(NULL, NULL), 1), (2, ROW(NULL, NULL), NULL), (3, NULL, NULL), (4, ROW(5, 5), 1);
+ALTER TABLE pair_child2 ADD CONSTRAINT pair_child2_fk FOREIGN KEY (k, x) REFERENCES pair_parent2 MATCH FULL NOT VALID;
+SELECT constraint_name, key FROM fk_orphans('pair_child') ORDER BY key::text;
+SELECT constraint_name, key FROM fk_orphans('pair_child2') ORDER BY key::text;
+SELECT * FROM fkg_test.judge(ARRAY['pair_child', 'pair_child2']::regclass[]);
+
+-- A nondeterministic collation on a name key referenced from text: the
+-- constraint's equality is name = text under "ci", and a hash join would hash
+-- the two sides with functions that do not agree under it.
+CREATE COLLATION fkg_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE TABLE ci_parent (k name COLLATE fkg_ci PRIMARY KEY);
+INSERT INTO ci_parent VALUES ('abc');
+CREATE TABLE ci_child (k text);
+INSERT INTO ci_child VALUES ('abc'), ('ABC'), ('abd');
+ALTER TABLE ci_child ADD CONSTRAINT ci_child_fk FOREIGN KEY (k) REFERENCES ci_parent NOT VALID;
+SET enable_hashjoin = on;
+SELECT key FROM fk_orphans('ci_child');
+SET enable_hashjoin = off;
+SELECT key FROM fk_orphans('ci_child');
+RESET enable_hashjoin;
+SELECT * FROM fkg_test.judge(ARRAY['ci_child']::regclass[]);
+
+-- missing_keys counts keys distinct under the constraint's equality: a citext
+-- child of a text parent needs 'abc' and 'ABC' both; a "C" child of a parent
+-- under a case-insensitive collation needs one row for 'abc', 'ABC', 'Abc'.
+CREATE EXTENSION IF NOT EXISTS citext;
+CREATE TABLE text_parent (k text PRIMARY KEY);
+CREATE TABLE citext_child (k citext);
+INSERT INTO citext_child VALUES ('abc'), ('ABC');
+ALTER TABLE citext_child ADD CONSTRAINT citext_child_fk FOREIGN KEY (k) REFERENCES text_parent NOT VALID;
+CREATE TABLE ci_text_parent (k text COLLATE fkg_ci PRIMARY KEY);
+CREATE TABLE c_child (k text COLLATE "C");
+INSERT INTO c_child VALUES ('abc'), ('ABC'), ('Abc'), ('x');
+ALTER TABLE c_child ADD CONSTRAINT c_child_fk FOREIGN KEY (k) REFERENCES ci_text_parent NOT VALID;
+SELECT constraint_name, orphan_rows, missing_keys FROM fk_orphan_summary('citext_child');
+SELECT constraint_name, orphan_rows, missing_keys FROM fk_orphan_summary('c_child');
+SELECT * FROM fkg_test.judge(ARRAY['citext_child', 'c_child']::regclass[]);
+
+-- The files after this one see the database as it was.
+DROP TABLE pair_child, pair_parent, pair_child2, pair_parent2, ci_child, ci_parent, citext_child, text_parent,
+  c_child, ci_text_parent;
+DROP TYPE pair;
+DROP COLLATION fkg_ci;
+DROP FUNCTION fkg_test.judge(regclass[]), fkg_test.parents_needed(oid);
