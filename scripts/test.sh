@@ -6,6 +6,8 @@
 #   1. the C++ unit tests (GoogleTest, via CMake and ctest),
 #   2. the pg_regress suite (sql/, expected/) against a throwaway cluster,
 #   3. the cluster tests (test/t/*.pl, TAP) that need several sessions or servers.
+#      One runs PostgreSQL 15.1's own regression files from ../shared/vendor (FKG_VENDOR_DIR)
+#      with and without fk_guard; it caches their build in /var/cache/fk_guard (FKG_CACHE_DIR).
 # Clusters run as the unprivileged OS user "postgres" in directories under /tmp.
 set -euo pipefail
 
@@ -50,7 +52,18 @@ status=0
 tapdir=$(mktemp -d /tmp/fk_guard.tap.XXXXXX)
 cp -r "$repo/test/t" "$tapdir/t"
 [ "$(id -u)" = 0 ] && chown -R "$PG_OS_USER" "$tapdir"
+# Tests that run PostgreSQL's own files read them from FKG_VENDOR_DIR (they skip
+# when it is absent) and keep what they build from them in FKG_CACHE_DIR, outside
+# the checkout and writable by the user the tests run as.
+vendor=${FKG_VENDOR_DIR:-$repo/../shared/vendor}
+if [ "$(id -u)" = 0 ]; then
+	cache=${FKG_CACHE_DIR:-/var/cache/fk_guard}
+	mkdir -p "$cache" && chown "$PG_OS_USER" "$cache"
+else
+	cache=${FKG_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/fk_guard}
+fi
 (cd "$tapdir" && fkg_as_pg env PATH="$PATH" TESTDIR="$tapdir" PG_REGRESS="$("$PG_BIN/pg_config" --pkglibdir)/pgxs/src/test/regress/pg_regress" \
+	FKG_VENDOR_DIR="$vendor" FKG_CACHE_DIR="$cache" \
 	prove -I "$("$PG_BIN/pg_config" --pkglibdir)/pgxs/src/test/perl" t/*.pl) 2>&1 | tee "$logs/cluster" || status=$?
 [ "$status" = 0 ] && rm -rf "$tapdir" || echo "cluster test logs kept in $tapdir/tmp_check"
 total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$logs/cluster")
