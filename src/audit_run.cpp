@@ -298,7 +298,9 @@ summary_descriptor()
 	return BlessTupleDesc(desc);
 }
 
-/* Writes one summary row into the run's results, as the history's owner. */
+/* Writes one summary row into the run's results, as the history's owner.  A
+ * foreign key with a partition left detach-pending has one summary row per
+ * relation scanned; its result is their sum. */
 void
 record_result(const Installation &inst, int64 run, TupleTableSlot *slot)
 {
@@ -308,7 +310,7 @@ record_result(const Installation &inst, int64 run, TupleTableSlot *slot)
 	                   slot->tts_values[3],    slot->tts_values[4], slot->tts_values[5]};
 	char nulls[6] = {' ', ' ', ' ', ' ', slot->tts_isnull[4] ? 'n' : ' ', slot->tts_isnull[5] ? 'n' : ' '};
 	history_execute(inst,
-	                psprintf("INSERT INTO %s.fk_audit_results (run_id, constraint_oid, constraint_name, child_table, "
+	                psprintf("INSERT INTO %s.fk_audit_results AS r (run_id, constraint_oid, constraint_name, child_table, "
 	                         "parent_table, checked_at, validated, orphan_rows, missing_keys) "
 	                         "SELECT $1, c.oid, c.conname, pg_catalog.format('%%I.%%I', cn.nspname, cr.relname), "
 	                         "pg_catalog.format('%%I.%%I', pn.nspname, pr.relname), pg_catalog.clock_timestamp(), "
@@ -317,7 +319,14 @@ record_result(const Installation &inst, int64 run, TupleTableSlot *slot)
 	                         "JOIN pg_catalog.pg_namespace cn ON cn.oid = cr.relnamespace "
 	                         "JOIN pg_catalog.pg_class pr ON pr.oid = c.confrelid "
 	                         "JOIN pg_catalog.pg_namespace pn ON pn.oid = pr.relnamespace "
-	                         "WHERE c.conrelid = $3 AND c.conname = $2 AND c.contype = 'f' AND c.conparentid = 0",
+	                         "WHERE c.conname = $2 AND c.contype = 'f' AND c.conparentid = 0 AND c.conrelid IN ("
+	                         "WITH RECURSIVE up(relid) AS (SELECT $3::pg_catalog.oid UNION ALL "
+	                         "SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN up ON i.inhrelid = up.relid "
+	                         "JOIN pg_catalog.pg_class a ON a.oid = i.inhparent AND a.relkind = 'p') "
+	                         "SELECT relid FROM up) "
+	                         "ON CONFLICT (run_id, constraint_oid) DO UPDATE SET "
+	                         "orphan_rows = r.orphan_rows OPERATOR(pg_catalog.+) EXCLUDED.orphan_rows, "
+	                         "missing_keys = r.missing_keys OPERATOR(pg_catalog.+) EXCLUDED.missing_keys",
 	                         inst.quoted_schema),
 	                6, types, values, nulls);
 }

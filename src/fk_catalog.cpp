@@ -66,7 +66,21 @@ SELECT c.oid, c.conname,
                   AND NOT EXISTS (SELECT FROM pg_catalog.pg_roles ro
                                    WHERE ro.oid = s.relowner AND (ro.rolsuper OR ro.rolbypassrls)))
   FROM pg_catalog.pg_constraint c
-  JOIN pg_catalog.pg_class s ON s.oid = COALESCE($1, c.conrelid)
+  CROSS JOIN LATERAL (
+      SELECT COALESCE($1, c.conrelid) AS relid
+      UNION ALL
+      -- Partitions left detach-pending by an interrupted DETACH ... CONCURRENTLY:
+      -- a query on the partitioned table skips them, but PostgreSQL still checks
+      -- every row written into them against the foreign key.  Each is scanned
+      -- on its own (with its partitions).
+      (WITH RECURSIVE tree(relid, pending) AS (
+           SELECT COALESCE($1, c.conrelid), false
+           UNION ALL
+           SELECT i.inhrelid, i.inhdetachpending
+             FROM pg_catalog.pg_inherits i JOIN tree t ON i.inhparent = t.relid
+            WHERE NOT t.pending)
+       SELECT relid FROM tree WHERE pending)) AS scan
+  JOIN pg_catalog.pg_class s ON s.oid = scan.relid
   JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace
   JOIN pg_catalog.pg_class p ON p.oid = c.confrelid
   JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
@@ -84,8 +98,16 @@ SELECT c.oid, c.conname,
   LEFT JOIN pg_catalog.pg_collation coll ON coll.oid = pa.attcollation
   LEFT JOIN pg_catalog.pg_namespace colln ON colln.oid = coll.collnamespace
  WHERE c.contype = 'f' AND c.conparentid = 0
-   AND ($1 IS NULL OR c.conrelid = $1
-        OR c.conrelid IN (SELECT relid FROM pg_catalog.pg_partition_ancestors($1)))
+   AND ($1 IS NULL OR c.conrelid IN (
+        -- $1 and the partitioned tables above it, through detach-pending
+        -- links too (pg_partition_ancestors stops at those)
+        WITH RECURSIVE up(relid) AS (
+            SELECT $1
+            UNION ALL
+            SELECT i.inhparent FROM pg_catalog.pg_inherits i
+              JOIN up ON i.inhrelid = up.relid
+              JOIN pg_catalog.pg_class a ON a.oid = i.inhparent AND a.relkind = 'p')
+        SELECT relid FROM up))
  ORDER BY sn.nspname COLLATE "C", s.relname COLLATE "C", c.conname COLLATE "C", c.oid, k.n
 )SQL";
 
@@ -296,13 +318,17 @@ load_declared_foreign_keys(Oid target, int *count)
 	uint64 nrows = SPI_processed;
 	DeclaredForeignKey *keys = static_cast<DeclaredForeignKey *>(palloc0(sizeof(DeclaredForeignKey) * (nrows + 1)));
 	int nkeys = 0;
-	Oid current = InvalidOid;
+	Oid current = InvalidOid, current_scan = InvalidOid;
 
 	for (uint64 r = 0; r < nrows; r++) {
 		HeapTuple row = SPI_tuptable->vals[r];
+		/* A foreign key is checked once per relation it scans: its table, and
+		 * any partition of it left detach-pending. */
 		Oid constraint = oid_at(row, desc, kConstraintOid);
-		if (constraint != current) {
+		Oid scanned = oid_at(row, desc, kScanRelid);
+		if (constraint != current || scanned != current_scan) {
 			current = constraint;
+			current_scan = scanned;
 			DeclaredForeignKey &fk = keys[nkeys++];
 			fk.spec.constraint_name = SPI_getvalue(row, desc, kConstraintName);
 			fk.spec.scan_relid = oid_at(row, desc, kScanRelid);
