@@ -2,14 +2,18 @@
  * constraint_cache.cpp
  *    Backend-local cache of foreign-key descriptions (see constraint_cache.h).
  *
- * Two hash tables in a private memory context: the relations already resolved,
- * and the constraints keyed by the names an RI error carries.  A relcache
- * invalidation of a resolved relation, or any change to pg_constraint, takes
- * relations out of the resolved set: the next statement that needs one
- * resolves it again and overwrites its entries.  Entries are never removed
- * one by one: an entry whose relation changed still describes the constraint
- * as it was a moment ago, which is what a deferred violation of that moment
- * needs.  The table is rebuilt from scratch when it grows past kMaxEntries.
+ * Three hash tables in a private memory context: the relations already
+ * resolved, every relation a description names (referencing and referenced
+ * tables, their partitions), and the constraints keyed by the names an RI
+ * error carries.  Resolving reads the catalogs in a scratch context, reset
+ * afterwards: the cache keeps only fixed-size entries.  A relcache
+ * invalidation of a resolved relation takes it out of the resolved set; one
+ * of a named relation (a referenced table renamed, say) or of a schema takes
+ * every relation out: the next statement that needs one resolves it again and
+ * overwrites its entries.  Entries are never removed one by one: an entry
+ * whose relation changed still describes the constraint as it was a moment
+ * ago, which is what a deferred violation of that moment needs.  The tables
+ * are rebuilt from scratch when they grow past kMaxEntries.
  */
 #include "constraint_cache.h"
 
@@ -55,11 +59,13 @@ struct ConstraintEntry {
 };
 
 /* Past this many described constraints (a session creating and dropping
- * tables all day), the cache starts over. */
-constexpr long kMaxEntries = 16384;
+ * tables all day), the cache starts over: about 2 kB each. */
+constexpr long kMaxEntries = 4096;
 
 MemoryContext cache_context = nullptr;
+MemoryContext scratch_context = nullptr; /* what resolving reads, reset after each relation */
 HTAB *resolved_relations = nullptr; /* Oid -> Oid (a set) */
+HTAB *named_relations = nullptr;    /* Oid -> Oid (a set): relations some entry names */
 HTAB *constraints = nullptr;
 /* Invalidations that concern the cache: one arriving while a relation is
  * resolved means what was read may be half-old. */
@@ -74,11 +80,13 @@ forget_relation(Oid relid)
 	if (resolved_relations == nullptr)
 		return;
 	if (OidIsValid(relid)) {
-		bool found;
-		hash_search(resolved_relations, &relid, HASH_REMOVE, &found);
-		if (found || relid == resolving)
+		bool resolved, named;
+		hash_search(resolved_relations, &relid, HASH_REMOVE, &resolved);
+		hash_search(named_relations, &relid, HASH_FIND, &named);
+		if (resolved || relid == resolving)
 			invalidations++;
-		return;
+		if (!named)
+			return;
 	}
 	invalidations++;
 	HASH_SEQ_STATUS seq;
@@ -110,6 +118,7 @@ create_tables()
 	ctl.entrysize = sizeof(Oid);
 	ctl.hcxt = cache_context;
 	resolved_relations = hash_create("fk_guard resolved relations", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	named_relations = hash_create("fk_guard named relations", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 
 	ctl.keysize = sizeof(ConstraintKey);
 	ctl.entrysize = sizeof(ConstraintEntry);
@@ -177,6 +186,8 @@ add_constraint(Oid conoid)
 		column_list(info.parent_columns, sizeof(info.parent_columns), root->confrelid, confkey);
 	info.deferrable = root->condeferrable;
 	info.initially_deferred = root->condeferred;
+	for (Oid named : {con->conrelid, con->confrelid, root->conrelid, root->confrelid})
+		hash_search(named_relations, &named, HASH_ENTER, nullptr);
 	if (con->conrelid != root->conrelid)
 		qualified_relation_name(info.child_partition, sizeof(info.child_partition), con->conrelid);
 	if (con->confrelid != root->confrelid)
@@ -231,10 +242,9 @@ fkg_relcache_callback(Datum, Oid relid)
 	invoke_quietly([relid]() { forget_relation(relid); });
 }
 
-/* A foreign key created, changed or dropped: which relations it touches is
- * not told, so every relation is resolved again when next needed. */
+/* A schema renamed or dropped: the qualified names may be stale. */
 extern "C" void
-fkg_constraint_callback(Datum, int, uint32)
+fkg_namespace_callback(Datum, int, uint32)
 {
 	invoke_quietly([]() { forget_relation(InvalidOid); });
 }
@@ -288,7 +298,7 @@ void
 constraint_cache_init()
 {
 	CacheRegisterRelcacheCallback(fkg_relcache_callback, (Datum) 0);
-	CacheRegisterSyscacheCallback(CONSTROID, fkg_constraint_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, fkg_namespace_callback, (Datum) 0);
 }
 
 void
@@ -308,7 +318,10 @@ constraint_cache_note_relation(Oid relid)
 	uint64 invalidations_before = invalidations;
 	resolving = relid;
 
-	MemoryContext old = MemoryContextSwitchTo(cache_context);
+	if (scratch_context == nullptr)
+		scratch_context = AllocSetContextCreate(TopMemoryContext, "fk_guard constraint cache scratch",
+		                                        ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(scratch_context);
 	List *relations = get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE ? find_all_inheritors(relid, NoLock, nullptr)
 	                                                                      : list_make1_oid(relid);
 	Relation pg_constraint = table_open(ConstraintRelationId, AccessShareLock);
@@ -323,6 +336,7 @@ constraint_cache_note_relation(Oid relid)
 	table_close(pg_trigger, AccessShareLock);
 	table_close(pg_constraint, AccessShareLock);
 	MemoryContextSwitchTo(old);
+	MemoryContextReset(scratch_context);
 	resolving = InvalidOid;
 	/* An invalidation while resolving may have left half-old data: resolve again next time. */
 	if (invalidations == invalidations_before) {

@@ -67,11 +67,41 @@ namespace {
 struct Frame {
 	ErrorContextCallback callback;
 	uint64 started;             /* capture clock when it started */
-	Operation operation;
+	unsigned operations;        /* the Operations it performs (a statement with data-modifying WITH has several) */
 	bool deferred;              /* its checks fire after their statement (COMMIT, SET CONSTRAINTS) */
+	const char *source;         /* its statement's text */
 	Oid altering;               /* the table an ALTER TABLE changes, or InvalidOid */
-	const ConstraintInfo *added; /* the foreign key an ALTER TABLE adds, from the statement */
+	List *added;                /* the foreign keys an ALTER TABLE adds (ConstraintInfo *), from the statement */
 };
+
+/* Operation's bit in Frame::operations. */
+constexpr unsigned
+operation_bit(Operation operation)
+{
+	switch (operation) {
+	case Operation::Insert:
+		return 1u << 0;
+	case Operation::Update:
+		return 1u << 1;
+	case Operation::Delete:
+		return 1u << 2;
+	case Operation::Merge:
+		return 1u << 3;
+	case Operation::Copy:
+		return 1u << 4;
+	case Operation::Commit:
+		return 1u << 5;
+	case Operation::Prepare:
+		return 1u << 6;
+	case Operation::SetConstraints:
+		return 1u << 7;
+	case Operation::AlterTable:
+		return 1u << 8;
+	case Operation::Other:
+		break;
+	}
+	return 1u << 9;
+}
 
 /* Ticks at every Frame start and every catch: orders them. */
 uint64 capture_clock = 0;
@@ -88,7 +118,7 @@ struct BeyondBudget {
 	int64 count;
 	int64 emitted;
 };
-constexpr int kBeyondBudgetConstraints = 16;
+constexpr int kBeyondBudgetConstraints = 64;
 BeyondBudget beyond_budget[kBeyondBudgetConstraints];
 int beyond_budget_used = 0;
 int64 beyond_budget_lost = 0; /* past kBeyondBudgetConstraints distinct constraints too */
@@ -136,6 +166,43 @@ prepare_capture()
 	}
 }
 
+/* The operation a violation on this side is recorded under, of those a
+ * statement performs: the only one, or the one that can raise it (a
+ * child-side violation comes from writing the child, a parent-side one from
+ * changing the parent). */
+Operation
+operation_of(unsigned operations, Side side)
+{
+	static const Operation kChildFirst[] = {Operation::Insert, Operation::Update, Operation::Merge, Operation::Copy,
+	                                        Operation::Delete};
+	static const Operation kParentFirst[] = {Operation::Delete, Operation::Update, Operation::Merge,
+	                                         Operation::Insert, Operation::Copy};
+	const Operation *order = side == Side::Parent ? kParentFirst : kChildFirst;
+	for (int i = 0; i < 5; i++)
+		if (operations & operation_bit(order[i]))
+			return order[i];
+	for (Operation single : {Operation::Commit, Operation::Prepare, Operation::SetConstraints, Operation::AlterTable})
+		if (operations & operation_bit(single))
+			return single;
+	return Operation::Other;
+}
+
+/* The foreign key named constraint among those an ALTER TABLE adds; an
+ * unnamed one only when it is the only one.  nullptr when none fits. */
+const ConstraintInfo *
+added_by_name(List *added, const char *constraint)
+{
+	ListCell *lc;
+	foreach (lc, added) {
+		const ConstraintInfo *info = (const ConstraintInfo *) lfirst(lc);
+		if (strcmp(info->declared_name, constraint) == 0)
+			return info;
+	}
+	if (list_length(added) == 1 && *((const ConstraintInfo *) linitial(added))->declared_name == '\0')
+		return (const ConstraintInfo *) linitial(added);
+	return nullptr;
+}
+
 /* The innermost Frame on error_context_stack, or nullptr. */
 const Frame *
 innermost_frame()
@@ -176,7 +243,7 @@ describe(ViolationEvent *e, char *message, const ErrorData *edata, const Frame *
 	e->userid = GetUserId();
 	e->pid = MyProcPid;
 	e->side = side;
-	e->operation = frame != nullptr ? frame->operation : Operation::Other;
+	e->operation = frame != nullptr ? operation_of(frame->operations, side) : Operation::Other;
 	e->deferred = frame != nullptr && frame->deferred;
 	copy_clipped(e->schema_name, sizeof(e->schema_name), edata->schema_name);
 	copy_clipped(e->table_name, sizeof(e->table_name), edata->table_name);
@@ -191,9 +258,9 @@ describe(ViolationEvent *e, char *message, const ErrorData *edata, const Frame *
 	copy_clipped(e->query, static_cast<size_t>(guc::max_query_length) + 1, debug_query_string);
 	if (constraint_cache_lookup(e->schema_name, e->table_name, e->constraint_name, &e->info))
 		;
-	else if (frame != nullptr && frame->added != nullptr) {
-		/* The foreign key this ALTER TABLE is adding, failing before any RI query ran. */
-		e->info = *frame->added;
+	else if (const ConstraintInfo *added = frame != nullptr ? added_by_name(frame->added, e->constraint_name) : nullptr) {
+		/* A foreign key this ALTER TABLE is adding, failing before any RI query ran. */
+		e->info = *added;
 		copy_clipped(e->info.declared_name, sizeof(e->info.declared_name), e->constraint_name);
 		const char *named = quote_qualified_identifier(e->schema_name, e->table_name);
 		if (strcmp(named, e->info.child_table) != 0)
@@ -235,9 +302,9 @@ count_beyond_budget(const ViolationEvent &e)
 
 /* Adds a fresh violation; it is the one in flight. */
 void
-add_violation(const ViolationEvent &e, const char *message)
+add_violation(const ViolationEvent &e, const char *message, const char *statement)
 {
-	PendingViolation *p = pending_add(e, message);
+	PendingViolation *p = pending_add(e, message, statement);
 	if (p != nullptr) {
 		p->nest_level = GetCurrentTransactionNestLevel();
 		in_flight = pending_count() - 1;
@@ -258,22 +325,29 @@ error_raised(const Frame *frame)
 	ErrorData *edata = CopyErrorData();
 	char message[kMessageLength];
 	if (describe(&scratch, message, edata, frame))
-		add_violation(scratch, message);
+		add_violation(scratch, message, frame->source);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(capture_context);
 }
 
-/* The newest caught, not yet final violation with this text: the one a
- * handler re-raises. */
+/* The caught, not yet final violation with this text that a handler
+ * re-raises: the newest one raised in the statement the error's CONTEXT
+ * quotes (two statements can raise violations of the same text), else the
+ * newest one. */
 int
-find_reraised(const ViolationEvent &e, const char *message)
+find_reraised(const ViolationEvent &e, const char *message, const char *context)
 {
+	int newest = kNone;
 	for (int i = pending_count() - 1; i >= 0; i--) {
 		const PendingViolation &p = pending_at(i);
-		if (p.caught && !p.emitted && !p.closed && pending_matches(p, e, message))
+		if (!p.caught || p.emitted || p.closed || !pending_matches(p, e, message))
+			continue;
+		if (pending_statement_in(p, context))
 			return i;
+		if (newest == kNone)
+			newest = i;
 	}
-	return kNone;
+	return newest;
 }
 
 /* A Frame that started at started returned normally: violations caught since
@@ -297,13 +371,14 @@ close_caught_since(uint64 started)
 }
 
 void
-push_frame(Frame *frame, Operation operation, bool deferred)
+push_frame(Frame *frame, unsigned operations, bool deferred, const char *source)
 {
 	frame->started = ++capture_clock;
-	frame->operation = operation;
+	frame->operations = operations;
 	frame->deferred = deferred;
+	frame->source = source;
 	frame->altering = InvalidOid;
-	frame->added = nullptr;
+	frame->added = NIL;
 	frame->callback.callback = fkg_error_raised;
 	frame->callback.arg = frame;
 	frame->callback.previous = error_context_stack;
@@ -333,6 +408,26 @@ statement_operation(CmdType command)
 	default:
 		return Operation::Other;
 	}
+}
+
+/* The operations a planned statement performs: its own, and those of its
+ * data-modifying WITH queries. */
+unsigned
+statement_operations(const QueryDesc *query)
+{
+	const PlannedStmt *planned = query->plannedstmt;
+	unsigned operations = 0;
+	if (query->operation != CMD_SELECT)
+		operations |= operation_bit(statement_operation(query->operation));
+	if (planned != nullptr && planned->hasModifyingCTE) {
+		ListCell *lc;
+		foreach (lc, planned->subplans) {
+			const Plan *plan = (const Plan *) lfirst(lc);
+			if (plan != nullptr && IsA(plan, ModifyTable))
+				operations |= operation_bit(statement_operation(((const ModifyTable *) plan)->operation));
+		}
+	}
+	return operations;
 }
 
 /* The operation a utility statement's own RI errors belong to.  Statements in
@@ -376,13 +471,15 @@ column_names(char *buf, size_t size, List *names)
 	pfree(list.data);
 }
 
-/* The foreign key an ALTER TABLE ... ADD creates, from the statement, in
- * statement memory; nullptr when it adds none.  Used only when a violation
- * comes before the new constraint could be read from the catalogs (a MATCH
- * FULL row failing before any RI query ran). */
-const ConstraintInfo *
-added_foreign_key(const AlterTableStmt *statement, Oid relid)
+/* The foreign keys an ALTER TABLE ... ADD creates, from the statement, in
+ * statement memory (a list of ConstraintInfo *, each named as the statement
+ * names it).  Used only when a violation comes before the new constraint
+ * could be read from the catalogs (a MATCH FULL row failing before any RI
+ * query ran). */
+List *
+added_foreign_keys(const AlterTableStmt *statement, Oid relid)
 {
+	List *added = NIL;
 	ListCell *lc;
 	foreach (lc, statement->cmds) {
 		const AlterTableCmd *cmd = (const AlterTableCmd *) lfirst(lc);
@@ -395,6 +492,7 @@ added_foreign_key(const AlterTableStmt *statement, Oid relid)
 		if (!OidIsValid(parent))
 			continue;
 		ConstraintInfo *info = (ConstraintInfo *) palloc0(sizeof(ConstraintInfo));
+		copy_clipped(info->declared_name, sizeof(info->declared_name), constraint->conname);
 		qualified_relation_name(info->child_table, sizeof(info->child_table), relid);
 		qualified_relation_name(info->parent_table, sizeof(info->parent_table), parent);
 		column_names(info->fk_columns, sizeof(info->fk_columns), constraint->fk_attrs);
@@ -404,9 +502,9 @@ added_foreign_key(const AlterTableStmt *statement, Oid relid)
 			primary_key_columns(info->parent_columns, sizeof(info->parent_columns), parent);
 		info->deferrable = constraint->deferrable;
 		info->initially_deferred = constraint->initdeferred;
-		return info;
+		added = lappend(added, info);
 	}
-	return nullptr;
+	return added;
 }
 
 /* Describes the relations a utility statement may raise RI errors about. */
@@ -426,7 +524,7 @@ note_utility_relations(const Node *statement, Frame *frame)
 	constraint_cache_note_relation(relid);
 	if (IsA(statement, AlterTableStmt)) {
 		frame->altering = relid;
-		frame->added = added_foreign_key((const AlterTableStmt *) statement, relid);
+		frame->added = added_foreign_keys((const AlterTableStmt *) statement, relid);
 	}
 }
 
@@ -492,6 +590,8 @@ flush_final()
 			record(&scratch);
 		}
 	pending_remove_if(is_final);
+	if (pending_count() == 0)
+		pending_clear(); /* gives back what the statements' groups, texts and keys took */
 	final_entries = 0;
 	in_flight = kNone;
 }
@@ -519,28 +619,58 @@ flush_beyond_budget(bool committed)
 	in_flight_beyond = -1;
 }
 
+/* Whether a violation must wait past the end of its transaction: the
+ * transaction ends inside a procedure (COMMIT or ROLLBACK in PL/pgSQL, the
+ * procedure's Frame still live) while the violation may still be re-raised
+ * (caught, its handler not over) or is still propagating (a deferred check
+ * failing at that COMMIT, which PostgreSQL re-throws once the next
+ * transaction has started). */
+bool
+outlives_transaction(const PendingViolation &p, int index, bool frames_live)
+{
+	return frames_live && !p.emitted && !p.closed && (p.caught || index == in_flight);
+}
+
+bool
+is_recorded(const PendingViolation &p)
+{
+	return p.recorded;
+}
+
 /*
- * Writes every pending violation to shared memory and the log, as the
+ * Writes the pending violations to shared memory and the log as the
  * transaction ends.  When it commits, every one that did not reach the client
  * was swallowed by server-side code.
  */
 void
 flush(bool committed)
 {
+	bool frames_live = innermost_frame() != nullptr;
+	int carried_in_flight = kNone, kept = 0;
 	for (int i = 0; i < pending_count(); i++) {
 		PendingViolation &p = pending_at(i);
+		if (outlives_transaction(p, i, frames_live)) {
+			if (i == in_flight)
+				carried_in_flight = kept;
+			kept++;
+			continue;
+		}
 		if (committed)
 			p.caught = true;
 		pending_expand(p, &scratch);
 		memcpy(scratch.database_name, database_name, sizeof(scratch.database_name));
 		record(&scratch);
+		p.recorded = true;
 	}
 	if (beyond_budget_used > 0 || beyond_budget_lost > 0)
 		flush_beyond_budget(committed);
-	pending_clear();
+	pending_remove_if(is_recorded);
+	if (pending_count() == 0) {
+		pending_clear();
+		newest_open_catch = 0;
+	}
 	final_entries = 0;
-	newest_open_catch = 0;
-	in_flight = kNone;
+	in_flight = carried_in_flight;
 }
 
 /* ---- hook bodies ---- */
@@ -549,9 +679,9 @@ flush(bool committed)
 void
 statement_starts()
 {
-	prepare_capture();
 	if (final_entries > 0)
 		flush_final();
+	prepare_capture(); /* after the flush, which may have given back the room */
 }
 
 void
@@ -580,7 +710,7 @@ executor_run(QueryDesc *query, ScanDirection direction, uint64 count, bool execu
 	Frame frame;
 	bool capture = active();
 	if (capture)
-		push_frame(&frame, statement_operation(query->operation), false);
+		push_frame(&frame, statement_operations(query), false, query->sourceText);
 	if (prev_executor_run)
 		prev_executor_run(query, direction, count, execute_once);
 	else
@@ -595,7 +725,7 @@ executor_finish(QueryDesc *query)
 	Frame frame;
 	bool capture = active();
 	if (capture)
-		push_frame(&frame, statement_operation(query->operation), false);
+		push_frame(&frame, statement_operations(query), false, query->sourceText);
 	if (prev_executor_finish)
 		prev_executor_finish(query);
 	else
@@ -622,7 +752,7 @@ process_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tre
 				xact_end = XactEnd::Prepare;
 		}
 		Operation operation = utility_operation(statement);
-		push_frame(&frame, operation, fires_after_statement(operation));
+		push_frame(&frame, operation_bit(operation), fires_after_statement(operation), query_string);
 		note_utility_relations(statement, &frame);
 		if (OidIsValid(frame.altering))
 			altering = frame.altering;
@@ -653,13 +783,17 @@ emit_log(ErrorData *edata)
 		return;
 	}
 	int index = in_flight;
-	if (index < 0 || !pending_matches(pending_at(index), scratch, message))
-		index = find_reraised(scratch, message);
+	if (index >= 0 && !pending_matches(pending_at(index), scratch, message))
+		index = kNone;
+	/* A re-raise carries the CONTEXT of the code that caught it; a deferred
+	 * check failing as a top-level transaction ends has none. */
+	if (index < 0 && edata->context != nullptr)
+		index = find_reraised(scratch, message, edata->context);
 	if (index < 0) {
 		/* No Frame saw it: a deferred check failing as the transaction ends. */
 		scratch.operation = xact_end == XactEnd::Prepare ? Operation::Prepare : Operation::Commit;
 		scratch.deferred = true;
-		add_violation(scratch, message);
+		add_violation(scratch, message, nullptr);
 		index = in_flight;
 	}
 	in_flight = kNone;

@@ -15,6 +15,7 @@
 #include "violation_classify.h"
 
 extern "C" {
+#include "common/hashfn.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
 }
@@ -28,7 +29,8 @@ namespace {
 /* Violations one statement can raise between two safe points: each fresh RI
  * violation follows the start of the RI check's own query, a safe point. */
 constexpr int kHeadroom = 16;
-constexpr int kMaxGroups = 4096;
+constexpr int kMaxGroups = 1024;   /* about 2.4 kB each */
+constexpr int kMaxQueries = 1024;  /* each at most fk_guard.max_query_length */
 constexpr Size kQueryChunk = 16 * 1024;
 
 /* What a run of violations shares. */
@@ -49,7 +51,8 @@ PendingViolation *entries = nullptr;
 int entry_count = 0, entry_room = 0;
 
 Group *groups = nullptr;
-int group_count = 0, group_room = 0;
+uint32 *group_hashes = nullptr; /* hash of each group's bytes: a quick first test */
+int group_count = 0, group_room = 0, group_hashes_room = 0;
 
 /* Query texts, NUL-terminated, in chunks; queries[i] points into one. */
 const char **queries = nullptr;
@@ -76,8 +79,11 @@ grow(T **array, int *room, int used, int limit)
 int
 query_index(const char *query)
 {
-	if (query_count > 0 && strcmp(queries[query_count - 1], query) == 0)
-		return query_count - 1;
+	/* A run of violations alternates between a few texts (the top-level
+	 * query, the statement inside a function): look at the newest few. */
+	for (int i = query_count - 1; i >= 0 && i >= query_count - 4; i--)
+		if (strcmp(queries[i], query) == 0)
+			return i;
 	size_t length = strlen(query) + 1;
 	if (query_count == query_room || length > chunk_free)
 		return -1;
@@ -110,10 +116,11 @@ group_index(const ViolationEvent &e, const char *message, int query)
 		return -1;
 	Group &candidate = groups[group_count]; /* built in the free slot, kept if new */
 	fill_group(&candidate, e, message, query);
-	/* Violations come in runs: look at the newest few. */
-	for (int i = group_count - 1; i >= 0 && i >= group_count - 8; i--)
-		if (memcmp(&groups[i], &candidate, sizeof(Group)) == 0)
+	uint32 hash = hash_bytes((const unsigned char *) &candidate, sizeof(Group));
+	for (int i = group_count - 1; i >= 0; i--)
+		if (group_hashes[i] == hash && memcmp(&groups[i], &candidate, sizeof(Group)) == 0)
 			return i;
+	group_hashes[group_count] = hash;
 	return group_count++;
 }
 
@@ -127,7 +134,8 @@ pending_reserve()
 		                                        ALLOCSET_DEFAULT_SIZES);
 	grow(&entries, &entry_room, entry_count, kMaxPendingViolations);
 	grow(&groups, &group_room, group_count, kMaxGroups);
-	grow(&queries, &query_room, query_count, kMaxGroups);
+	grow(&group_hashes, &group_hashes_room, group_count, kMaxGroups);
+	grow(&queries, &query_room, query_count, kMaxQueries);
 	if (chunk_free < (Size) kMaxQueryLength + 1) {
 		chunk = (char *) MemoryContextAlloc(pending_context, kQueryChunk);
 		chunk_free = kQueryChunk;
@@ -141,7 +149,7 @@ pending_reserve()
 }
 
 PendingViolation *
-pending_add(const ViolationEvent &e, const char *message)
+pending_add(const ViolationEvent &e, const char *message, const char *statement)
 {
 	size_t key_length = strnlen(e.key, sizeof(e.key) - 1);
 	if (entry_count == entry_room || keys_used + key_length + 1 > keys_room)
@@ -150,6 +158,8 @@ pending_add(const ViolationEvent &e, const char *message)
 	int group = query < 0 ? -1 : group_index(e, message, query);
 	if (group < 0)
 		return nullptr;
+	/* Only a hint for telling re-raises apart: without room, go without. */
+	int statement_at = statement == nullptr ? -1 : query_index(statement);
 	PendingViolation &p = entries[entry_count++];
 	memset(&p, 0, sizeof(p));
 	p.ts = e.ts;
@@ -158,6 +168,7 @@ pending_add(const ViolationEvent &e, const char *message)
 	p.operation = e.operation;
 	p.deferred = e.deferred;
 	p.group = group;
+	p.statement = statement_at;
 	p.key_at = (uint32) keys_used;
 	memcpy(keys + keys_used, e.key, key_length);
 	keys[keys_used + key_length] = '\0';
@@ -172,6 +183,12 @@ pending_matches(const PendingViolation &p, const ViolationEvent &e, const char *
 	return strcmp(g.constraint_name, e.constraint_name) == 0 && strcmp(g.schema_name, e.schema_name) == 0 &&
 	       strcmp(g.table_name, e.table_name) == 0 && strcmp(keys + p.key_at, e.key) == 0 &&
 	       strncmp(g.message, message, kMessageLength - 1) == 0;
+}
+
+bool
+pending_statement_in(const PendingViolation &p, const char *text)
+{
+	return p.statement >= 0 && text != nullptr && strstr(text, queries[p.statement]) != nullptr;
 }
 
 int
@@ -230,9 +247,10 @@ pending_clear()
 		MemoryContextReset(pending_context);
 		entries = nullptr;
 		groups = nullptr;
+		group_hashes = nullptr;
 		queries = nullptr;
 		keys = nullptr;
-		entry_room = group_room = query_room = 0;
+		entry_room = group_room = group_hashes_room = query_room = 0;
 		keys_room = 0;
 		chunk = nullptr;
 		chunk_free = 0;

@@ -8,9 +8,8 @@
  * Adding an entry happens while PostgreSQL raises the error, where nothing may
  * allocate: room for it is reserved beforehand, at safe points
  * (pending_reserve, from statement starts), up to a fixed budget of
- * kMaxPendingViolations entries (about 1.2 kB each, plus each distinct
- * constraint description and query once).  Past the budget pending_add
- * refuses, and the caller only counts the violation.
+ * the budget below.  Past it pending_add refuses, and the caller only counts
+ * the violation.
  */
 #ifndef FK_GUARD_VIOLATION_PENDING_H
 #define FK_GUARD_VIOLATION_PENDING_H
@@ -24,8 +23,10 @@ extern "C" {
 
 namespace fkg {
 
-/* The budget: this many violations, their keys taking at most
- * kMaxPendingKeyBytes (about 6 MB and 4 MB at most). */
+/* The budget: this many violations (56 bytes each), their keys taking at
+ * most kMaxPendingKeyBytes; what they share is kept once, in at most 1024
+ * distinct groups of names and descriptions (2.4 kB each) and 1024 distinct
+ * statement texts.  About 16 MB per backend at the very most. */
 constexpr int kMaxPendingViolations = 100000;
 constexpr Size kMaxPendingKeyBytes = 4 * 1024 * 1024;
 
@@ -41,9 +42,11 @@ struct PendingViolation {
 	bool emitted;            /* reached the client */
 	bool caught;             /* rolled back by a subtransaction: swallowed, unless re-raised */
 	bool closed;             /* caught, and the handler that caught it is over: final */
+	bool recorded;           /* written out; about to be removed */
 	int nest_level;          /* transaction nesting level when it was raised */
 	uint64 caught_at;        /* capture clock when it was caught */
 	int group;               /* its shared part */
+	int statement;           /* the statement it was raised in (pool index), or -1 */
 	uint32 key_at;           /* its key in the key pool, NUL-terminated */
 };
 
@@ -51,9 +54,13 @@ struct PendingViolation {
  * the violations the next steps may add without allocating. */
 void pending_reserve();
 
-/* Adds a violation described by e and its error's message; nullptr past the
- * budget or when no room was reserved.  Never allocates. */
-PendingViolation *pending_add(const ViolationEvent &e, const char *message);
+/* Adds a violation described by e, its error's message and the text of the
+ * statement it was raised in (nullptr: unknown); nullptr past the budget or
+ * when no room was reserved.  Never allocates. */
+PendingViolation *pending_add(const ViolationEvent &e, const char *message, const char *statement);
+
+/* Whether text (an error's CONTEXT) quotes the statement p was raised in. */
+bool pending_statement_in(const PendingViolation &p, const char *text);
 
 /* Whether p is the violation of event e with this message (the same
  * constraint, table, key and text): how a re-raised error is recognised. */
