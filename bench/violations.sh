@@ -1,37 +1,74 @@
 #!/usr/bin/env bash
 # bench/violations.sh -- what preloading fk_guard costs, and how fast it records violations.
 #
-# Starts two throwaway clusters with the same settings, one with
-# shared_preload_libraries = 'fk_guard', and the same schema: orders with three
-# foreign keys (customers, products, and a composite key into stores).
-#  1. Overhead: ROUNDS times, alternating which cluster goes first, a pgbench
-#     run of DURATION seconds (CLIENTS clients, one single-row insert into orders
-#     per transaction, no violation) on each cluster, orders emptied before each
-#     run, after an untimed 2-second warm-up on each. Prints the median TPS of each and the median of the per-round ratios
-#     preloaded/plain (target: >= 0.99).
-#  2. Violation throughput, on both clusters: a PL/pgSQL EXCEPTION block
+# Starts three throwaway clusters with the same settings and schema (orders with
+# three foreign keys: customers, products, and a composite key into stores):
+# plain, plain2 (a second plain cluster: the A/A control) and preloaded
+# (shared_preload_libraries = 'fk_guard').
+#  1. Overhead, as backend CPU time per transaction.  ROUNDS times, each cluster
+#     in turn (the order rotates from round to round), orders is emptied and a
+#     single-client `pgbench -n -M prepared -c 1 -t N` inserts N rows into it,
+#     one violation-free single-row insert per transaction.  The pgbench script
+#     itself reads its backend's CPU time from /proc/<pid>/schedstat (on-CPU
+#     nanoseconds; utime+stime ticks from /proc/<pid>/stat are shown alongside)
+#     just before the first insert and just after the last, so the figure is the
+#     backend's CPU for exactly N transactions: no connection start-up, no
+#     client, no wall-clock noise from other processes.  Prints per-round µs per
+#     transaction, the medians, the median of the per-round ratios
+#     preloaded/plain with a distribution-free interval (order statistics of
+#     the per-round ratios: [min, max] covers the median ratio with probability
+#     1 - 2^(1-ROUNDS), ~97% for 6 rounds), and the same for plain2/plain: the
+#     noise floor, what two identical clusters differ by.  TPS is printed too,
+#     but on a busy machine it is much noisier than backend CPU.
+#  2. Overhead, as instructions per transaction (INSTRUCTIONS=1, the default;
+#     needs valgrind): each cluster is restarted under callgrind and runs the
+#     same pgbench workload twice (1000 and 1000 + ITX transactions, fixed
+#     random seed); the difference of the backend's instruction counts divided
+#     by ITX is the cost of one transaction, start-up excluded.  Deterministic:
+#     it is what to trust when the CPU-time interval is wider than the effect
+#     (a shared or virtual machine).  The backend's socket-wait functions are
+#     left out (how often it polls an empty socket depends on timing), and the
+#     share executed in fk_guard.so itself is shown.
+#  3. Violation throughput, on plain and preloaded: a PL/pgSQL EXCEPTION block
 #     swallowing violations (pgbench, DURATION seconds), and client-visible
 #     violations (CLIENTS psql sessions running VIOLATIONS failing inserts each).
 #     Prints violations per second on each cluster, and on the preloaded one the
 #     violations fk_violation_stats recorded per second (n/a if the views do not
 #     answer).
 # Only ratios measured in the same run are meaningful. Not part of the test suite.
+#
+# Environment: N (inserts per run, 100000), ROUNDS (6), INSTRUCTIONS (1; 0 skips
+# part 2), ITX (5000), DURATION (10 s), CLIENTS (1, part 3), VIOLATIONS (5000),
+# THROUGHPUT (1; 0 skips part 3), QUICK=1 (N=10000, ROUNDS=3, ITX=1000,
+# DURATION=2, VIOLATIONS=500: a smoke run while developing, too short to trust),
+# PG_BIN (the server's bin directory, scripts/lib.sh).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 source "$repo/scripts/lib.sh"
 
+if [ "${QUICK:-0}" = 1 ]; then
+	N=${N:-10000} ROUNDS=${ROUNDS:-3} ITX=${ITX:-1000} DURATION=${DURATION:-2} VIOLATIONS=${VIOLATIONS:-500}
+fi
+N=${N:-100000}
 ROUNDS=${ROUNDS:-6}
+INSTRUCTIONS=${INSTRUCTIONS:-1}
+ITX=${ITX:-5000}
 DURATION=${DURATION:-10}
 # One client by default: on a 2-core machine, more clients plus their backends contend for the
 # CPUs and round-to-round noise (0.7-1.2x seen with 4) swamps a 1% effect.
 CLIENTS=${CLIENTS:-1}
 VIOLATIONS=${VIOLATIONS:-5000}
 
+[ "$INSTRUCTIONS" = 1 ] && FKG_PACKAGES="$FKG_PACKAGES valgrind"
 fkg_install_packages
 fkg_build_install "$repo"
 
 work=$(mktemp -d /tmp/fk_guard.bench-violations.XXXXXX)
-settings=("shared_buffers = '256MB'" "max_wal_size = '4GB'" "checkpoint_timeout = '30min'")
+chmod 755 "$work"
+# No autovacuum: every run starts from an empty orders, and a worker waking up
+# mid-run would compete with the measured backend for the CPUs.
+settings=("shared_buffers = '256MB'" "max_wal_size = '4GB'" "checkpoint_timeout = '30min'" "autovacuum = off")
+clusters=(plain plain2 preloaded)
 declare -A host pgdata dir
 stop_clusters() {
 	for c in "${!dir[@]}"; do
@@ -40,16 +77,18 @@ stop_clusters() {
 	rm -rf "$work"
 }
 trap stop_clusters EXIT
-fkg_cluster_start bench-plain "${settings[@]}"
-host[plain]=$PGHOST pgdata[plain]=$FKG_PGDATA dir[plain]=$FKG_CLUSTER_DIR
-fkg_cluster_start bench-preloaded "${settings[@]}" "shared_preload_libraries = 'fk_guard'"
-host[preloaded]=$PGHOST pgdata[preloaded]=$FKG_PGDATA dir[preloaded]=$FKG_CLUSTER_DIR
+for c in "${clusters[@]}"; do
+	extra=()
+	[ "$c" = preloaded ] && extra=("shared_preload_libraries = 'fk_guard'")
+	fkg_cluster_start "bench-$c" "${settings[@]}" "${extra[@]}"
+	host[$c]=$PGHOST pgdata[$c]=$FKG_PGDATA dir[$c]=$FKG_CLUSTER_DIR
+done
 unset FKG_CLUSTER_DIR
 
 # on CLUSTER COMMAND...: runs a client command against one of the clusters.
 on() { local c=$1; shift; PGHOST=${host[$c]} "$@"; }
 
-for c in plain preloaded; do
+for c in "${clusters[@]}"; do
 	on "$c" psql -X -q -v ON_ERROR_STOP=1 <<'SQL'
 CREATE EXTENSION fk_guard;
 CREATE TABLE customers (id int PRIMARY KEY);
@@ -82,49 +121,116 @@ VACUUM ANALYZE;
 SQL
 done
 
-cat >"$work/insert.sql" <<'EOF'
-\set c random(1, 100000)
-\set p random(1, 10000)
-\set r random(1, 20)
-\set s random(1, 50)
+# cpu_sample PID FILE: the backend's on-CPU nanoseconds, utime+stime ticks and pid, read by pgbench's \shell.
+cat >"$work/cpu_sample" <<'EOF'
+#!/bin/sh
+read -r ns _ <"/proc/$1/schedstat" || ns=0
+ticks=$(sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }')
+echo "$ns $ticks $1" >"$2"
+EOF
+chmod 755 "$work/cpu_sample"
+# One insert per transaction; the first transaction samples the backend's CPU
+# before its insert, the last one after its insert (n counts transactions).
+cat >"$work/insert.sql" <<EOF
+\\if :n = 0
+SELECT pg_backend_pid() AS pid \\gset
+\\shell $work/cpu_sample :pid $work/cpu.start
+\\endif
+\\set n :n + 1
+\\set c random(1, 100000)
+\\set p random(1, 10000)
+\\set r random(1, 20)
+\\set s random(1, 50)
 INSERT INTO orders (customer_id, product_id, region, store_no) VALUES (:c, :p, :r, :s);
+\\if :n = :last
+\\shell $work/cpu_sample :pid $work/cpu.end
+\\endif
 EOF
 echo "SELECT swallow_many(100);" >"$work/swallow.sql"
 for i in $(seq 1 "$VIOLATIONS"); do
 	echo "INSERT INTO orders (customer_id, product_id, region, store_no) VALUES (0, 1, 1, 1);"
 done >"$work/violate.sql"
 
-# tps CLUSTER: one pgbench run of the insert workload on an empty orders table.
-tps() {
+# insert_run CLUSTER TRANSACTIONS: N single-row inserts on an empty orders, one
+# pgbench client; prints "cpu_us_per_tx ticks tps".
+insert_run() {
 	on "$1" psql -X -q -c "TRUNCATE orders" -c "CHECKPOINT"
-	on "$1" pgbench -n -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" -f "$work/insert.sql" 2>&1 |
-		awk '/^tps = / { printf "%.0f\n", $3 }'
+	rm -f "$work/cpu.start" "$work/cpu.end"
+	local tps
+	tps=$(on "$1" pgbench -n -M prepared -c 1 -j 1 -t "$2" -D n=0 -D last="$2" -f "$work/insert.sql" 2>&1 |
+		awk '/^tps = / { printf "%.0f\n", $3 }')
+	if [ ! -s "$work/cpu.start" ] || [ ! -s "$work/cpu.end" ] || [ -z "$tps" ]; then
+		echo "pgbench run on $1 failed" >&2
+		return 1
+	fi
+	read -r ns0 t0 _ <"$work/cpu.start"
+	read -r ns1 t1 _ <"$work/cpu.end"
+	awk -v ns="$((ns1 - ns0))" -v t="$((t1 - t0))" -v n="$2" -v tps="$tps" \
+		'BEGIN { printf "%.3f %d %d\n", ns / n / 1000, t, tps }'
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# interval: distribution-free interval for the median of the values on stdin,
+# [x(k), x(n+1-k)] with the largest k whose coverage 1 - 2 P(Binomial(n, 1/2) < k) is >= 95%
+# (k = 1, [min, max], when no k reaches 95%); prints "lo hi coverage%".
+interval() {
+	sort -g | awk '{ v[NR] = $1 } END {
+		n = NR; p = 2 ^ -n; c = 1; cdf = 0; k = 1; cov = 1 - 2 * p
+		for (j = 0; j < n / 2; j++) {  # cdf = P(B <= j); [x(j+1), x(n-j)] covers with 1 - 2 cdf
+			cdf += c * p; c = c * (n - j) / (j + 1)
+			if (1 - 2 * cdf < 0.95) break
+			k = j + 1; cov = 1 - 2 * cdf
+		}
+		printf "%s %s %.1f\n", v[k], v[n + 1 - k], cov * 100 }'
+}
 
 # Warm-up (not counted): caches, the first checkpoint, backend start-up paths.
-for c in plain preloaded; do
-	on "$c" pgbench -n -c "$CLIENTS" -j "$CLIENTS" -T 2 -f "$work/insert.sql" >/dev/null 2>&1
+for c in "${clusters[@]}"; do
+	insert_run "$c" "$((N / 10 > 1000 ? N / 10 : 1000))" >/dev/null
 done
 
-echo "overhead: $ROUNDS rounds of ${DURATION}s, $CLIENTS clients, inserts into orders (3 foreign keys), no violation"
-: >"$work/tps"
+echo "overhead: $ROUNDS rounds x 3 clusters, each a single-client pgbench -M prepared run of $N"
+echo "transactions (one insert into orders, 3 foreign keys, no violation); backend CPU from /proc;"
+echo "$(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) before the first round"
+: >"$work/runs"
 for round in $(seq 1 "$ROUNDS"); do
-	if [ $((round % 2)) = 1 ]; then
-		a=$(tps plain); b=$(tps preloaded)
-	else
-		b=$(tps preloaded); a=$(tps plain)
-	fi
-	echo "round $round: plain $a tps, preloaded $b tps, ratio $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", b / a }')"
-	echo "$a $b $(awk -v a="$a" -v b="$b" 'BEGIN { print b / a }')" >>"$work/tps"
+	# Rotate the order: each cluster runs first, second and third equally often.
+	order=()
+	for i in 0 1 2; do order+=("${clusters[$(((i + round - 1) % 3))]}"); done
+	declare -A cpu=() ticks=() tps=()
+	for c in "${order[@]}"; do
+		read -r cpu[$c] ticks[$c] tps[$c] < <(insert_run "$c" "$N")
+	done
+	echo "${cpu[plain]} ${cpu[plain2]} ${cpu[preloaded]} ${ticks[plain]} ${ticks[plain2]} ${ticks[preloaded]} ${tps[plain]} ${tps[plain2]} ${tps[preloaded]}" >>"$work/runs"
+	awk -v r="$round" -v o="${order[*]}" -v a="${cpu[plain]}" -v a2="${cpu[plain2]}" -v b="${cpu[preloaded]}" \
+		-v ta="${ticks[plain]}" -v ta2="${ticks[plain2]}" -v tb="${ticks[preloaded]}" \
+		-v pa="${tps[plain]}" -v pb="${tps[preloaded]}" 'BEGIN {
+		gsub(" ", ",", o)
+		printf "round %d (%s): us/tx plain %.2f, plain2 %.2f, preloaded %.2f; ratio preloaded/plain %.4f, plain2/plain %.4f;", r, o, a, a2, b, b / a, a2 / a
+		printf " ticks %d/%d/%d; tps plain %d, preloaded %d\n", ta, ta2, tb, pa, pb }'
 done
-a=$(cut -d' ' -f1 "$work/tps" | median)
-b=$(cut -d' ' -f2 "$work/tps" | median)
-r=$(cut -d' ' -f3 "$work/tps" | median)
+col() { awk -v i="$1" '{ print $i }' "$work/runs"; }
+ratio() { awk -v i="$1" -v j="$2" '{ print $i / $j }' "$work/runs"; }
 echo
-echo "median of $ROUNDS rounds: plain $a tps, preloaded $b tps"
-awk -v r="$r" 'BEGIN { printf "median ratio preloaded/plain: %.3f  (target: >= 0.99)\n", r }'
+printf "medians of %d rounds: backend CPU per transaction plain %.2f us, plain2 %.2f us, preloaded %.2f us\n" \
+	"$ROUNDS" "$(col 1 | median)" "$(col 2 | median)" "$(col 3 | median)"
+printf "                      utime+stime ticks per %d transactions plain %s, plain2 %s, preloaded %s\n" \
+	"$N" "$(col 4 | median)" "$(col 5 | median)" "$(col 6 | median)"
+printf "                      tps plain %s, plain2 %s, preloaded %s\n" "$(col 7 | median)" "$(col 8 | median)" "$(col 9 | median)"
+read -r lo hi cov < <(ratio 3 1 | interval)
+awk -v m="$(ratio 3 1 | median)" -v lo="$lo" -v hi="$hi" -v cov="$cov" 'BEGIN {
+	printf "backend CPU preloaded/plain: median ratio %.4f (%+.2f%%), %s%% interval [%.4f, %.4f]  (target: <= 1.01)\n",
+		m, (m - 1) * 100, cov, lo, hi }'
+read -r lo hi cov < <(ratio 2 1 | interval)
+awk -v m="$(ratio 2 1 | median)" -v lo="$lo" -v hi="$hi" -v cov="$cov" 'BEGIN {
+	printf "noise floor, plain2/plain (A/A): median ratio %.4f (%+.2f%%), %s%% interval [%.4f, %.4f]\n",
+		m, (m - 1) * 100, cov, lo, hi
+	if (lo < 0.99 || hi > 1.01)
+		print "  the A/A interval is wider than the 1% target: here backend CPU time cannot tell a 1% effect from noise (instruction counts can)" }'
+read -r lo hi cov < <(ratio 9 7 | interval)
+awk -v m="$(ratio 9 7 | median)" -v a="$(ratio 8 7 | median)" -v lo="$lo" -v hi="$hi" -v cov="$cov" 'BEGIN {
+	printf "tps preloaded/plain: median ratio %.4f, %s%% interval [%.4f, %.4f]; A/A plain2/plain %.4f\n",
+		m, cov, lo, hi, a }'
 
 # recorded: violations counted by fk_violation_stats on the preloaded cluster, or n/a.
 recorded() {
@@ -148,6 +254,59 @@ report() {
 	echo "$line"
 }
 
+# ---- 2. instructions per transaction ----
+# cg_run CLUSTER TRANSACTIONS: one pgbench run (fixed seed) against the cluster
+# running under callgrind; prints the backend's callgrind output file.
+cg_run() {
+	on "$1" psql -X -q -c "TRUNCATE orders" -c "CHECKPOINT"
+	rm -f "$work/cpu.start"
+	on "$1" pgbench -n -M prepared -c 1 -j 1 -t "$2" --random-seed=1 -D n=0 -D last="$2" \
+		-f "$work/insert.sql" >/dev/null 2>&1
+	local pid
+	pid=$(awk '{ print $3 }' "$work/cpu.start")
+	# The backend writes its profile when it exits.
+	for _ in $(seq 1 600); do
+		grep -qs '^totals:' "${dir[$1]}/callgrind.$pid" && break
+		sleep 0.2
+	done
+	echo "${dir[$1]}/callgrind.$pid"
+}
+# cg_counts FILE: "instructions fk_guard_instructions" of a callgrind profile,
+# the socket-wait functions left out of the first.
+cg_counts() {
+	callgrind_annotate --auto=no --threshold=100 "$1" 2>/dev/null | awk '
+		{ n = $1; gsub(",", "", n) }
+		/PROGRAM TOTALS/ { total = n }
+		/:(WaitEventSetWait|WaitEventSetWaitBlock|ModifyWaitEvent|secure_read|secure_raw_read|pq_recvbuf|recv|epoll_wait) \[/ { wait += n }
+		/fk_guard\.so\]$|fkg::|:fkg_/ { fkg += n }  # code inlined from headers may not name the object
+		END { printf "%d %d\n", total - wait, fkg }'
+}
+if [ "$INSTRUCTIONS" = 1 ]; then
+	echo
+	echo "instructions per transaction (callgrind, runs of 1000 and $((1000 + ITX)) transactions, difference / $ITX):"
+	declare -A ir=() fkg_ir=()
+	for c in "${clusters[@]}"; do
+		fkg_as_pg pg_ctl -D "${pgdata[$c]}" -m fast -w stop >/dev/null
+		fkg_as_pg valgrind --tool=callgrind --dump-instr=no --callgrind-out-file="${dir[$c]}/callgrind.%p" \
+			"$PG_BIN/postgres" -D "${pgdata[$c]}" >"${dir[$c]}/callgrind.log" 2>&1 &
+		for _ in $(seq 1 300); do
+			PGHOST=${host[$c]} pg_isready -q && break
+			sleep 0.5
+		done
+		cg_run "$c" 200 >/dev/null # warm-up
+		read -r i1 f1 < <(cg_counts "$(cg_run "$c" 1000)")
+		read -r i2 f2 < <(cg_counts "$(cg_run "$c" $((1000 + ITX)))")
+		ir[$c]=$(((i2 - i1) / ITX)) fkg_ir[$c]=$(((f2 - f1) / ITX))
+		fkg_as_pg pg_ctl -D "${pgdata[$c]}" -m fast -w -t 300 stop >/dev/null
+		fkg_as_pg pg_ctl -D "${pgdata[$c]}" -l "${dir[$c]}/server.log" -w start >/dev/null
+	done
+	awk -v a="${ir[plain]}" -v a2="${ir[plain2]}" -v b="${ir[preloaded]}" -v f="${fkg_ir[preloaded]}" 'BEGIN {
+		printf "plain %d, plain2 %d, preloaded %d (of which %d in fk_guard.so)\n", a, a2, b, f
+		printf "instructions preloaded/plain: %.4f (%+.2f%%, %+d per transaction); noise floor, plain2/plain (A/A): %.4f (%+.2f%%)\n",
+			b / a, (b / a - 1) * 100, b - a, a2 / a, (a2 / a - 1) * 100 }'
+fi
+
+[ "${THROUGHPUT:-1}" = 0 ] && exit 0
 echo
 echo "violation throughput (orders with customer_id 0; $CLIENTS clients)"
 for c in plain preloaded; do
