@@ -271,20 +271,34 @@ cg_run() {
 	done
 	echo "${dir[$1]}/callgrind.$pid"
 }
+# The backend's socket-wait functions: how often it polls an empty socket depends on timing, not on the work.
+socket_wait='^(WaitEventSetWait|WaitEventSetWaitBlock|ModifyWaitEvent|secure_read|secure_raw_read|pq_recvbuf|recv|epoll_wait)$'
 # cg_counts FILE: "instructions fk_guard_instructions" of a callgrind profile,
 # the socket-wait functions left out of the first.
 cg_counts() {
-	callgrind_annotate --auto=no --threshold=100 "$1" 2>/dev/null | awk '
+	callgrind_annotate --auto=no --threshold=100 "$1" 2>/dev/null | awk -v wait="$socket_wait" '
 		{ n = $1; gsub(",", "", n) }
 		/PROGRAM TOTALS/ { total = n }
-		/:(WaitEventSetWait|WaitEventSetWaitBlock|ModifyWaitEvent|secure_read|secure_raw_read|pq_recvbuf|recv|epoll_wait) \[/ { wait += n }
+		{ f = $0; sub(/^ *[0-9,]+ +(\([ 0-9.%]+\) +)?/, "", f); f = substr(f, index(f, ":") + 1); sub(/ \[.*$/, "", f) }
+		f ~ wait { wait += n }
 		/fk_guard\.so\]$|fkg::|:fkg_/ { fkg += n }  # code inlined from headers may not name the object
-		END { printf "%d %d\n", total - wait, fkg }'
+		END { printf "%.0f %.0f\n", total - wait, fkg }'
+}
+# cg_functions WEIGHT FILE: "weight*instructions function" for each function of a profile.
+cg_functions() {
+	callgrind_annotate --auto=no --threshold=100 --show-percs=no "$2" 2>/dev/null | awk -v w="$1" '
+		/^-+$/ { next }
+		/file:function/ { body = 1; next }
+		body && /^ *[0-9,]+  / {
+			n = $1; gsub(",", "", n)
+			name = $0; sub(/^ *[0-9,]+  /, "", name); name = substr(name, index(name, ":") + 1)
+			sub(/ \[[^]]*\/[^]\/]*\]$/, "", name)  # the object
+			print w * n, name }'
 }
 if [ "$INSTRUCTIONS" = 1 ]; then
 	echo
 	echo "instructions per transaction (callgrind, runs of 1000 and $((1000 + ITX)) transactions, difference / $ITX):"
-	declare -A ir=() fkg_ir=()
+	declare -A ir=() fkg_ir=() profile_short=() profile_long=()
 	for c in "${clusters[@]}"; do
 		fkg_as_pg pg_ctl -D "${pgdata[$c]}" -m fast -w stop >/dev/null
 		fkg_as_pg valgrind --tool=callgrind --dump-instr=no --callgrind-out-file="${dir[$c]}/callgrind.%p" \
@@ -294,8 +308,10 @@ if [ "$INSTRUCTIONS" = 1 ]; then
 			sleep 0.5
 		done
 		cg_run "$c" 200 >/dev/null # warm-up
-		read -r i1 f1 < <(cg_counts "$(cg_run "$c" 1000)")
-		read -r i2 f2 < <(cg_counts "$(cg_run "$c" $((1000 + ITX)))")
+		profile_short[$c]=$(cg_run "$c" 1000)
+		profile_long[$c]=$(cg_run "$c" $((1000 + ITX)))
+		read -r i1 f1 < <(cg_counts "${profile_short[$c]}")
+		read -r i2 f2 < <(cg_counts "${profile_long[$c]}")
 		ir[$c]=$(((i2 - i1) / ITX)) fkg_ir[$c]=$(((f2 - f1) / ITX))
 		fkg_as_pg pg_ctl -D "${pgdata[$c]}" -m fast -w -t 300 stop >/dev/null
 		fkg_as_pg pg_ctl -D "${pgdata[$c]}" -l "${dir[$c]}/server.log" -w start >/dev/null
@@ -304,6 +320,15 @@ if [ "$INSTRUCTIONS" = 1 ]; then
 		printf "plain %d, plain2 %d, preloaded %d (of which %d in fk_guard.so)\n", a, a2, b, f
 		printf "instructions preloaded/plain: %.4f (%+.2f%%, %+d per transaction); noise floor, plain2/plain (A/A): %.4f (%+.2f%%)\n",
 			b / a, (b / a - 1) * 100, b - a, a2 / a, (a2 / a - 1) * 100 }'
+	echo "where the difference goes (instructions per transaction, preloaded - plain, by function, largest first):"
+	{
+		cg_functions 1 "${profile_long[preloaded]}"
+		cg_functions -1 "${profile_short[preloaded]}"
+		cg_functions -1 "${profile_long[plain]}"
+		cg_functions 1 "${profile_short[plain]}"
+	} | awk -v itx="$ITX" -v wait="$socket_wait" '{ n = $1; $1 = ""; f = substr($0, 2); if (f !~ wait) d[f] += n / itx }
+		END { for (f in d) if (d[f] >= 5 || d[f] <= -5) printf "%+8.0f  %s\n", d[f], f }' |
+		sort -k1,1gr | awk '{ v = $1 < 0 ? -$1 : $1; print v "\t" $0 }' | sort -k1,1gr | head -15 | cut -f2-
 fi
 
 [ "${THROUGHPUT:-1}" = 0 ] && exit 0
