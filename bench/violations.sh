@@ -13,7 +13,9 @@
 #     nanoseconds; utime+stime ticks from /proc/<pid>/stat are shown alongside)
 #     just before the first insert and just after the last, so the figure is the
 #     backend's CPU for exactly N transactions: no connection start-up, no
-#     client, no wall-clock noise from other processes.  Prints per-round µs per
+#     client, no time spent waiting.  Other processes still slow it down (shared
+#     caches and cores, a virtual machine's host): hence the A/A control below,
+#     and part 2.  Prints per-round µs per
 #     transaction, the medians, the median of the per-round ratios
 #     preloaded/plain with a distribution-free interval (order statistics of
 #     the per-round ratios: [min, max] covers the median ratio with probability
@@ -59,7 +61,7 @@ DURATION=${DURATION:-10}
 CLIENTS=${CLIENTS:-1}
 VIOLATIONS=${VIOLATIONS:-5000}
 
-[ "$INSTRUCTIONS" = 1 ] && FKG_PACKAGES="$FKG_PACKAGES valgrind"
+[ "$INSTRUCTIONS" = 1 ] && FKG_PACKAGES="$FKG_PACKAGES valgrind" # part 2: callgrind, callgrind_annotate
 fkg_install_packages
 fkg_build_install "$repo"
 
