@@ -71,6 +71,12 @@ HTAB *constraints = nullptr;
  * resolved means what was read may be half-old. */
 uint64 invalidations = 0;
 Oid resolving = InvalidOid;
+/* The relation noted last, and the invalidation count then. */
+Oid last_noted = InvalidOid;
+uint64 last_noted_invalidations = 0;
+
+void add_foreign_keys_of_tree(Oid relid);
+void add_foreign_keys_of_triggers(const TriggerDesc *triggers);
 
 /* Forgets that relid (every relation, when InvalidOid) was resolved.  Runs in
  * invalidation callbacks: no catalog access, no allocation. */
@@ -304,9 +310,13 @@ constraint_cache_init()
 void
 constraint_cache_note_relation(Oid relid)
 {
+	constraint_cache_note_open_relation(relid, nullptr);
+}
+
+void
+constraint_cache_note_open_relation(Oid relid, Relation rel)
+{
 	/* Statement after statement into the same table: no hash lookup. */
-	static Oid last_noted = InvalidOid;
-	static uint64 last_noted_invalidations = 0;
 	if (relid == last_noted && invalidations == last_noted_invalidations && constraints != nullptr)
 		return;
 	if (constraints == nullptr || hash_get_num_entries(constraints) > kMaxEntries)
@@ -322,6 +332,28 @@ constraint_cache_note_relation(Oid relid)
 		scratch_context = AllocSetContextCreate(TopMemoryContext, "fk_guard constraint cache scratch",
 		                                        ALLOCSET_SMALL_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(scratch_context);
+	if (rel != nullptr && rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		add_foreign_keys_of_triggers(rel->trigdesc);
+	else
+		add_foreign_keys_of_tree(relid);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(scratch_context);
+	resolving = InvalidOid;
+	/* An invalidation while resolving may have left half-old data: resolve again next time. */
+	if (invalidations == invalidations_before) {
+		hash_search(resolved_relations, &relid, HASH_ENTER, &found);
+		last_noted = relid;
+		last_noted_invalidations = invalidations;
+	}
+}
+
+namespace {
+
+/* The foreign keys of relid and its partitions, from pg_constraint (declared
+ * on them) and pg_trigger (referencing them). */
+void
+add_foreign_keys_of_tree(Oid relid)
+{
 	List *relations = get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE ? find_all_inheritors(relid, NoLock, nullptr)
 	                                                                      : list_make1_oid(relid);
 	Relation pg_constraint = table_open(ConstraintRelationId, AccessShareLock);
@@ -335,16 +367,22 @@ constraint_cache_note_relation(Oid relid)
 	}
 	table_close(pg_trigger, AccessShareLock);
 	table_close(pg_constraint, AccessShareLock);
-	MemoryContextSwitchTo(old);
-	MemoryContextReset(scratch_context);
-	resolving = InvalidOid;
-	/* An invalidation while resolving may have left half-old data: resolve again next time. */
-	if (invalidations == invalidations_before) {
-		hash_search(resolved_relations, &relid, HASH_ENTER, &found);
-		last_noted = relid;
-		last_noted_invalidations = invalidations;
+}
+
+/* The foreign keys of an open relation from its relcache trigger list: each
+ * has RI triggers on both of its tables.  The same set as the catalog scans,
+ * without opening pg_constraint and pg_trigger on the statement path. */
+void
+add_foreign_keys_of_triggers(const TriggerDesc *triggers)
+{
+	for (int i = 0; triggers != nullptr && i < triggers->numtriggers; i++) {
+		const Trigger &trigger = triggers->triggers[i];
+		if (OidIsValid(trigger.tgconstraint) && RI_FKey_trigger_type(trigger.tgfoid) != RI_TRIGGER_NONE)
+			add_constraint(trigger.tgconstraint);
 	}
 }
+
+} // namespace
 
 bool
 constraint_cache_lookup(const char *schema, const char *table, const char *constraint, ConstraintInfo *out)

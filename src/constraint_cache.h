@@ -11,6 +11,7 @@
 
 extern "C" {
 #include "postgres.h"
+#include "utils/relcache.h"
 }
 
 namespace fkg {
@@ -22,6 +23,9 @@ void constraint_cache_init();
  * its partitions), once per relation until an invalidation concerns it (any
  * change to pg_constraint does).  Needs a valid transaction. */
 void constraint_cache_note_relation(Oid relid);
+/* The same for a relation the caller has open (an executor result relation):
+ * a table that is not partitioned is resolved from its relcache. */
+void constraint_cache_note_open_relation(Oid relid, Relation rel);
 
 /* The constraint as PostgreSQL's error names it (schema and table of the
  * referencing table, constraint name).  Neither allocates nor reads the

@@ -67,7 +67,8 @@ namespace {
 struct Frame {
 	ErrorContextCallback callback;
 	uint64 started;             /* capture clock when it started */
-	unsigned operations;        /* the Operations it performs (a statement with data-modifying WITH has several) */
+	const QueryDesc *query;     /* an executor call's statement (its operations are read only when it raises) */
+	unsigned operations;        /* a utility call's Operation, as a bit */
 	bool deferred;              /* its checks fire after their statement (COMMIT, SET CONSTRAINTS) */
 	const char *source;         /* its statement's text */
 	Oid altering;               /* the table an ALTER TABLE changes, or InvalidOid */
@@ -144,7 +145,11 @@ extern "C" void fkg_error_raised(void *arg);
 bool
 active()
 {
-	return violation_store_attached() && !IsParallelWorker();
+	/* Shared memory is attached before any backend starts, and stays. */
+	static bool attached = false;
+	if (!attached)
+		attached = violation_store_attached();
+	return attached && !IsParallelWorker();
 }
 
 /* Prepares what the error path will need, while catalog access is allowed:
@@ -164,6 +169,15 @@ prepare_capture()
 		char *user = GetUserNameFromId(GetSessionUserId(), true);
 		copy_truncated(session_user_name, sizeof(session_user_name), user ? user : "");
 	}
+}
+
+unsigned statement_operations(const QueryDesc *query);
+
+/* The Operations a Frame performs (a statement with data-modifying WITH has several). */
+unsigned
+frame_operations(const Frame *frame)
+{
+	return frame->query != nullptr ? statement_operations(frame->query) : frame->operations;
 }
 
 /* The operation a violation on this side is recorded under, of those a
@@ -243,7 +257,7 @@ describe(ViolationEvent *e, char *message, const ErrorData *edata, const Frame *
 	e->userid = GetUserId();
 	e->pid = MyProcPid;
 	e->side = side;
-	e->operation = frame != nullptr ? operation_of(frame->operations, side) : Operation::Other;
+	e->operation = frame != nullptr ? operation_of(frame_operations(frame), side) : Operation::Other;
 	e->deferred = frame != nullptr && frame->deferred;
 	copy_clipped(e->schema_name, sizeof(e->schema_name), edata->schema_name);
 	copy_clipped(e->table_name, sizeof(e->table_name), edata->table_name);
@@ -371,9 +385,10 @@ close_caught_since(uint64 started)
 }
 
 void
-push_frame(Frame *frame, unsigned operations, bool deferred, const char *source)
+push_frame(Frame *frame, const QueryDesc *query, unsigned operations, bool deferred, const char *source)
 {
 	frame->started = ++capture_clock;
+	frame->query = query;
 	frame->operations = operations;
 	frame->deferred = deferred;
 	frame->source = source;
@@ -390,7 +405,8 @@ void
 pop_frame(Frame *frame)
 {
 	error_context_stack = frame->callback.previous;
-	close_caught_since(frame->started);
+	if (newest_open_catch > frame->started)
+		close_caught_since(frame->started);
 }
 
 Operation
@@ -673,6 +689,12 @@ flush(bool committed)
 	in_flight = carried_in_flight;
 }
 
+bool
+anything_pending()
+{
+	return pending_count() > 0 || beyond_budget_used > 0 || beyond_budget_lost > 0;
+}
+
 /* ---- hook bodies ---- */
 
 /* A statement starts: a safe point. */
@@ -700,8 +722,10 @@ executor_start(QueryDesc *query, int eflags)
 	if (OidIsValid(altering))
 		constraint_cache_note_relation(altering);
 	ListCell *lc;
-	foreach (lc, query->estate->es_opened_result_relations)
-		constraint_cache_note_relation(RelationGetRelid(((ResultRelInfo *) lfirst(lc))->ri_RelationDesc));
+	foreach (lc, query->estate->es_opened_result_relations) {
+		Relation rel = ((ResultRelInfo *) lfirst(lc))->ri_RelationDesc;
+		constraint_cache_note_open_relation(RelationGetRelid(rel), rel);
+	}
 }
 
 void
@@ -710,7 +734,7 @@ executor_run(QueryDesc *query, ScanDirection direction, uint64 count, bool execu
 	Frame frame;
 	bool capture = active();
 	if (capture)
-		push_frame(&frame, statement_operations(query), false, query->sourceText);
+		push_frame(&frame, query, 0, false, query->sourceText);
 	if (prev_executor_run)
 		prev_executor_run(query, direction, count, execute_once);
 	else
@@ -725,7 +749,7 @@ executor_finish(QueryDesc *query)
 	Frame frame;
 	bool capture = active();
 	if (capture)
-		push_frame(&frame, statement_operations(query), false, query->sourceText);
+		push_frame(&frame, query, 0, false, query->sourceText);
 	if (prev_executor_finish)
 		prev_executor_finish(query);
 	else
@@ -752,7 +776,7 @@ process_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tre
 				xact_end = XactEnd::Prepare;
 		}
 		Operation operation = utility_operation(statement);
-		push_frame(&frame, operation_bit(operation), fires_after_statement(operation), query_string);
+		push_frame(&frame, nullptr, operation_bit(operation), fires_after_statement(operation), query_string);
 		note_utility_relations(statement, &frame);
 		if (OidIsValid(frame.altering))
 			altering = frame.altering;
@@ -825,12 +849,12 @@ transaction_callback(XactEvent event, void *)
 	case XACT_EVENT_COMMIT:
 	case XACT_EVENT_PARALLEL_COMMIT:
 	case XACT_EVENT_PREPARE:
-		if (active())
+		if (active() && anything_pending())
 			flush(true);
 		break;
 	case XACT_EVENT_ABORT:
 	case XACT_EVENT_PARALLEL_ABORT:
-		if (active())
+		if (active() && anything_pending())
 			flush(false);
 		break;
 	default:

@@ -63,6 +63,9 @@ Size chunk_free = 0;
 char *keys = nullptr;
 Size keys_used = 0, keys_room = 0;
 
+/* Nothing was added or given back since the last reservation: it still holds. */
+bool reserved = false;
+
 template <typename T>
 void
 grow(T **array, int *room, int used, int limit)
@@ -129,6 +132,8 @@ group_index(const ViolationEvent &e, const char *message, int query)
 void
 pending_reserve()
 {
+	if (reserved)
+		return;
 	if (pending_context == nullptr)
 		pending_context = AllocSetContextCreate(TopMemoryContext, "fk_guard pending violations",
 		                                        ALLOCSET_DEFAULT_SIZES);
@@ -146,6 +151,7 @@ pending_reserve()
 		keys = keys == nullptr ? (char *) MemoryContextAlloc(pending_context, room) : (char *) repalloc(keys, room);
 		keys_room = room;
 	}
+	reserved = true;
 }
 
 PendingViolation *
@@ -154,6 +160,7 @@ pending_add(const ViolationEvent &e, const char *message, const char *statement)
 	size_t key_length = strnlen(e.key, sizeof(e.key) - 1);
 	if (entry_count == entry_room || keys_used + key_length + 1 > keys_room)
 		return nullptr;
+	reserved = false;
 	int query = query_index(e.query);
 	int group = query < 0 ? -1 : group_index(e, message, query);
 	if (group < 0)
@@ -240,6 +247,7 @@ void
 pending_clear()
 {
 	bool used = entry_count > 0 || query_count > 0;
+	reserved = reserved && !used;
 	entry_count = group_count = query_count = 0;
 	keys_used = 0;
 	/* Starts from an empty context: the query chunks are not reused in place. */
