@@ -606,8 +606,12 @@ flush_final()
 			record(&scratch);
 		}
 	pending_remove_if(is_final);
+	/* Give back what the written ones' groups, texts and keys took: all of it
+	 * when nothing waits, by copying the rest when room runs short. */
 	if (pending_count() == 0)
-		pending_clear(); /* gives back what the statements' groups, texts and keys took */
+		pending_clear();
+	else if (pending_crowded())
+		pending_compact();
 	final_entries = 0;
 	in_flight = kNone;
 }
@@ -647,6 +651,11 @@ outlives_transaction(const PendingViolation &p, int index, bool frames_live)
 	return frames_live && !p.emitted && !p.closed && (p.caught || index == in_flight);
 }
 
+/* At most this many caught violations wait past a transaction end inside a
+ * procedure, the newest: a handler that commits and then re-raises a
+ * violation older than that many others is counted twice (README). */
+constexpr int kMaxCarried = 64;
+
 bool
 is_recorded(const PendingViolation &p)
 {
@@ -662,10 +671,17 @@ void
 flush(bool committed)
 {
 	bool frames_live = innermost_frame() != nullptr;
+	/* The oldest entry that may wait: the newest kMaxCarried eligible ones. */
+	int first_carried = pending_count();
+	for (int i = pending_count() - 1, eligible = 0; i >= 0 && eligible < kMaxCarried; i--)
+		if (outlives_transaction(pending_at(i), i, frames_live)) {
+			first_carried = i;
+			eligible++;
+		}
 	int carried_in_flight = kNone, kept = 0;
 	for (int i = 0; i < pending_count(); i++) {
 		PendingViolation &p = pending_at(i);
-		if (outlives_transaction(p, i, frames_live)) {
+		if (outlives_transaction(p, i, frames_live) && (i >= first_carried || i == in_flight)) {
 			if (i == in_flight)
 				carried_in_flight = kept;
 			kept++;
@@ -681,10 +697,9 @@ flush(bool committed)
 	if (beyond_budget_used > 0 || beyond_budget_lost > 0)
 		flush_beyond_budget(committed);
 	pending_remove_if(is_recorded);
-	if (pending_count() == 0) {
-		pending_clear();
+	pending_compact();
+	if (pending_count() == 0)
 		newest_open_catch = 0;
-	}
 	final_entries = 0;
 	in_flight = carried_in_flight;
 }

@@ -243,6 +243,72 @@ pending_remove_if(bool (*done)(const PendingViolation &))
 	entry_count = kept;
 }
 
+bool
+pending_crowded()
+{
+	return group_count + kHeadroom >= kMaxGroups || query_count + kHeadroom >= kMaxQueries ||
+	       keys_used + kHeadroom * (Size) kKeyLength >= kMaxPendingKeyBytes;
+}
+
+void
+pending_compact()
+{
+	if (entry_count == 0) {
+		pending_clear();
+		return;
+	}
+	MemoryContext old_context = pending_context;
+	PendingViolation *old_entries = entries;
+	const Group *old_groups = groups;
+	const char **old_queries = queries;
+	const char *old_keys = keys;
+	int n = entry_count, old_groups_count = group_count, old_queries_count = query_count;
+	Size query_bytes = kMaxQueryLength + 1;
+	for (int i = 0; i < old_queries_count; i++)
+		query_bytes += strlen(old_queries[i]) + 1;
+
+	pending_context = AllocSetContextCreate(TopMemoryContext, "fk_guard pending violations", ALLOCSET_DEFAULT_SIZES);
+	entry_room = n + kHeadroom;
+	entries = (PendingViolation *) MemoryContextAlloc(pending_context, sizeof(PendingViolation) * entry_room);
+	group_room = group_hashes_room = old_groups_count + kHeadroom;
+	groups = (Group *) MemoryContextAlloc(pending_context, sizeof(Group) * group_room);
+	group_hashes = (uint32 *) MemoryContextAlloc(pending_context, sizeof(uint32) * group_room);
+	query_room = old_queries_count + kHeadroom;
+	queries = (const char **) MemoryContextAlloc(pending_context, sizeof(const char *) * query_room);
+	chunk = (char *) MemoryContextAlloc(pending_context, query_bytes);
+	chunk_free = query_bytes;
+	keys_room = Min(kMaxPendingKeyBytes, keys_used + kHeadroom * (Size) kKeyLength);
+	keys = (char *) MemoryContextAlloc(pending_context, keys_room);
+	entry_count = group_count = query_count = 0;
+	keys_used = 0;
+
+	/* Each kept entry's group, texts and key, copied once. */
+	int *group_map = (int *) MemoryContextAlloc(pending_context, sizeof(int) * (old_groups_count + 1));
+	for (int g = 0; g < old_groups_count; g++)
+		group_map[g] = -1;
+	for (int i = 0; i < n; i++) {
+		PendingViolation &p = entries[entry_count++];
+		p = old_entries[i];
+		if (group_map[p.group] < 0) {
+			Group &g = groups[group_count];
+			g = old_groups[p.group];
+			g.query = query_index(old_queries[g.query]);
+			group_hashes[group_count] = hash_bytes((const unsigned char *) &g, sizeof(Group));
+			group_map[p.group] = group_count++;
+		}
+		p.group = group_map[p.group];
+		if (p.statement >= 0)
+			p.statement = query_index(old_queries[p.statement]);
+		size_t key_length = strlen(old_keys + p.key_at) + 1;
+		memcpy(keys + keys_used, old_keys + p.key_at, key_length);
+		p.key_at = (uint32) keys_used;
+		keys_used += key_length;
+	}
+	pfree(group_map);
+	MemoryContextDelete(old_context);
+	reserved = false;
+}
+
 void
 pending_clear()
 {

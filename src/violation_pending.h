@@ -76,8 +76,16 @@ void pending_expand(const PendingViolation &p, ViolationEvent *out);
 /* Removes the entries for which done(entry) is true, keeping the others in order. */
 void pending_remove_if(bool (*done)(const PendingViolation &));
 
-/* Empties the store and gives back memory beyond the first reservation. */
+/* Empties the store and gives back its memory. */
 void pending_clear();
+
+/* Gives back what entries removed since the last clear took (groups, texts,
+ * keys no entry uses any more); the entries keep their order.  Allocates: at
+ * safe points and transaction ends only. */
+void pending_compact();
+
+/* True when the shared parts are close to their limits: time to compact. */
+bool pending_crowded();
 
 } // namespace fkg
 
