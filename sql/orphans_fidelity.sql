@@ -116,6 +116,25 @@ SELECT constraint_name, orphan_rows, missing_keys FROM fk_orphan_summary('citext
 SELECT constraint_name, orphan_rows, missing_keys FROM fk_orphan_summary('c_child');
 SELECT * FROM fkg_test.judge(ARRAY['citext_child', 'c_child']::regclass[]);
 
+-- A name column referencing text under an ICU collation: PostgreSQL's own
+-- check compares under two implicit collations and raises 42P22 for every
+-- row it checks, so the foreign key has no verdict.  A table-targeted call
+-- raises it; a database-wide one warns and leaves the counts NULL; a table
+-- without a row to check is clean.
+CREATE TABLE icu_parent (k text COLLATE "und-x-icu" PRIMARY KEY);
+INSERT INTO icu_parent VALUES ('abc');
+CREATE TABLE name_child (id int, k name REFERENCES icu_parent);
+CREATE TABLE empty_name_child (id int, k name REFERENCES icu_parent);
+SELECT fkg_test.error_of($$INSERT INTO name_child VALUES (0, 'abc')$$) AS postgres_says;
+SET session_replication_role = replica;
+INSERT INTO name_child VALUES (1, 'abc'), (2, 'x'), (3, NULL);
+INSERT INTO empty_name_child VALUES (1, NULL);
+RESET session_replication_role;
+SELECT fkg_test.error_of($$SELECT * FROM fk_orphans('name_child')$$) AS targeted;
+SELECT constraint_name, orphan_rows, missing_keys FROM fk_orphan_summary()
+ WHERE child_table IN ('name_child'::regclass, 'empty_name_child'::regclass) ORDER BY 1;
+DROP TABLE name_child, empty_name_child, icu_parent;
+
 -- The files after this one see the database as it was.
 DROP TABLE pair_child, pair_parent, pair_child2, pair_parent2, ci_child, ci_parent, citext_child, text_parent,
   c_child, ci_text_parent;

@@ -44,6 +44,7 @@ SELECT c.oid, c.conname,
        CASE WHEN pa.attcollation <> fa.attcollation THEN colln.nspname END,
        CASE WHEN pa.attcollation <> fa.attcollation THEN coll.collname END,
        NOT COALESCE(coll.collisdeterministic, true),
+       pa.attcollation NOT IN (0, 100) AND ft.typcollation NOT IN (0, 100) AND pa.attcollation <> ft.typcollation,
        s.relowner,
        pg_catalog.has_schema_privilege(sn.oid, 'USAGE'),
        pg_catalog.has_schema_privilege(pn.oid, 'USAGE'),
@@ -94,6 +95,7 @@ SELECT c.oid, c.conname,
   JOIN pg_catalog.pg_type lt ON lt.oid = o.oprleft
   JOIN pg_catalog.pg_namespace ltn ON ltn.oid = lt.typnamespace
   JOIN pg_catalog.pg_type rt ON rt.oid = o.oprright
+  JOIN pg_catalog.pg_type ft ON ft.oid = fa.atttypid
   JOIN pg_catalog.pg_namespace rtn ON rtn.oid = rt.typnamespace
   LEFT JOIN pg_catalog.pg_collation coll ON coll.oid = pa.attcollation
   LEFT JOIN pg_catalog.pg_namespace colln ON colln.oid = coll.collnamespace
@@ -135,6 +137,7 @@ enum Column {
 	kCollationSchema,
 	kCollationName,
 	kNondeterministic,
+	kCollationConflict,
 	kChildOwner,
 	kChildSchemaUsage,
 	kParentSchemaUsage,
@@ -354,6 +357,7 @@ load_declared_foreign_keys(Oid target, int *count)
 		column.fk_cast = name_at(row, desc, kFkCastSchema, kFkCastName);
 		column.collation = name_at(row, desc, kCollationSchema, kCollationName);
 		column.nondeterministic = bool_at(row, desc, kNondeterministic);
+		column.collation_conflict = bool_at(row, desc, kCollationConflict);
 		if (fk.refusal == Refusal::kNone)
 			fk.refusal = refusal_of_row(row, desc);
 		CHECK_FOR_INTERRUPTS();

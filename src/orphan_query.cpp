@@ -70,6 +70,22 @@ key_complete(const ForeignKeySpec &fk)
 	return "pg_catalog.num_nulls(" + fk_column_list(fk) + ") = 0";
 }
 
+/* FROM ... WHERE ...: the rows of fk.scan_relation that RI_FKey_check checks.
+ * MATCH SIMPLE checks rows whose key has no null; MATCH FULL checks every row
+ * with a non-null column (and partial nulls never find a partner). */
+static std::string
+checked_rows(const ForeignKeySpec &fk)
+{
+	std::string sql = " FROM ";
+	sql += fk.scan_partitioned ? "" : "ONLY ";
+	sql += qualified(fk.scan_relation) + " fk WHERE ";
+	if (fk.match_full)
+		sql += "pg_catalog.num_nulls(" + fk_column_list(fk) + ") < " + std::to_string(fk.nkeys);
+	else
+		sql += key_complete(fk);
+	return sql;
+}
+
 /* FROM ... WHERE ...: the rows of fk.scan_relation that RI_FKey_check would
  * reject.  The referenced row is looked for as RI does (SELECT 1 FROM pk
  * WHERE pk.a = fk.a ...): an anti join, whose "no partner" cannot be mistaken
@@ -77,15 +93,7 @@ key_complete(const ForeignKeySpec &fk)
 static std::string
 orphan_from_where(const ForeignKeySpec &fk)
 {
-	std::string sql = " FROM ";
-	sql += fk.scan_partitioned ? "" : "ONLY ";
-	sql += qualified(fk.scan_relation) + " fk WHERE ";
-	/* MATCH SIMPLE checks rows whose key has no null; MATCH FULL checks every
-	 * row with a non-null column, and partial nulls never find a partner. */
-	if (fk.match_full)
-		sql += "pg_catalog.num_nulls(" + fk_column_list(fk) + ") < " + std::to_string(fk.nkeys);
-	else
-		sql += key_complete(fk);
+	std::string sql = checked_rows(fk);
 	sql += " AND NOT EXISTS (SELECT FROM ";
 	sql += fk.parent_partitioned ? "" : "ONLY ";
 	sql += qualified(fk.parent_relation) + " pk WHERE ";
@@ -101,6 +109,21 @@ orphan_from_where(const ForeignKeySpec &fk)
 	}
 	sql += ")";
 	return sql;
+}
+
+bool
+ri_cannot_compare(const ForeignKeySpec &fk)
+{
+	for (int i = 0; i < fk.nkeys; i++)
+		if (fk.keys[i].collation_conflict)
+			return true;
+	return false;
+}
+
+std::string
+checked_rows_exist_query(const ForeignKeySpec &fk)
+{
+	return "SELECT EXISTS (SELECT" + checked_rows(fk) + ")";
 }
 
 bool

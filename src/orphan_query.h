@@ -43,6 +43,7 @@ struct KeyColumnSpec {
 	QualifiedName fk_cast;     /* the same for the fk column */
 	QualifiedName collation;   /* pk collation, when the two columns' collations differ */
 	bool nondeterministic;     /* compared under a nondeterministic collation */
+	bool collation_conflict;   /* RI_FKey_check's comparison has two implicit collations: it cannot run */
 };
 
 /* Everything needed to write the orphan query of one declared foreign key.
@@ -72,6 +73,16 @@ std::string orphan_rows_query(const ForeignKeySpec &fk, int64_t limit);
 
 /* SELECT returning fk_orphan_summary's single row for one foreign key. */
 std::string orphan_summary_query(const ForeignKeySpec &fk);
+
+/* True when PostgreSQL's own per-row check cannot compare the keys: its
+ * query compares the referenced column (under its collation) with a
+ * parameter of the referencing column's type (under that type's collation),
+ * and two different non-default implicit collations make every check raise
+ * 42P22 (a name column referencing text under an ICU collation, say). */
+bool ri_cannot_compare(const ForeignKeySpec &fk);
+
+/* SELECT returning whether fk.scan_relation has a row RI_FKey_check would check. */
+std::string checked_rows_exist_query(const ForeignKeySpec &fk);
 
 /* True when a hash join or hash aggregate could split keys the constraint's
  * equality calls equal: a nondeterministic collation, under which a

@@ -81,6 +81,37 @@ forbid_hashing()
 		(void) set_config_option(setting, "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 }
 
+/*
+ * Raises what PostgreSQL's own check raises for every row it checks of a
+ * foreign key whose keys it cannot compare (ri_cannot_compare), when there is
+ * such a row: the foreign key gets no verdict, as it gets none from
+ * PostgreSQL.  Runs as the checker.
+ */
+void
+require_comparable(const ForeignKeySpec &spec)
+{
+	char *sql = to_palloc(checked_rows_exist_query(spec));
+	SPIPlanPtr plan = SPI_prepare(sql, 0, nullptr);
+	if (plan == nullptr)
+		elog(ERROR, "fk_guard: could not prepare row check: %s", SPI_result_code_string(SPI_result));
+	require_checked_relations(plan, spec);
+	int rc = SPI_execute_plan(plan, nullptr, nullptr, true, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "fk_guard: row check failed: %s", SPI_result_code_string(rc));
+	bool isnull;
+	bool any = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freeplan(plan);
+	pfree(sql);
+	if (any)
+		ereport(ERROR,
+		        (errcode(ERRCODE_INDETERMINATE_COLLATION),
+		         errmsg("could not determine which collation to use for string comparison"),
+		         errdetail("PostgreSQL's own check of foreign key \"%s\" raises this error for every row it checks: "
+		                   "it compares the referenced column under its collation with a value of the referencing "
+		                   "column's type under that type's collation.",
+		                   spec.constraint_name)));
+}
+
 /* Runs one orphan query as the referencing table's owner, appending its rows to out. */
 void
 run_as_checker(const char *sql, const DeclaredForeignKey &fk, Tuplestorestate *out, TupleDesc desc)
@@ -89,6 +120,8 @@ run_as_checker(const char *sql, const DeclaredForeignKey &fk, Tuplestorestate *o
 	SavedIdentity saved = become_owner(fk.checker);
 	if (hashing_may_split(fk.spec))
 		forbid_hashing();
+	if (ri_cannot_compare(fk.spec))
+		require_comparable(fk.spec);
 
 	SPIPlanPtr plan = SPI_prepare_cursor(sql, 0, nullptr, CURSOR_OPT_PARALLEL_OK);
 	if (plan == nullptr)
