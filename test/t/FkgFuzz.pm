@@ -525,17 +525,21 @@ sub generate_case
 		((grep { /DROP COLUMN/ } @schema) ? 'dropped columns' : ()), ((grep { /ATTACH/ } @schema) ? 'attached partitions' : ()),
 		($c{notvalid} ? 'NOT VALID' : map { "planted: $_" } grep { $_ ne 'checked' } @methods),
 		((grep { /DELETE/ } @data) ? 'hard delete' : ())];
-	# the causes known from issue 9 in this case, to tell them from new ones
-	my $differs = sub { $_[0]{type} ne $_[1]{type} || $_[0]{coll} ne $_[1]{coll} };
-	$c{known} = join ', ',
-	  ((grep { $_->{parent}{type} =~ /pair/ } @keys) ? 'composite key' : ()),
-	  ((grep { $_->{parent}{type} eq 'name' && $_->{parent}{coll} =~ /^(ci|ai)$/ } @keys)
-		? 'name under a nondeterministic collation' : ()),
-	  # the RI query's $n of type name has collation C, which conflicts with
-	  # any other explicit collation of the referenced column
-	  ((grep { $_->{child}{type} eq 'name' && $_->{parent}{coll} =~ /^(?!C$)./ } @keys)
-		? 'name-typed referencing column (42P22)' : ()),
-	  ((grep { $differs->($_->{parent}, $_->{child}) } @keys) ? 'types or collations differ' : ());
+	# causes known from issue 9 that this case has, to name a mismatch's likely cause
+	$c{has} = {
+		composite => scalar(grep { $_->{parent}{type} =~ /pair/ } @keys),
+		name_nondeterministic => scalar(grep { $_->{parent}{type} eq 'name' && $_->{parent}{coll} =~ /^(ci|ai)$/ } @keys),
+		differs => scalar(grep { $_->{parent}{type} ne $_->{child}{type} || $_->{parent}{coll} ne $_->{child}{coll} } @keys),
+		# PostgreSQL's own check prunes the wrong partition for these
+		hash_pruning => scalar(grep {
+			my $k = $_;
+			grep { $_->[0] eq 'HASH (' . qi($k->{parent}{name}) . ')' } @plevels
+			  and $k->{parent}{coll} =~ /^(ci|ai)$/ and $k->{parent}{type} ne $k->{child}{type}
+		} @keys) };
+	$c{summary} = sprintf '%s%s MATCH %s; %s; partitioned: parent %s, child %s',
+	  $c{selfref} ? 'self-reference ' : '', join(', ', map { signature($_) } @keys), $c{match},
+	  $c{notvalid} ? 'NOT VALID' : $c{methods}, @plevels ? join('/', map { $_->[0] =~ /^(\w+)/ } @plevels) : 'no',
+	  @clevels ? join('/', map { $_->[0] =~ /^(\w+)/ } @clevels) : 'no';
 	return \%c;
 }
 
