@@ -413,10 +413,19 @@ sub generate_case
 	# Partitioning: the parent's on its key columns (a unique key must contain
 	# them), the child's on id or a referencing column; sometimes two levels.
 	my (@plevels, @clevels);
+	# Not by hash on a key compared across types under a nondeterministic
+	# collation: PostgreSQL's own check prunes such a parent by the wrong
+	# hash and rejects rows whose key is there (a PostgreSQL bug, README).
+	my %hash_unsafe = map { $_->{parent}{name} => 1 }
+	  grep { $_->{parent}{coll} =~ /^(ci|ai)$/ && $_->{parent}{type} ne $_->{child}{type} } @keys;
+	my $parent_level = sub {
+		my $col = pick(@pcols);
+		return partition_level($hash_unsafe{ $col->{name} } ? 'list' : pick('hash', 'list'), $col);
+	};
 	if (chance(0.3))
 	{
-		push @plevels, [ partition_level(pick('hash', 'list'), pick(@pcols)) ];
-		push @plevels, [ partition_level(pick('hash', 'list'), pick(@pcols)) ] if chance(0.4);
+		push @plevels, [ $parent_level->() ];
+		push @plevels, [ $parent_level->() ] if chance(0.4);
 	}
 	if (!$c{selfref} && chance(0.3))
 	{
@@ -480,6 +489,9 @@ sub generate_case
 		for my $i (0 .. $#keys)
 		{
 			my $pool = $POOL{ $ccols[$i]{type} };
+			# A value whose cast overflows in a key of several columns: whether
+			# PostgreSQL's check evaluates that cast depends on its plan.
+			$pool = [ grep { $_ ne '1e39' } @$pool ] if @keys > 1;
 			my $want = $aim ? $aim->[ $i + 1 ] : undef;
 			push @values, chance(0.1) ? undef
 			  : defined $want && grep({ $_ eq $want } @$pool) ? $want
