@@ -44,6 +44,10 @@ SELECT c.oid, c.conname,
        CASE WHEN pa.attcollation <> fa.attcollation THEN colln.nspname END,
        CASE WHEN pa.attcollation <> fa.attcollation THEN coll.collname END,
        NOT COALESCE(coll.collisdeterministic, true),
+       -- RI_FKey_check compares the column, under its collation, with a
+       -- parameter of the referencing type, under that type's (C for name):
+       -- two different non-default implicit collations, for which the check
+       -- raises 42P22 whenever it evaluates that comparison.
        pa.attcollation NOT IN (0, 100) AND ft.typcollation NOT IN (0, 100) AND pa.attcollation <> ft.typcollation,
        s.relowner,
        pg_catalog.has_schema_privilege(sn.oid, 'USAGE'),

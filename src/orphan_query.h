@@ -77,8 +77,10 @@ std::string orphan_summary_query(const ForeignKeySpec &fk);
 /* True when PostgreSQL's own per-row check cannot compare the keys: its
  * query compares the referenced column (under its collation) with a
  * parameter of the referencing column's type (under that type's collation),
- * and two different non-default implicit collations make every check raise
- * 42P22 (a name column referencing text under an ICU collation, say). */
+ * and two different non-default implicit collations make the check raise
+ * 42P22 whenever it evaluates that comparison (a name column referencing a
+ * column under an ICU collation, say; whether a row gets that far depends on
+ * PostgreSQL's plan and on the other key columns). */
 bool ri_cannot_compare(const ForeignKeySpec &fk);
 
 /* SELECT returning whether fk.scan_relation has a row RI_FKey_check would check. */

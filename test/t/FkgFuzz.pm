@@ -403,6 +403,10 @@ sub generate_case
 			parent => { name => pick("k$i", "K $i", "k\"$i", "kä$i"), type => $ptype, coll => collation($ptype),
 				notnull => $pk eq 'PRIMARY KEY' },
 			child => { name => pick("f$i", "F $i", "f\"$i", "fé$i"), type => $ctype, coll => collation($ctype) } };
+		# A name child compared with a parent under another non-default
+		# collation: PostgreSQL's check raises 42P22 or not depending on its
+		# plan (sql/orphans_fidelity.sql has fk_orphans' answer).
+		$keys[-1]{parent}{coll} = pick('', 'C') if $ctype eq 'name' && $keys[-1]{parent}{coll} !~ /^(|C)$/;
 	}
 	$c{keys} = \@keys;
 	my @pcols = map { $_->{parent} } @keys;
