@@ -135,6 +135,23 @@ SELECT constraint_name, orphan_rows, missing_keys FROM fk_orphan_summary()
  WHERE child_table IN ('name_child'::regclass, 'empty_name_child'::regclass) ORDER BY 1;
 DROP TABLE name_child, empty_name_child, icu_parent;
 
+-- A row PostgreSQL itself cannot judge: a numeric child of a real parent
+-- holding 1e39, which the cast to real overflows (22003).  That foreign key
+-- gets no verdict; the others' reports are complete.
+CREATE TABLE real_parent (k real PRIMARY KEY);
+CREATE TABLE numeric_child (id int, k numeric REFERENCES real_parent);
+CREATE TABLE judged_child (id int, k real REFERENCES real_parent);
+SET session_replication_role = replica;
+INSERT INTO numeric_child VALUES (1, 1e39), (2, 5);
+INSERT INTO judged_child VALUES (1, 7);
+RESET session_replication_role;
+SELECT fkg_test.error_of($$INSERT INTO numeric_child SELECT * FROM numeric_child WHERE id = 1$$) AS postgres_says;
+SELECT fkg_test.error_of($$SELECT * FROM fk_orphans('numeric_child')$$) AS targeted;
+SELECT constraint_name, orphan_rows, missing_keys FROM fk_orphan_summary()
+ WHERE child_table IN ('numeric_child'::regclass, 'judged_child'::regclass) ORDER BY 1;
+SELECT constraint_name, key FROM fk_orphans() WHERE child_table = 'judged_child'::regclass;
+DROP TABLE numeric_child, judged_child, real_parent;
+
 -- The files after this one see the database as it was.
 DROP TABLE pair_child, pair_parent, pair_child2, pair_parent2, ci_child, ci_parent, citext_child, text_parent,
   c_child, ci_text_parent;

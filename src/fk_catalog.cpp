@@ -57,12 +57,13 @@ SELECT c.oid, c.conname,
        pg_catalog.row_security_active(s.oid),
        pg_catalog.row_security_active(p.oid),
        pg_catalog.pg_is_other_temp_schema(s.relnamespace) OR pg_catalog.pg_is_other_temp_schema(p.relnamespace),
+       -- (pg_partition_tree() of a table that is not partitioned is empty)
        CASE WHEN pg_catalog.pg_is_in_recovery() THEN EXISTS (
-           SELECT FROM pg_catalog.pg_partition_tree(s.oid) t JOIN pg_catalog.pg_class r ON r.oid = t.relid
+           SELECT FROM pg_catalog.pg_class r
             WHERE r.relpersistence = 'u'
-           UNION ALL
-           SELECT FROM pg_catalog.pg_partition_tree(p.oid) t JOIN pg_catalog.pg_class r ON r.oid = t.relid
-            WHERE r.relpersistence = 'u') ELSE false END,
+              AND (r.oid IN (s.oid, p.oid)
+                   OR r.oid IN (SELECT t.relid FROM pg_catalog.pg_partition_tree(s.oid) t)
+                   OR r.oid IN (SELECT t.relid FROM pg_catalog.pg_partition_tree(p.oid) t))) ELSE false END,
        pg_catalog.has_schema_privilege(s.relowner, sn.oid, 'USAGE')
          AND pg_catalog.has_schema_privilege(s.relowner, pn.oid, 'USAGE')
          AND pg_catalog.has_table_privilege(s.relowner, s.oid, 'SELECT')
