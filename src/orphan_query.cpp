@@ -111,13 +111,20 @@ orphan_from_where(const ForeignKeySpec &fk)
 	return sql;
 }
 
+/* Whether some key column pair has this flag set. */
+static bool
+any_key(const ForeignKeySpec &fk, bool KeyColumnSpec::*flag)
+{
+	for (int i = 0; i < fk.nkeys; i++)
+		if (fk.keys[i].*flag)
+			return true;
+	return false;
+}
+
 bool
 ri_cannot_compare(const ForeignKeySpec &fk)
 {
-	for (int i = 0; i < fk.nkeys; i++)
-		if (fk.keys[i].collation_conflict)
-			return true;
-	return false;
+	return any_key(fk, &KeyColumnSpec::collation_conflict);
 }
 
 std::string
@@ -129,10 +136,7 @@ checked_rows_exist_query(const ForeignKeySpec &fk)
 bool
 hashing_may_split(const ForeignKeySpec &fk)
 {
-	for (int i = 0; i < fk.nkeys; i++)
-		if (fk.keys[i].nondeterministic)
-			return true;
-	return false;
+	return any_key(fk, &KeyColumnSpec::nondeterministic);
 }
 
 static std::string

@@ -26,7 +26,7 @@ simple_key()
 	fk.parent_relation = {"public", "customers"};
 	fk.validated = true;
 	fk.nkeys = 1;
-	fk.keys[0] = {"customer_id", "id", {"pg_catalog", "="}, kNone, kNone, kNone, false};
+	fk.keys[0] = {"customer_id", "id", {"pg_catalog", "="}, kNone, kNone, kNone, false, false};
 	return fk;
 }
 
@@ -36,7 +36,7 @@ two_column_key(bool match_full)
 	ForeignKeySpec fk = simple_key();
 	fk.match_full = match_full;
 	fk.nkeys = 2;
-	fk.keys[1] = {"region", "region", {"pg_catalog", "="}, kNone, kNone, kNone, false};
+	fk.keys[1] = {"region", "region", {"pg_catalog", "="}, kNone, kNone, kNone, false, false};
 	return fk;
 }
 
@@ -93,6 +93,17 @@ TEST(OrphanRowsQuery, ScansPartitionedTablesWithTheirPartitions)
 	EXPECT_TRUE(contains(sql, " FROM \"public\".\"orders\" fk WHERE")) << sql;
 	EXPECT_TRUE(contains(sql, "(SELECT FROM \"public\".\"customers\" pk WHERE")) << sql;
 	EXPECT_FALSE(contains(sql, "ONLY")) << sql;
+}
+
+TEST(RiCannotCompare, AskedOnlyForRowsRiWouldCheck)
+{
+	ForeignKeySpec fk = two_column_key(true);
+	EXPECT_FALSE(fkg::ri_cannot_compare(fk));
+	fk.keys[0].collation_conflict = true;
+	EXPECT_TRUE(fkg::ri_cannot_compare(fk));
+	EXPECT_EQ(fkg::checked_rows_exist_query(fk),
+	          "SELECT EXISTS (SELECT FROM ONLY \"public\".\"orders\" fk WHERE "
+	          "pg_catalog.num_nulls(fk.\"customer_id\", fk.\"region\") < 2)");
 }
 
 TEST(HashingMaySplit, OnlyUnderANondeterministicCollation)
