@@ -1,7 +1,10 @@
-# fk_guard: PGXS build, install and pg_regress tests.
+# fk_guard: PGXS build, install and tests.
 #   make && make install         build and install into the server found by PG_CONFIG
 #   make installcheck            pg_regress against a running server (scripts/test.sh starts one)
-# scripts/test.sh is the one command that runs every test on a fresh machine.
+#   make prove_installcheck      the cluster tests (test/t, TAP) against the installed server; they
+#                                start their own clusters, so run them as a user initdb accepts
+#   make unit                    the C++ unit tests (GoogleTest, through CMake and ctest)
+# scripts/test.sh is the one command that installs what they need and runs them all.
 
 MODULE_big = fk_guard
 OBJS = $(patsubst %.cpp,%.o,$(sort $(wildcard src/*.cpp src/*/*.cpp)))
@@ -16,6 +19,8 @@ REGRESS_OPTS = --inputdir=. --load-extension=fk_guard
 
 PG_CONFIG ?= pg_config
 
+# Sources include each other by their path under src/ ("common/pg_boundary.h").
+PG_CPPFLAGS = -I$(srcdir)/src
 # C++17; -Wno-register silences PostgreSQL headers that still use `register`.
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-register -Wno-unused-parameter -Wno-missing-field-initializers
 SHLIB_LINK += -lstdc++
@@ -26,3 +31,16 @@ override with_llvm = no
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+PROVE ?= prove
+.PHONY: prove_installcheck unit
+prove_installcheck:
+	rm -rf '$(CURDIR)/tmp_check'
+	cd '$(srcdir)/test' && TESTDIR='$(CURDIR)' PATH="$(bindir):$$PATH" \
+	  PG_REGRESS='$(pgxsdir)/src/test/regress/pg_regress' \
+	  $(PROVE) -I '$(pgxsdir)/src/test/perl' $(PROVE_FLAGS) $(or $(PROVE_TESTS),t/*.pl)
+
+unit:
+	cmake -S '$(srcdir)' -B '$(CURDIR)/build' -DPG_CONFIG='$(shell command -v $(PG_CONFIG))' >/dev/null
+	cmake --build '$(CURDIR)/build' -j2 >/dev/null
+	ctest --test-dir '$(CURDIR)/build' --output-on-failure

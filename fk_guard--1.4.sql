@@ -161,7 +161,7 @@ SELECT pg_extension_config_dump('@extschema@.fk_audit_runs_run_id_seq', '');
 SELECT pg_extension_config_dump('@extschema@.fk_audit_results', '');
 
 /*
- * The steps of fk_audit_run() (src/audit_run.cpp).  Each checks that its
+ * The steps of fk_audit_run() (src/audit/audit_run.cpp).  Each checks that its
  * caller may execute fk_audit_run(), so that one GRANT delegates audits; the
  * history is written by these steps only, as its owner.
  */

@@ -31,9 +31,7 @@ record() {
 
 echo "== unit tests (ctest)"
 status=0
-{ cmake -S "$repo" -B "$repo/build" -DPG_CONFIG="$PG_BIN/pg_config" >/dev/null &&
-	cmake --build "$repo/build" -j2 >/dev/null &&
-	ctest --test-dir "$repo/build" --output-on-failure; } 2>&1 | tee "$logs/unit" || status=$?
+make -C "$repo" -s PG_CONFIG="$PG_BIN/pg_config" unit 2>&1 | tee "$logs/unit" || status=$?
 read -r total bad < <(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\2 \1/p' "$logs/unit")
 record unit "$status" $((${total:-0} - ${bad:-0})) "${bad:-0}"
 

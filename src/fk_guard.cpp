@@ -8,11 +8,11 @@
  * other way (LOAD, session_preload_libraries, local_preload_libraries) fk_guard
  * says that capture is off instead of staying silent.
  */
-#include "constraint_cache.h"
-#include "guc.h"
-#include "pg_boundary.h"
-#include "violation_capture.h"
-#include "violation_store.h"
+#include "capture/constraint_cache.h"
+#include "common/guc.h"
+#include "common/pg_boundary.h"
+#include "capture/violation_capture.h"
+#include "capture/violation_store.h"
 
 extern "C" {
 #include "postgres.h"

@@ -1,13 +1,13 @@
 /*
  * caught_error_test.cpp
- *    What a C++ exception becomes at the C++/PostgreSQL boundary (src/caught_error.cpp).
+ *    What a C++ exception becomes at the C++/PostgreSQL boundary (src/common/caught_error.cpp).
  */
 /* gtest first: PostgreSQL's headers define macros (Max, Min) that gtest's own code uses as names. */
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "pg_boundary.h"
+#include "common/pg_boundary.h"
 
 namespace {
 

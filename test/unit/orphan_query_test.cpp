@@ -1,9 +1,10 @@
 /*
  * orphan_query_test.cpp
- *    Unit tests for the SQL text of the orphan scans (src/orphan_query.cpp).
+ *    Unit tests for the SQL text of the orphan scans (src/orphans/orphan_query.cpp).
  *    Whether PostgreSQL agrees with the result is tested by sql/orphans_*.sql.
  */
-#include "orphan_query.h"
+#include "orphans/orphan_query.h"
+#include "common/sql_quote.h"
 
 #include <gtest/gtest.h>
 
@@ -48,16 +49,16 @@ contains(const std::string &haystack, const std::string &needle)
 
 TEST(QuoteIdentifier, AlwaysQuotesAndDoublesEmbeddedQuotes)
 {
-	EXPECT_EQ(fkg::quote_identifier("orders"), "\"orders\"");
-	EXPECT_EQ(fkg::quote_identifier("Or\"ders"), "\"Or\"\"ders\"");
-	EXPECT_EQ(fkg::quote_identifier("commandes clients é"), "\"commandes clients é\"");
+	EXPECT_EQ(fkg::sql::quote_ident("orders"), "\"orders\"");
+	EXPECT_EQ(fkg::sql::quote_ident("Or\"ders"), "\"Or\"\"ders\"");
+	EXPECT_EQ(fkg::sql::quote_ident("commandes clients é"), "\"commandes clients é\"");
 }
 
 TEST(QuoteLiteral, DoublesQuotesAndUsesEscapeSyntaxOnlyForBackslashes)
 {
-	EXPECT_EQ(fkg::quote_literal("it's"), "'it''s'");
-	EXPECT_EQ(fkg::quote_literal("a\\b"), "E'a\\\\b'");
-	EXPECT_EQ(fkg::quote_literal(""), "''");
+	EXPECT_EQ(fkg::sql::quote_literal("it's"), "'it''s'");
+	EXPECT_EQ(fkg::sql::quote_literal("a\\b"), "E'a\\\\b'");
+	EXPECT_EQ(fkg::sql::quote_literal(""), "''");
 }
 
 TEST(OrphanRowsQuery, LooksForThePartnerOnTheConstraintOperatorAsRiDoes)

@@ -1,10 +1,10 @@
 /*
  * violation_classify_test.cpp
  *    Unit tests for the classification and log lines of violations
- *    (src/violation_classify.cpp).  The hooks that feed them are tested by the
+ *    (src/capture/violation_classify.cpp).  The hooks that feed them are tested by the
  *    cluster tests under test/t/.
  */
-#include "violation_classify.h"
+#include "capture/violation_classify.h"
 
 #include "log_line_parsers.h"
 

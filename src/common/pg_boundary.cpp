@@ -3,7 +3,7 @@
  *    Raising caught C++ exceptions as PostgreSQL errors (see pg_boundary.h for the rule).
  *    Which SQLSTATE an exception becomes is decided in caught_error.cpp.
  */
-#include "pg_boundary.h"
+#include "common/pg_boundary.h"
 
 #include <cstdio>
 

@@ -6,7 +6,7 @@
  * clones PostgreSQL creates on partitions of either side are covered by
  * scanning the declared tables with their partitions, as RI_Initial_Check does.
  */
-#include "fk_catalog.h"
+#include "orphans/fk_catalog.h"
 
 extern "C" {
 #include "catalog/pg_class.h"
@@ -20,6 +20,8 @@ extern "C" {
 }
 
 namespace fkg {
+
+static_assert(kMaxKeyColumns == INDEX_MAX_KEYS, "a key spec holds any foreign key's columns");
 
 /* One row per key column.  Casts and COLLATE follow ri_GenerateQual and
  * ri_GenerateQualCollation: cast a column to the operator's input type when
@@ -254,7 +256,7 @@ referenced_columns(const ForeignKeySpec &spec)
 	StringInfoData list;
 	initStringInfo(&list);
 	for (int i = 0; i < spec.nkeys; i++)
-		appendStringInfo(&list, "%s%s", i > 0 ? ", " : "", ::quote_identifier(spec.keys[i].pk_column));
+		appendStringInfo(&list, "%s%s", i > 0 ? ", " : "", quote_identifier(spec.keys[i].pk_column));
 	return list.data;
 }
 
@@ -303,9 +305,9 @@ raise_refusal(const DeclaredForeignKey &fk)
 		                errmsg("cannot check foreign key \"%s\" on table %s", spec.constraint_name, child),
 		                errdetail("fk_guard reads a table's rows as its owner, and %s's owner, role %s, may not read "
 		                          "the referenced columns of %s (or row-level security hides their rows from it).",
-		                          child, ::quote_identifier(owner), parent),
+		                          child, quote_identifier(owner), parent),
 		                errhint("GRANT SELECT (%s) ON %s TO %s;", referenced_columns(spec), parent,
-		                        ::quote_identifier(owner))));
+		                        quote_identifier(owner))));
 	}
 	}
 	elog(ERROR, "fk_guard: foreign key \"%s\" is checkable", spec.constraint_name);

@@ -7,7 +7,7 @@
 #ifndef FK_GUARD_VIOLATION_CLASSIFY_H
 #define FK_GUARD_VIOLATION_CLASSIFY_H
 
-#include "violation_event.h"
+#include "capture/violation_event.h"
 
 #include <cstddef>
 #include <string>

@@ -2,9 +2,8 @@
  * guc.cpp
  *    fk_guard.* configuration parameters.
  */
-#include "guc.h"
+#include "common/guc.h"
 
-#include "violation_event.h"
 
 extern "C" {
 #include "postgres.h"

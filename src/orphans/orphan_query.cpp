@@ -2,41 +2,16 @@
  * orphan_query.cpp
  *    SQL text for the orphan scans (see orphan_query.h).  No PostgreSQL calls here.
  */
-#include "orphan_query.h"
+#include "orphans/orphan_query.h"
+
+#include "common/sql_quote.h"
 
 namespace fkg {
-
-std::string
-quote_identifier(const char *name)
-{
-	std::string out = "\"";
-	for (const char *p = name; *p; p++) {
-		if (*p == '"')
-			out += '"';
-		out += *p;
-	}
-	out += '"';
-	return out;
-}
-
-std::string
-quote_literal(const char *text)
-{
-	bool has_backslash = false;
-	std::string body;
-	for (const char *p = text; *p; p++) {
-		if (*p == '\'' || *p == '\\')
-			body += *p;
-		has_backslash |= (*p == '\\');
-		body += *p;
-	}
-	return (has_backslash ? "E'" : "'") + body + "'";
-}
 
 static std::string
 qualified(const QualifiedName &n)
 {
-	return quote_identifier(n.schema) + "." + quote_identifier(n.name);
+	return sql::quote_ident(n.schema) + "." + sql::quote_ident(n.name);
 }
 
 static std::string
@@ -57,7 +32,7 @@ fk_column_list(const ForeignKeySpec &fk)
 {
 	std::string sql;
 	for (int i = 0; i < fk.nkeys; i++)
-		sql += (i > 0 ? ", fk." : "fk.") + quote_identifier(fk.keys[i].fk_column);
+		sql += (i > 0 ? ", fk." : "fk.") + sql::quote_ident(fk.keys[i].fk_column);
 	return sql;
 }
 
@@ -101,9 +76,9 @@ orphan_from_where(const ForeignKeySpec &fk)
 		const KeyColumnSpec &k = fk.keys[i];
 		if (i > 0)
 			sql += " AND ";
-		sql += "pk." + quote_identifier(k.pk_column) + cast_suffix(k.pk_cast);
-		sql += " OPERATOR(" + quote_identifier(k.eq_operator.schema) + "." + k.eq_operator.name + ") ";
-		sql += "fk." + quote_identifier(k.fk_column) + cast_suffix(k.fk_cast);
+		sql += "pk." + sql::quote_ident(k.pk_column) + cast_suffix(k.pk_cast);
+		sql += " OPERATOR(" + sql::quote_ident(k.eq_operator.schema) + "." + k.eq_operator.name + ") ";
+		sql += "fk." + sql::quote_ident(k.fk_column) + cast_suffix(k.fk_cast);
 		if (!k.collation.empty())
 			sql += " COLLATE " + qualified(k.collation);
 	}
@@ -146,7 +121,7 @@ name_array(const ForeignKeySpec &fk, bool referencing)
 	for (int i = 0; i < fk.nkeys; i++) {
 		if (i > 0)
 			sql += ", ";
-		sql += quote_literal(referencing ? fk.keys[i].fk_column : fk.keys[i].pk_column);
+		sql += sql::quote_literal(referencing ? fk.keys[i].fk_column : fk.keys[i].pk_column);
 	}
 	return sql + "]::pg_catalog.name[]";
 }
@@ -158,7 +133,7 @@ key_object(const ForeignKeySpec &fk)
 	for (int i = 0; i < fk.nkeys; i++) {
 		if (i > 0)
 			sql += ", ";
-		sql += quote_literal(fk.keys[i].fk_column) + ", fk." + quote_identifier(fk.keys[i].fk_column);
+		sql += sql::quote_literal(fk.keys[i].fk_column) + ", fk." + sql::quote_ident(fk.keys[i].fk_column);
 	}
 	return sql + ")";
 }
@@ -166,7 +141,7 @@ key_object(const ForeignKeySpec &fk)
 std::string
 orphan_rows_query(const ForeignKeySpec &fk, int64_t limit)
 {
-	std::string sql = "SELECT " + quote_literal(fk.constraint_name) + "::pg_catalog.name, ";
+	std::string sql = "SELECT " + sql::quote_literal(fk.constraint_name) + "::pg_catalog.name, ";
 	sql += "fk.tableoid::pg_catalog.regclass, " + regclass_literal(fk.parent_relid) + ", ";
 	sql += name_array(fk, true) + ", " + name_array(fk, false) + ", ";
 	sql += key_object(fk) + ", fk.ctid";
@@ -187,14 +162,14 @@ orphan_summary_query(const ForeignKeySpec &fk)
 	std::string key;
 	for (int i = 0; i < fk.nkeys; i++) {
 		const KeyColumnSpec &k = fk.keys[i];
-		key += (i > 0 ? ", fk." : "fk.") + quote_identifier(k.fk_column) + cast_suffix(k.fk_cast);
+		key += (i > 0 ? ", fk." : "fk.") + sql::quote_ident(k.fk_column) + cast_suffix(k.fk_cast);
 		if (!k.collation.empty())
 			key += " COLLATE " + qualified(k.collation);
 	}
 	if (fk.nkeys > 1)
 		key = "ROW(" + key + ")";
 
-	std::string sql = "SELECT " + quote_literal(fk.constraint_name) + "::pg_catalog.name, ";
+	std::string sql = "SELECT " + sql::quote_literal(fk.constraint_name) + "::pg_catalog.name, ";
 	sql += regclass_literal(fk.scan_relid) + ", " + regclass_literal(fk.parent_relid) + ", ";
 	sql += fk.validated ? "true, " : "false, ";
 	sql += "pg_catalog.count(*), pg_catalog.count(DISTINCT " + key + ") FILTER (WHERE " + key_complete(fk) + ")";

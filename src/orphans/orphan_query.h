@@ -62,11 +62,6 @@ struct ForeignKeySpec {
 	KeyColumnSpec keys[kMaxKeyColumns];
 };
 
-/* "name" with embedded quotes doubled: always valid, whatever the name. */
-std::string quote_identifier(const char *name);
-/* A string literal that reads the same whatever standard_conforming_strings says. */
-std::string quote_literal(const char *text);
-
 /* SELECT returning fk_orphans' columns for one foreign key, in a stable order.
  * limit < 0 means no limit. */
 std::string orphan_rows_query(const ForeignKeySpec &fk, int64_t limit);

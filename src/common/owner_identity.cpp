@@ -2,9 +2,9 @@
  * owner_identity.cpp
  *    Switching to a table owner's identity (see owner_identity.h).
  */
-#include "owner_identity.h"
+#include "common/owner_identity.h"
 
-#include "compat.h"
+#include "common/compat.h"
 
 extern "C" {
 #include "miscadmin.h"

@@ -15,12 +15,12 @@
  * ago, which is what a deferred violation of that moment needs.  The tables
  * are rebuilt from scratch when they grow past kMaxEntries.
  */
-#include "constraint_cache.h"
+#include "capture/constraint_cache.h"
 
-#include "clipped_copy.h"
+#include "common/clipped_copy.h"
 
-#include "pg_boundary.h"
-#include "violation_classify.h"
+#include "common/pg_boundary.h"
+#include "capture/violation_classify.h"
 
 extern "C" {
 #include "access/genam.h"
@@ -44,6 +44,8 @@ extern "C" {
 }
 
 namespace fkg {
+
+static_assert(kNameLength == NAMEDATALEN, "a name field holds any PostgreSQL name");
 
 namespace {
 

@@ -5,6 +5,13 @@
 #ifndef FK_GUARD_GUC_H
 #define FK_GUARD_GUC_H
 
+namespace fkg {
+
+/* The upper bound of fk_guard.max_query_length: the statement text a violation keeps. */
+constexpr int kMaxQueryLength = 4096;
+
+} // namespace fkg
+
 namespace fkg::guc {
 
 enum LogFormat { kLogText = 0, kLogJson = 1 };

@@ -5,7 +5,7 @@
  * The message formats below are PostgreSQL 15's (src/backend/utils/adt/ri_triggers.c);
  * they are the one place to change when a version words them differently.
  */
-#include "violation_classify.h"
+#include "capture/violation_classify.h"
 
 #include <algorithm>
 #include <cstring>

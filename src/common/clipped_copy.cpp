@@ -2,7 +2,7 @@
  * clipped_copy.cpp
  *    Encoding-aware cutting of text copied into fixed-size fields (see clipped_copy.h).
  */
-#include "clipped_copy.h"
+#include "common/clipped_copy.h"
 
 extern "C" {
 #include "postgres.h"

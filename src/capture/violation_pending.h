@@ -14,7 +14,7 @@
 #ifndef FK_GUARD_VIOLATION_PENDING_H
 #define FK_GUARD_VIOLATION_PENDING_H
 
-#include "violation_event.h"
+#include "capture/violation_event.h"
 
 extern "C" {
 #include "postgres.h"

@@ -3,9 +3,9 @@
  *    SQL functions behind fk_violations, fk_violation_stats, fk_guard_reset and
  *    fk_guard_constraint_violations (the shared-memory side of violation capture).
  */
-#include "compat.h"
-#include "pg_boundary.h"
-#include "violation_store.h"
+#include "common/compat.h"
+#include "common/pg_boundary.h"
+#include "capture/violation_store.h"
 
 extern "C" {
 #include "miscadmin.h"

@@ -19,12 +19,12 @@
  * A second audit records a 'skipped' run and warns.  A cancelled audit's
  * session keeps the lock until it ends or audits again.
  */
-#include "compat.h"
-#include "fk_catalog.h"
-#include "guc.h"
-#include "orphans.h"
-#include "owner_identity.h"
-#include "pg_boundary.h"
+#include "common/compat.h"
+#include "orphans/fk_catalog.h"
+#include "common/guc.h"
+#include "orphans/orphans.h"
+#include "common/owner_identity.h"
+#include "common/pg_boundary.h"
 
 extern "C" {
 #include "access/genam.h"

@@ -25,15 +25,15 @@
  * descriptions come from constraint_cache, room for waiting violations from
  * violation_pending, both prepared at statement starts.
  */
-#include "violation_capture.h"
+#include "capture/violation_capture.h"
 
-#include "clipped_copy.h"
-#include "constraint_cache.h"
-#include "guc.h"
-#include "pg_boundary.h"
-#include "violation_classify.h"
-#include "violation_pending.h"
-#include "violation_store.h"
+#include "common/clipped_copy.h"
+#include "capture/constraint_cache.h"
+#include "common/guc.h"
+#include "common/pg_boundary.h"
+#include "capture/violation_classify.h"
+#include "capture/violation_pending.h"
+#include "capture/violation_store.h"
 
 extern "C" {
 #include "access/parallel.h"

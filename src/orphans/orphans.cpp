@@ -15,13 +15,13 @@
  * security-restricted operation (owner_identity.h), so no cast, operator or
  * function it reaches runs with the caller's rights.
  */
-#include "orphans.h"
+#include "orphans/orphans.h"
 
-#include "compat.h"
-#include "fk_catalog.h"
-#include "orphan_query.h"
-#include "owner_identity.h"
-#include "pg_boundary.h"
+#include "common/compat.h"
+#include "orphans/fk_catalog.h"
+#include "orphans/orphan_query.h"
+#include "common/owner_identity.h"
+#include "common/pg_boundary.h"
 
 extern "C" {
 #include "access/xact.h"

@@ -6,7 +6,7 @@
 #ifndef FK_GUARD_VIOLATION_STORE_H
 #define FK_GUARD_VIOLATION_STORE_H
 
-#include "violation_event.h"
+#include "capture/violation_event.h"
 
 extern "C" {
 #include "postgres.h"

@@ -7,7 +7,7 @@
 #ifndef FK_GUARD_CONSTRAINT_CACHE_H
 #define FK_GUARD_CONSTRAINT_CACHE_H
 
-#include "violation_event.h"
+#include "capture/violation_event.h"
 
 extern "C" {
 #include "postgres.h"

@@ -28,13 +28,13 @@
  * the lock released.  Records are written from transaction-end callbacks and
  * statement starts, never from emit_log_hook (where LWLocks may still be held).
  */
-#include "violation_store.h"
+#include "capture/violation_store.h"
 
-#include "compat.h"
-#include "guc.h"
-#include "pg_boundary.h"
-#include "constraint_cache.h"
-#include "violation_classify.h"
+#include "common/compat.h"
+#include "common/guc.h"
+#include "common/pg_boundary.h"
+#include "capture/constraint_cache.h"
+#include "capture/violation_classify.h"
 
 extern "C" {
 #include "access/htup_details.h"

@@ -18,7 +18,7 @@
  *      skips nothing.
  *
  *   3. Objects with destructors (std::string, containers) live only in pure
- *      C++ code that never calls PostgreSQL (src/orphan_query.cpp, unit
+ *      C++ code that never calls PostgreSQL (src/orphans/orphan_query.cpp, unit
  *      tested without a server).  Their results cross into PostgreSQL memory
  *      through fkg::to_palloc(), which never longjmps: it reports failure as
  *      std::bad_alloc.

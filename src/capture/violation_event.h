@@ -7,6 +7,8 @@
 #ifndef FK_GUARD_VIOLATION_EVENT_H
 #define FK_GUARD_VIOLATION_EVENT_H
 
+#include "common/guc.h"
+
 #include <cstdint>
 
 namespace fkg {
@@ -16,7 +18,6 @@ constexpr int kQualifiedLength = 2 * kNameLength + 8;
 constexpr int kColumnsLength = 512;         /* "a, b, c" */
 constexpr int kMessageLength = 256;         /* enough to tell re-raised errors apart */
 constexpr int kKeyLength = 512;
-constexpr int kMaxQueryLength = 4096;       /* upper bound of fk_guard.max_query_length */
 
 /* Which side of the foreign key the violation is on (see violation_classify.cpp). */
 enum class Side : char { Child = 'c', Parent = 'p', MatchFull = 'f', Partition = 'r' };

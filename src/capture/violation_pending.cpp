@@ -9,10 +9,10 @@
  * query.  pending_reserve grows the tables at safe points so that each keeps
  * room for kHeadroom more additions; pending_add only uses room already there.
  */
-#include "violation_pending.h"
+#include "capture/violation_pending.h"
 
-#include "clipped_copy.h"
-#include "violation_classify.h"
+#include "common/clipped_copy.h"
+#include "capture/violation_classify.h"
 
 extern "C" {
 #include "common/hashfn.h"

@@ -5,7 +5,7 @@
 #ifndef FK_GUARD_FK_CATALOG_H
 #define FK_GUARD_FK_CATALOG_H
 
-#include "orphan_query.h"
+#include "orphans/orphan_query.h"
 
 extern "C" {
 #include "postgres.h"

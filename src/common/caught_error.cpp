@@ -3,7 +3,7 @@
  *    Which SQLSTATE and message a C++ exception becomes at the boundary.
  *    Uses only PostgreSQL's header macros, so it is unit tested without a server.
  */
-#include "pg_boundary.h"
+#include "common/pg_boundary.h"
 
 #include <cstdio>
 
