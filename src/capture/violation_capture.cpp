@@ -23,34 +23,31 @@
  * Nothing on the error path reads the catalogs or allocates, except
  * CopyErrorData into a context with a preallocated block: the constraint
  * descriptions come from constraint_cache, room for waiting violations from
- * violation_pending, both prepared at statement starts.
+ * violation_pending, both prepared at statement starts.  What a statement
+ * does is read by statement_reader; violation_writer writes a violation out.
  */
 #include "capture/violation_capture.h"
 
-#include "common/clipped_copy.h"
 #include "capture/constraint_cache.h"
-#include "common/guc.h"
-#include "common/pg_boundary.h"
+#include "capture/statement_reader.h"
 #include "capture/violation_classify.h"
 #include "capture/violation_pending.h"
 #include "capture/violation_store.h"
+#include "capture/violation_writer.h"
+#include "common/clipped_copy.h"
+#include "common/guc.h"
+#include "common/pg_boundary.h"
 
 extern "C" {
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
-#include "executor/executor.h"
 #include "commands/dbcommands.h"
+#include "executor/executor.h"
 #include "miscadmin.h"
-#include "nodes/parsenodes.h"
-#include "tcop/tcopprot.h"
 #include "tcop/utility.h"
-#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/elog.h"
-#include "utils/lsyscache.h"
-#include "utils/guc.h"
-#include "mb/pg_wchar.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
@@ -74,35 +71,6 @@ struct Frame {
 	Oid altering;               /* the table an ALTER TABLE changes, or InvalidOid */
 	List *added;                /* the foreign keys an ALTER TABLE adds (ConstraintInfo *), from the statement */
 };
-
-/* Operation's bit in Frame::operations. */
-constexpr unsigned
-operation_bit(Operation operation)
-{
-	switch (operation) {
-	case Operation::Insert:
-		return 1u << 0;
-	case Operation::Update:
-		return 1u << 1;
-	case Operation::Delete:
-		return 1u << 2;
-	case Operation::Merge:
-		return 1u << 3;
-	case Operation::Copy:
-		return 1u << 4;
-	case Operation::Commit:
-		return 1u << 5;
-	case Operation::Prepare:
-		return 1u << 6;
-	case Operation::SetConstraints:
-		return 1u << 7;
-	case Operation::AlterTable:
-		return 1u << 8;
-	case Operation::Other:
-		break;
-	}
-	return 1u << 9;
-}
 
 /* Ticks at every Frame start and every catch: orders them. */
 uint64 capture_clock = 0;
@@ -171,50 +139,11 @@ prepare_capture()
 	}
 }
 
-unsigned statement_operations(const QueryDesc *query);
-
 /* The Operations a Frame performs (a statement with data-modifying WITH has several). */
 unsigned
 frame_operations(const Frame *frame)
 {
 	return frame->query != nullptr ? statement_operations(frame->query) : frame->operations;
-}
-
-/* The operation a violation on this side is recorded under, of those a
- * statement performs: the only one, or the one that can raise it (a
- * child-side violation comes from writing the child, a parent-side one from
- * changing the parent). */
-Operation
-operation_of(unsigned operations, Side side)
-{
-	static const Operation kChildFirst[] = {Operation::Insert, Operation::Update, Operation::Merge, Operation::Copy,
-	                                        Operation::Delete};
-	static const Operation kParentFirst[] = {Operation::Delete, Operation::Update, Operation::Merge,
-	                                         Operation::Insert, Operation::Copy};
-	const Operation *order = side == Side::Parent ? kParentFirst : kChildFirst;
-	for (int i = 0; i < 5; i++)
-		if (operations & operation_bit(order[i]))
-			return order[i];
-	for (Operation single : {Operation::Commit, Operation::Prepare, Operation::SetConstraints, Operation::AlterTable})
-		if (operations & operation_bit(single))
-			return single;
-	return Operation::Other;
-}
-
-/* The foreign key named constraint among those an ALTER TABLE adds; an
- * unnamed one only when it is the only one.  nullptr when none fits. */
-const ConstraintInfo *
-added_by_name(List *added, const char *constraint)
-{
-	ListCell *lc;
-	foreach (lc, added) {
-		const ConstraintInfo *info = (const ConstraintInfo *) lfirst(lc);
-		if (strcmp(info->declared_name, constraint) == 0)
-			return info;
-	}
-	if (list_length(added) == 1 && *((const ConstraintInfo *) linitial(added))->declared_name == '\0')
-		return (const ConstraintInfo *) linitial(added);
-	return nullptr;
 }
 
 /* The innermost Frame on error_context_stack, or nullptr. */
@@ -409,120 +338,6 @@ pop_frame(Frame *frame)
 		close_caught_since(frame->started);
 }
 
-Operation
-statement_operation(CmdType command)
-{
-	switch (command) {
-	case CMD_INSERT:
-		return Operation::Insert;
-	case CMD_UPDATE:
-		return Operation::Update;
-	case CMD_DELETE:
-		return Operation::Delete;
-	case CMD_MERGE:
-		return Operation::Merge;
-	default:
-		return Operation::Other;
-	}
-}
-
-/* The operations a planned statement performs: its own, and those of its
- * data-modifying WITH queries. */
-unsigned
-statement_operations(const QueryDesc *query)
-{
-	const PlannedStmt *planned = query->plannedstmt;
-	unsigned operations = 0;
-	if (query->operation != CMD_SELECT)
-		operations |= operation_bit(statement_operation(query->operation));
-	if (planned != nullptr && planned->hasModifyingCTE) {
-		ListCell *lc;
-		foreach (lc, planned->subplans) {
-			const Plan *plan = (const Plan *) lfirst(lc);
-			if (plan != nullptr && IsA(plan, ModifyTable))
-				operations |= operation_bit(statement_operation(((const ModifyTable *) plan)->operation));
-		}
-	}
-	return operations;
-}
-
-/* The operation a utility statement's own RI errors belong to.  Statements in
- * DO and CALL bodies have Frames of their own; what is raised directly in a
- * CALL's or DO's Frame is a COMMIT inside a procedure. */
-Operation
-utility_operation(const Node *statement)
-{
-	switch (nodeTag(statement)) {
-	case T_CopyStmt:
-		return Operation::Copy;
-	case T_AlterTableStmt:
-		return Operation::AlterTable;
-	case T_ConstraintsSetStmt:
-		return Operation::SetConstraints;
-	case T_CallStmt:
-	case T_DoStmt:
-		return Operation::Commit;
-	default:
-		return Operation::Other;
-	}
-}
-
-bool
-fires_after_statement(Operation operation)
-{
-	return operation == Operation::Commit || operation == Operation::Prepare ||
-	       operation == Operation::SetConstraints;
-}
-
-/* "a, b" from a list of String column names. */
-void
-column_names(char *buf, size_t size, List *names)
-{
-	StringInfoData list;
-	initStringInfo(&list);
-	ListCell *lc;
-	foreach (lc, names)
-		appendStringInfo(&list, "%s%s", list.len > 0 ? ", " : "", quote_identifier(strVal(lfirst(lc))));
-	copy_clipped(buf, size, list.data);
-	pfree(list.data);
-}
-
-/* The foreign keys an ALTER TABLE ... ADD creates, from the statement, in
- * statement memory (a list of ConstraintInfo *, each named as the statement
- * names it).  Used only when a violation comes before the new constraint
- * could be read from the catalogs (a MATCH FULL row failing before any RI
- * query ran). */
-List *
-added_foreign_keys(const AlterTableStmt *statement, Oid relid)
-{
-	List *added = NIL;
-	ListCell *lc;
-	foreach (lc, statement->cmds) {
-		const AlterTableCmd *cmd = (const AlterTableCmd *) lfirst(lc);
-		if (cmd->subtype != AT_AddConstraint || cmd->def == nullptr || !IsA(cmd->def, Constraint))
-			continue;
-		const Constraint *constraint = (const Constraint *) cmd->def;
-		if (constraint->contype != CONSTR_FOREIGN)
-			continue;
-		Oid parent = RangeVarGetRelid(constraint->pktable, NoLock, true);
-		if (!OidIsValid(parent))
-			continue;
-		ConstraintInfo *info = (ConstraintInfo *) palloc0(sizeof(ConstraintInfo));
-		copy_clipped(info->declared_name, sizeof(info->declared_name), constraint->conname);
-		qualified_relation_name(info->child_table, sizeof(info->child_table), relid);
-		qualified_relation_name(info->parent_table, sizeof(info->parent_table), parent);
-		column_names(info->fk_columns, sizeof(info->fk_columns), constraint->fk_attrs);
-		if (constraint->pk_attrs != NIL)
-			column_names(info->parent_columns, sizeof(info->parent_columns), constraint->pk_attrs);
-		else
-			primary_key_columns(info->parent_columns, sizeof(info->parent_columns), parent);
-		info->deferrable = constraint->deferrable;
-		info->initially_deferred = constraint->initdeferred;
-		added = lappend(added, info);
-	}
-	return added;
-}
-
 /* Describes the relations a utility statement may raise RI errors about. */
 void
 note_utility_relations(const Node *statement, Frame *frame)
@@ -544,51 +359,6 @@ note_utility_relations(const Node *statement, Frame *frame)
 	}
 }
 
-/* The whole log line in palloc'd memory, or NULL when it could not be made.
- * Its std::string is gone when this returns (pg_boundary.h, rule 3). */
-char *
-render_log_line(const ViolationEvent &e, int64 recent, bool json, bool utf8) noexcept
-{
-	try {
-		return to_palloc(json ? log_line_json(e, recent, utf8) : log_line_text(e, recent, utf8));
-	} catch (...) {
-		return nullptr;
-	}
-}
-
-/* Logs one violation: the line is made whole, in memory of the size it needs
- * (never cut: a cut JSON object is not JSON). */
-void
-log_event(const ViolationEvent &e, int64 recent)
-{
-	char *line = render_log_line(e, recent, guc::log_format == guc::kLogJson, GetDatabaseEncoding() == PG_UTF8);
-	if (line == nullptr)
-		return;
-	ereport(LOG_SERVER_ONLY, (errmsg_internal("%s", line), errhidestmt(true), errhidecontext(true)));
-	pfree(line);
-}
-
-/* Completes what the error path could not know, as far as the cache can tell now. */
-void
-complete(ViolationEvent *e)
-{
-	if (!e->info.resolved)
-		constraint_cache_lookup(e->schema_name, e->table_name, e->constraint_name, &e->info);
-	if (!*e->info.child_table)
-		copy_clipped(e->info.child_table, sizeof(e->info.child_table),
-		             quote_qualified_identifier(e->schema_name, e->table_name));
-}
-
-/* Writes one violation to shared memory and the log. */
-void
-record(ViolationEvent *e)
-{
-	complete(e);
-	int64 recent = violation_store_record(e);
-	if (guc::log_violations)
-		log_event(*e, recent);
-}
-
 bool
 is_final(const PendingViolation &p)
 {
@@ -603,7 +373,7 @@ flush_final()
 		if (is_final(pending_at(i))) {
 			pending_expand(pending_at(i), &scratch);
 			memcpy(scratch.database_name, database_name, sizeof(scratch.database_name));
-			record(&scratch);
+			write_violation(&scratch);
 		}
 	pending_remove_if(is_final);
 	/* Give back what the written ones' groups, texts and keys took: all of it
@@ -623,7 +393,7 @@ flush_beyond_budget(bool committed)
 	int64 total = beyond_budget_lost;
 	for (int i = 0; i < beyond_budget_used; i++) {
 		BeyondBudget &b = beyond_budget[i];
-		complete(&b.event);
+		complete_violation(&b.event);
 		int64 handled = committed ? b.count : b.count - b.emitted;
 		violation_store_count(&b.event, b.count, handled);
 		total += b.count;
@@ -691,7 +461,7 @@ flush(bool committed)
 			p.caught = true;
 		pending_expand(p, &scratch);
 		memcpy(scratch.database_name, database_name, sizeof(scratch.database_name));
-		record(&scratch);
+		write_violation(&scratch);
 		p.recorded = true;
 	}
 	if (beyond_budget_used > 0 || beyond_budget_lost > 0)

@@ -8,6 +8,7 @@
 #include "capture/violation_classify.h"
 
 #include <algorithm>
+#include <initializer_list>
 #include <cstring>
 
 namespace fkg {
@@ -154,6 +155,27 @@ quoted_name(char *buf, size_t n, const char *text, bool last) noexcept
 	size_t len = std::min(static_cast<size_t>(close - open - 1), n - 1);
 	std::memcpy(buf, open + 1, len);
 	buf[len] = '\0';
+}
+
+/* The operation a violation on this side is recorded under, of those a
+ * statement performs: the only one, or the one that can raise it (a
+ * child-side violation comes from writing the child, a parent-side one from
+ * changing the parent). */
+Operation
+operation_of(unsigned operations, Side side)
+{
+	static const Operation kChildFirst[] = {Operation::Insert, Operation::Update, Operation::Merge, Operation::Copy,
+	                                        Operation::Delete};
+	static const Operation kParentFirst[] = {Operation::Delete, Operation::Update, Operation::Merge,
+	                                         Operation::Insert, Operation::Copy};
+	const Operation *order = side == Side::Parent ? kParentFirst : kChildFirst;
+	for (int i = 0; i < 5; i++)
+		if (operations & operation_bit(order[i]))
+			return order[i];
+	for (Operation single : {Operation::Commit, Operation::Prepare, Operation::SetConstraints, Operation::AlterTable})
+		if (operations & operation_bit(single))
+			return single;
+	return Operation::Other;
 }
 
 const char *

@@ -38,6 +38,41 @@ void key_from_detail(char *buf, size_t n, const char *detail) noexcept;
  * table of a parent-side message or of a child-side DETAIL).  Never allocates. */
 void quoted_name(char *buf, size_t n, const char *text, bool last) noexcept;
 
+/* Operation's bit in a set of operations (what a statement performs). */
+constexpr unsigned
+operation_bit(Operation operation)
+{
+	switch (operation) {
+	case Operation::Insert:
+		return 1u << 0;
+	case Operation::Update:
+		return 1u << 1;
+	case Operation::Delete:
+		return 1u << 2;
+	case Operation::Merge:
+		return 1u << 3;
+	case Operation::Copy:
+		return 1u << 4;
+	case Operation::Commit:
+		return 1u << 5;
+	case Operation::Prepare:
+		return 1u << 6;
+	case Operation::SetConstraints:
+		return 1u << 7;
+	case Operation::AlterTable:
+		return 1u << 8;
+	case Operation::Other:
+		break;
+	}
+	return 1u << 9;
+}
+
+
+/* The operation a violation on this side is recorded under, of those a
+ * statement performs (operation_bit()s): the only one, or the one that can
+ * raise it. */
+Operation operation_of(unsigned operations, Side side);
+
 const char *side_name(Side side);
 const char *operation_name(Operation operation);
 

@@ -447,3 +447,25 @@ TEST(LogLineParsers, RejectForgeriesAndInvalidJson)
 }
 
 } // namespace
+
+TEST(OperationOf, TheOnlyOneOrTheOneThatCanRaiseOnThatSide)
+{
+	using fkg::operation_bit;
+	using fkg::operation_of;
+	EXPECT_EQ(operation_of(operation_bit(Operation::Update), Side::Parent), Operation::Update);
+	EXPECT_EQ(operation_of(operation_bit(Operation::Commit), Side::Child), Operation::Commit);
+	/* WITH d AS (DELETE FROM parent) INSERT INTO child ... */
+	const unsigned both = operation_bit(Operation::Delete) | operation_bit(Operation::Insert);
+	EXPECT_EQ(operation_of(both, Side::Parent), Operation::Delete);
+	EXPECT_EQ(operation_of(both, Side::Child), Operation::Insert);
+	EXPECT_EQ(operation_of(both, Side::MatchFull), Operation::Insert);
+	EXPECT_EQ(operation_of(0, Side::Child), Operation::Other);
+	/* Every operation has a bit of its own. */
+	unsigned seen = 0;
+	for (Operation o : {Operation::Insert, Operation::Update, Operation::Delete, Operation::Merge, Operation::Copy,
+	                    Operation::Commit, Operation::Prepare, Operation::SetConstraints, Operation::AlterTable,
+	                    Operation::Other}) {
+		EXPECT_EQ(seen & operation_bit(o), 0u);
+		seen |= operation_bit(o);
+	}
+}
