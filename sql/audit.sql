@@ -107,6 +107,28 @@ RESET ROLE;
 REVOKE ALL ON au_clean FROM au_reader;
 DROP ROLE au_reader;
 
+-- Two declared foreign keys of one partition tree may share a name: each
+-- audit result is the one of the foreign key that was checked.
+CREATE TABLE au_p1 (id int PRIMARY KEY);
+CREATE TABLE au_p2 (id int PRIMARY KEY);
+CREATE TABLE au_r (a int, b int) PARTITION BY LIST (a);
+CREATE TABLE au_m PARTITION OF au_r FOR VALUES IN (1) PARTITION BY LIST (b);
+CREATE TABLE au_l PARTITION OF au_m FOR VALUES IN (1, 2, 3);
+ALTER TABLE au_m ADD CONSTRAINT fk FOREIGN KEY (b) REFERENCES au_p2 (id);
+ALTER TABLE au_r ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES au_p1 (id);
+INSERT INTO au_p1 VALUES (1);
+SET session_replication_role = replica;
+INSERT INTO au_r VALUES (1, 1), (1, 2), (1, 3);
+RESET session_replication_role;
+CALL fk_audit_run();
+SELECT s.child_table, s.orphan_rows AS summary_orphans, r.orphan_rows AS audit_orphans
+  FROM fk_orphan_summary() s
+  JOIN pg_constraint c ON c.conname = s.constraint_name AND c.conrelid = s.child_table
+  JOIN fk_audit_results r ON r.constraint_oid = c.oid
+ WHERE r.run_id = (SELECT max(run_id) FROM fk_audit_runs) AND s.constraint_name = 'fk'
+ ORDER BY 1::text;
+DROP TABLE au_r, au_p1, au_p2;
+
 -- pg_dump keeps the history and the marked tables.
 SELECT unnest(extconfig)::regclass AS dumped FROM pg_extension WHERE extname = 'fk_guard' ORDER BY 1::text;
 

@@ -284,51 +284,49 @@ require_all_checked(int64 run)
 			                errhint("Use CALL fk_audit_run().")));
 }
 
-/* A summary tuple descriptor like fk_orphan_summary's result. */
+/* fk_orphan_summary's result, then the declared constraint's OID (Report::kAuditSummary). */
 TupleDesc
 summary_descriptor()
 {
-	TupleDesc desc = CreateTemplateTupleDesc(6);
+	TupleDesc desc = CreateTemplateTupleDesc(7);
 	TupleDescInitEntry(desc, 1, "constraint_name", NAMEOID, -1, 0);
 	TupleDescInitEntry(desc, 2, "child_table", REGCLASSOID, -1, 0);
 	TupleDescInitEntry(desc, 3, "parent_table", REGCLASSOID, -1, 0);
 	TupleDescInitEntry(desc, 4, "validated", BOOLOID, -1, 0);
 	TupleDescInitEntry(desc, 5, "orphan_rows", INT8OID, -1, 0);
 	TupleDescInitEntry(desc, 6, "missing_keys", INT8OID, -1, 0);
+	TupleDescInitEntry(desc, 7, "constraint_oid", OIDOID, -1, 0);
 	return BlessTupleDesc(desc);
 }
 
-/* Writes one summary row into the run's results, as the history's owner.  A
- * foreign key with a partition left detach-pending has one summary row per
- * relation scanned; its result is their sum. */
+/* Writes one summary row into the run's results, as the history's owner,
+ * under the declared constraint the check names by OID.  A foreign key with
+ * a partition left detach-pending has one summary row per relation scanned;
+ * its result is their sum. */
 void
 record_result(const Installation &inst, int64 run, TupleTableSlot *slot)
 {
 	slot_getallattrs(slot);
-	Oid types[6] = {INT8OID, NAMEOID, REGCLASSOID, BOOLOID, INT8OID, INT8OID};
-	Datum values[6] = {Int64GetDatum(run),     slot->tts_values[0], slot->tts_values[1],
-	                   slot->tts_values[3],    slot->tts_values[4], slot->tts_values[5]};
-	char nulls[6] = {' ', ' ', ' ', ' ', slot->tts_isnull[4] ? 'n' : ' ', slot->tts_isnull[5] ? 'n' : ' '};
+	Oid types[5] = {INT8OID, OIDOID, BOOLOID, INT8OID, INT8OID};
+	Datum values[5] = {Int64GetDatum(run), slot->tts_values[6], slot->tts_values[3], slot->tts_values[4],
+	                   slot->tts_values[5]};
+	char nulls[5] = {' ', ' ', ' ', slot->tts_isnull[4] ? 'n' : ' ', slot->tts_isnull[5] ? 'n' : ' '};
 	history_execute(inst,
 	                psprintf("INSERT INTO %s.fk_audit_results AS r (run_id, constraint_oid, constraint_name, child_table, "
 	                         "parent_table, checked_at, validated, orphan_rows, missing_keys) "
 	                         "SELECT $1, c.oid, c.conname, pg_catalog.format('%%I.%%I', cn.nspname, cr.relname), "
 	                         "pg_catalog.format('%%I.%%I', pn.nspname, pr.relname), pg_catalog.clock_timestamp(), "
-	                         "$4, $5, $6 FROM pg_catalog.pg_constraint c "
+	                         "$3, $4, $5 FROM pg_catalog.pg_constraint c "
 	                         "JOIN pg_catalog.pg_class cr ON cr.oid = c.conrelid "
 	                         "JOIN pg_catalog.pg_namespace cn ON cn.oid = cr.relnamespace "
 	                         "JOIN pg_catalog.pg_class pr ON pr.oid = c.confrelid "
 	                         "JOIN pg_catalog.pg_namespace pn ON pn.oid = pr.relnamespace "
-	                         "WHERE c.conname = $2 AND c.contype = 'f' AND c.conparentid = 0 AND c.conrelid IN ("
-	                         "WITH RECURSIVE up(relid) AS (SELECT $3::pg_catalog.oid UNION ALL "
-	                         "SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN up ON i.inhrelid = up.relid "
-	                         "JOIN pg_catalog.pg_class a ON a.oid = i.inhparent AND a.relkind = 'p') "
-	                         "SELECT relid FROM up) "
+	                         "WHERE c.oid = $2 "
 	                         "ON CONFLICT (run_id, constraint_oid) DO UPDATE SET "
 	                         "orphan_rows = r.orphan_rows OPERATOR(pg_catalog.+) EXCLUDED.orphan_rows, "
 	                         "missing_keys = r.missing_keys OPERATOR(pg_catalog.+) EXCLUDED.missing_keys",
 	                         inst.quoted_schema),
-	                6, types, values, nulls);
+	                5, types, values, nulls);
 }
 
 /* Brings the run's totals up to date with its results. */
@@ -403,7 +401,7 @@ FKG_FUNCTION(fk_audit_check_table)
 
 	TupleDesc desc = summary_descriptor();
 	Tuplestorestate *summaries = tuplestore_begin_heap(false, false, work_mem);
-	fkg::check_foreign_keys(child, fkg::Report::kSummary, -1, false, summaries, desc);
+	fkg::check_foreign_keys(child, fkg::Report::kAuditSummary, -1, false, summaries, desc);
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	while (tuplestore_gettupleslot(summaries, true, false, slot))
 		record_result(inst, run, slot);

@@ -377,11 +377,18 @@ add_foreign_keys_of_tree(Oid relid)
 void
 add_foreign_keys_of_triggers(const TriggerDesc *triggers)
 {
-	for (int i = 0; triggers != nullptr && i < triggers->numtriggers; i++) {
+	/* The constraints first: add_constraint's catalog lookups may process
+	 * invalidations that rebuild the relation and free its trigger list. */
+	int n = triggers != nullptr ? triggers->numtriggers : 0;
+	Oid *constraints_of = (Oid *) palloc(sizeof(Oid) * (n + 1));
+	int count = 0;
+	for (int i = 0; i < n; i++) {
 		const Trigger &trigger = triggers->triggers[i];
 		if (OidIsValid(trigger.tgconstraint) && RI_FKey_trigger_type(trigger.tgfoid) != RI_TRIGGER_NONE)
-			add_constraint(trigger.tgconstraint);
+			constraints_of[count++] = trigger.tgconstraint;
 	}
+	for (int i = 0; i < count; i++)
+		add_constraint(constraints_of[i]);
 }
 
 } // namespace

@@ -80,6 +80,7 @@ uint64 newest_open_catch = 0;
 constexpr int kNone = -1, kBeyondBudget = -2;
 int in_flight = kNone;
 int final_entries = 0; /* entries known handled or emitted, waiting for a safe point */
+bool compaction_due = false; /* entries were written at a transaction end; compact at the next safe point */
 
 /* Violations past the pending budget: counted per constraint, not listed. */
 struct BeyondBudget {
@@ -467,9 +468,14 @@ flush(bool committed)
 	if (beyond_budget_used > 0 || beyond_budget_lost > 0)
 		flush_beyond_budget(committed);
 	pending_remove_if(is_recorded);
-	pending_compact();
-	if (pending_count() == 0)
+	/* No allocation here (an error after a commit is a PANIC): what the
+	 * written ones took is given back now when nothing waits, else at the
+	 * next statement start. */
+	if (pending_count() == 0) {
+		pending_clear();
 		newest_open_catch = 0;
+	} else
+		compaction_due = true;
 	final_entries = 0;
 	in_flight = carried_in_flight;
 }
@@ -488,6 +494,10 @@ statement_starts()
 {
 	if (final_entries > 0)
 		flush_final();
+	if (compaction_due) {
+		compaction_due = false;
+		pending_compact();
+	}
 	prepare_capture(); /* after the flush, which may have given back the room */
 }
 

@@ -250,6 +250,23 @@ pending_crowded()
 	       keys_used + kHeadroom * (Size) kKeyLength >= kMaxPendingKeyBytes;
 }
 
+/* A text copied into a compacted store: each old one at most once. */
+static int
+copy_query(int old, const char **old_queries, int *query_map, const char **new_queries, int *new_count,
+           char **chunk_at)
+{
+	if (old < 0)
+		return -1;
+	if (query_map[old] < 0) {
+		size_t length = strlen(old_queries[old]) + 1;
+		memcpy(*chunk_at, old_queries[old], length);
+		new_queries[*new_count] = *chunk_at;
+		*chunk_at += length;
+		query_map[old] = (*new_count)++;
+	}
+	return query_map[old];
+}
+
 void
 pending_compact()
 {
@@ -257,55 +274,74 @@ pending_compact()
 		pending_clear();
 		return;
 	}
-	MemoryContext old_context = pending_context;
-	PendingViolation *old_entries = entries;
-	const Group *old_groups = groups;
-	const char **old_queries = queries;
-	const char *old_keys = keys;
-	int n = entry_count, old_groups_count = group_count, old_queries_count = query_count;
+	/* Everything is built in a new context first, without raising on a
+	 * failed allocation; the store switches to it only once it is whole.
+	 * Short of memory, it stays as it is. */
+	MemoryContext fresh =
+	    AllocSetContextCreate(TopMemoryContext, "fk_guard pending violations", ALLOCSET_DEFAULT_SIZES);
 	Size query_bytes = kMaxQueryLength + 1;
-	for (int i = 0; i < old_queries_count; i++)
-		query_bytes += strlen(old_queries[i]) + 1;
-
-	pending_context = AllocSetContextCreate(TopMemoryContext, "fk_guard pending violations", ALLOCSET_DEFAULT_SIZES);
-	entry_room = n + kHeadroom;
-	entries = (PendingViolation *) MemoryContextAlloc(pending_context, sizeof(PendingViolation) * entry_room);
-	group_room = group_hashes_room = old_groups_count + kHeadroom;
-	groups = (Group *) MemoryContextAlloc(pending_context, sizeof(Group) * group_room);
-	group_hashes = (uint32 *) MemoryContextAlloc(pending_context, sizeof(uint32) * group_room);
-	query_room = old_queries_count + kHeadroom;
-	queries = (const char **) MemoryContextAlloc(pending_context, sizeof(const char *) * query_room);
-	chunk = (char *) MemoryContextAlloc(pending_context, query_bytes);
-	chunk_free = query_bytes;
-	keys_room = Min(kMaxPendingKeyBytes, keys_used + kHeadroom * (Size) kKeyLength);
-	keys = (char *) MemoryContextAlloc(pending_context, keys_room);
-	entry_count = group_count = query_count = 0;
-	keys_used = 0;
+	for (int i = 0; i < query_count; i++)
+		query_bytes += strlen(queries[i]) + 1;
+	int new_entry_room = entry_count + kHeadroom, new_group_room = group_count + kHeadroom,
+	    new_query_room = query_count + kHeadroom;
+	Size new_keys_room = Min(kMaxPendingKeyBytes, keys_used + kHeadroom * (Size) kKeyLength);
+	auto alloc = [fresh](Size size) { return MemoryContextAllocExtended(fresh, size, MCXT_ALLOC_NO_OOM); };
+	auto *new_entries = (PendingViolation *) alloc(sizeof(PendingViolation) * new_entry_room);
+	auto *new_groups = (Group *) alloc(sizeof(Group) * new_group_room);
+	auto *new_hashes = (uint32 *) alloc(sizeof(uint32) * new_group_room);
+	auto *new_queries = (const char **) alloc(sizeof(const char *) * new_query_room);
+	auto *new_chunk = (char *) alloc(query_bytes);
+	auto *new_keys = (char *) alloc(new_keys_room);
+	auto *group_map = (int *) alloc(sizeof(int) * (group_count + 1));
+	auto *query_map = (int *) alloc(sizeof(int) * (query_count + 1));
+	if (!new_entries || !new_groups || !new_hashes || !new_queries || !new_chunk || !new_keys || !group_map ||
+	    !query_map) {
+		MemoryContextDelete(fresh);
+		return;
+	}
+	for (int g = 0; g < group_count; g++)
+		group_map[g] = -1;
+	for (int q = 0; q < query_count; q++)
+		query_map[q] = -1;
 
 	/* Each kept entry's group, texts and key, copied once. */
-	int *group_map = (int *) MemoryContextAlloc(pending_context, sizeof(int) * (old_groups_count + 1));
-	for (int g = 0; g < old_groups_count; g++)
-		group_map[g] = -1;
-	for (int i = 0; i < n; i++) {
-		PendingViolation &p = entries[entry_count++];
-		p = old_entries[i];
+	int new_groups_count = 0, new_queries_count = 0;
+	Size new_keys_used = 0;
+	char *chunk_at = new_chunk;
+	for (int i = 0; i < entry_count; i++) {
+		PendingViolation &p = new_entries[i];
+		p = entries[i];
 		if (group_map[p.group] < 0) {
-			Group &g = groups[group_count];
-			g = old_groups[p.group];
-			g.query = query_index(old_queries[g.query]);
-			group_hashes[group_count] = hash_bytes((const unsigned char *) &g, sizeof(Group));
-			group_map[p.group] = group_count++;
+			Group &g = new_groups[new_groups_count];
+			g = groups[p.group];
+			g.query = copy_query(g.query, queries, query_map, new_queries, &new_queries_count, &chunk_at);
+			new_hashes[new_groups_count] = hash_bytes((const unsigned char *) &g, sizeof(Group));
+			group_map[p.group] = new_groups_count++;
 		}
 		p.group = group_map[p.group];
-		if (p.statement >= 0)
-			p.statement = query_index(old_queries[p.statement]);
-		size_t key_length = strlen(old_keys + p.key_at) + 1;
-		memcpy(keys + keys_used, old_keys + p.key_at, key_length);
-		p.key_at = (uint32) keys_used;
-		keys_used += key_length;
+		p.statement = copy_query(p.statement, queries, query_map, new_queries, &new_queries_count, &chunk_at);
+		size_t key_length = strlen(keys + p.key_at) + 1;
+		memcpy(new_keys + new_keys_used, keys + p.key_at, key_length);
+		p.key_at = (uint32) new_keys_used;
+		new_keys_used += key_length;
 	}
-	pfree(group_map);
-	MemoryContextDelete(old_context);
+
+	MemoryContextDelete(pending_context);
+	pending_context = fresh;
+	entries = new_entries;
+	entry_room = new_entry_room;
+	groups = new_groups;
+	group_hashes = new_hashes;
+	group_count = new_groups_count;
+	group_room = group_hashes_room = new_group_room;
+	queries = new_queries;
+	query_count = new_queries_count;
+	query_room = new_query_room;
+	chunk = chunk_at;
+	chunk_free = query_bytes - (Size) (chunk_at - new_chunk);
+	keys = new_keys;
+	keys_used = new_keys_used;
+	keys_room = new_keys_room;
 	reserved = false;
 }
 

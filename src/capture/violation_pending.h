@@ -81,7 +81,8 @@ void pending_clear();
 
 /* Gives back what entries removed since the last clear took (groups, texts,
  * keys no entry uses any more); the entries keep their order.  Allocates: at
- * safe points and transaction ends only. */
+ * safe points only (statement starts), never in a transaction callback.
+ * Short of memory, the store stays as it was. */
 void pending_compact();
 
 /* True when the shared parts are close to their limits: time to compact. */

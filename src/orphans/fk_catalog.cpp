@@ -340,6 +340,7 @@ load_declared_foreign_keys(Oid target, int *count)
 			current = constraint;
 			current_scan = scanned;
 			DeclaredForeignKey &fk = keys[nkeys++];
+			fk.spec.constraint_oid = constraint;
 			fk.spec.constraint_name = SPI_getvalue(row, desc, kConstraintName);
 			fk.spec.scan_relid = oid_at(row, desc, kScanRelid);
 			fk.spec.scan_relation = name_at(row, desc, kScanSchema, kScanName);

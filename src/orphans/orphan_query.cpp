@@ -153,7 +153,7 @@ orphan_rows_query(const ForeignKeySpec &fk, int64_t limit)
 }
 
 std::string
-orphan_summary_query(const ForeignKeySpec &fk)
+orphan_summary_query(const ForeignKeySpec &fk, bool with_oid)
 {
 	/* Missing keys are distinct under the constraint's equality: each fk
 	 * column as the operator takes it (cast to its input type, under the
@@ -173,6 +173,8 @@ orphan_summary_query(const ForeignKeySpec &fk)
 	sql += regclass_literal(fk.scan_relid) + ", " + regclass_literal(fk.parent_relid) + ", ";
 	sql += fk.validated ? "true, " : "false, ";
 	sql += "pg_catalog.count(*), pg_catalog.count(DISTINCT " + key + ") FILTER (WHERE " + key_complete(fk) + ")";
+	if (with_oid)
+		sql += ", " + std::to_string(fk.constraint_oid) + "::pg_catalog.oid";
 	sql += orphan_from_where(fk);
 	return sql;
 }

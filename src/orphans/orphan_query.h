@@ -49,6 +49,7 @@ struct KeyColumnSpec {
 /* Everything needed to write the orphan query of one declared foreign key.
  * Trivially destructible: it is filled from SPI results (see pg_boundary.h). */
 struct ForeignKeySpec {
+	unsigned constraint_oid;     /* the declared constraint */
 	const char *constraint_name;
 	unsigned scan_relid;         /* the referencing table to scan (a partition when asked for one) */
 	QualifiedName scan_relation;
@@ -66,8 +67,9 @@ struct ForeignKeySpec {
  * limit < 0 means no limit. */
 std::string orphan_rows_query(const ForeignKeySpec &fk, int64_t limit);
 
-/* SELECT returning fk_orphan_summary's single row for one foreign key. */
-std::string orphan_summary_query(const ForeignKeySpec &fk);
+/* SELECT returning fk_orphan_summary's single row for one foreign key;
+ * with_oid adds the declared constraint's OID as a last column. */
+std::string orphan_summary_query(const ForeignKeySpec &fk, bool with_oid = false);
 
 /* True when PostgreSQL's own per-row check cannot compare the keys: its
  * query compares the referenced column (under its collation) with a

@@ -46,7 +46,8 @@ char *
 build_query(Report report, const ForeignKeySpec &spec, int64 limit)
 {
 	/* The std::string temporaries die before to_palloc returns; nothing here longjmps. */
-	return to_palloc(report == Report::kRows ? orphan_rows_query(spec, limit) : orphan_summary_query(spec));
+	return to_palloc(report == Report::kRows ? orphan_rows_query(spec, limit)
+	                                         : orphan_summary_query(spec, report == Report::kAuditSummary));
 }
 
 /*
@@ -155,10 +156,10 @@ ends_the_call(int sqlerrcode)
 void
 put_unchecked_summary(const ForeignKeySpec &spec, Tuplestorestate *out, TupleDesc desc)
 {
-	Datum values[6] = {DirectFunctionCall1(namein, CStringGetDatum(spec.constraint_name)),
+	Datum values[7] = {DirectFunctionCall1(namein, CStringGetDatum(spec.constraint_name)),
 	                   ObjectIdGetDatum(spec.scan_relid), ObjectIdGetDatum(spec.parent_relid),
-	                   BoolGetDatum(spec.validated), (Datum) 0, (Datum) 0};
-	bool nulls[6] = {false, false, false, false, true, true};
+	                   BoolGetDatum(spec.validated), (Datum) 0, (Datum) 0, ObjectIdGetDatum(spec.constraint_oid)};
+	bool nulls[7] = {false, false, false, false, true, true, false};
 	tuplestore_putvalues(out, desc, values, nulls);
 }
 
@@ -217,7 +218,7 @@ check_isolated(const DeclaredForeignKey &fk, Report report, const char *sql, Tup
 	PG_END_TRY();
 
 	if (failed) {
-		if (report == Report::kSummary)
+		if (report != Report::kRows)
 			put_unchecked_summary(fk.spec, out, desc);
 	} else
 		append_rows(out, scratch, desc);

@@ -14,7 +14,9 @@ extern "C" {
 namespace fkg {
 
 /* Which report to write for each foreign key: its orphaned rows, or one summary row. */
-enum class Report { kRows, kSummary };
+/* What a check reports: fk_orphans' rows, fk_orphan_summary's row, or that
+ * row followed by the declared constraint's OID (for fk_audit_run's results). */
+enum class Report { kRows, kSummary, kAuditSummary };
 
 /*
  * Checks the declared foreign keys whose referencing table is target (all of

@@ -165,6 +165,26 @@ is($stats, 'c_pid_fkey 3000 3000', '3000 statements in one transaction: all coun
 is($node->safe_psql('postgres', 'SELECT count(*) FROM fk_violations'), '3000',
 	'3000 statements in one transaction: all listed');
 
+# A procedure whose handlers commit keeps its caught violations past each
+# commit, and the store is compacted at statement starts: many long distinct
+# statement texts, in an order other than the one they came in, keep each
+# record's query.
+my $texts = join(', ', map { "'INSERT INTO c(pid) VALUES (0) /* $_ " . ('x' x 3000) . " */'" } 0 .. 5);
+($err, $records, $stats) = run_case(qq{
+	CREATE PROCEDURE churn_texts() LANGUAGE plpgsql AS \$\$
+	DECLARE texts text[] := ARRAY[$texts];
+	BEGIN
+		FOR i IN 0 .. 199 LOOP
+			BEGIN EXECUTE texts[1 + (i * 7 + i / 5) % 6];
+			EXCEPTION WHEN foreign_key_violation THEN COMMIT;
+			END;
+		END LOOP;
+	END \$\$;
+	CALL churn_texts() /* @{['y' x 1100]} */;});
+is($stats, 'c_pid_fkey 200 200', 'handlers that commit: 200 violations counted, all handled');
+is($node->safe_psql('postgres', q{SELECT count(*), count(*) FILTER (WHERE query LIKE 'CALL churn_texts()%') FROM fk_violations}),
+	'200|200', 'handlers that commit: every record keeps its statement');
+
 # The constraint cache keeps a fixed size whatever invalidations arrive.
 my $cache = q{SELECT sum(total_bytes) FROM pg_backend_memory_contexts WHERE name LIKE 'fk_guard constraint%'};
 my $session = $node->background_psql('postgres');
