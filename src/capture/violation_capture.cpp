@@ -147,23 +147,30 @@ frame_operations(const Frame *frame)
 	return frame->query != nullptr ? statement_operations(frame->query) : frame->operations;
 }
 
+/* The first Frame on the error context stack from c down, or nullptr. */
+const Frame *
+frame_from(const ErrorContextCallback *c)
+{
+	for (; c != nullptr; c = c->previous)
+		if (c->callback == fkg_error_raised)
+			return (const Frame *) c->arg;
+	return nullptr;
+}
+
 /* The innermost Frame on error_context_stack, or nullptr. */
 const Frame *
 innermost_frame()
 {
-	for (ErrorContextCallback *c = error_context_stack; c != nullptr; c = c->previous)
-		if (c->callback == fkg_error_raised)
-			return (const Frame *) c->arg;
-	return nullptr;
+	return frame_from(error_context_stack);
 }
 
 /* The table the innermost ALTER TABLE on error_context_stack changes, or InvalidOid. */
 Oid
 innermost_altering()
 {
-	for (ErrorContextCallback *c = error_context_stack; c != nullptr; c = c->previous)
-		if (c->callback == fkg_error_raised && OidIsValid(((const Frame *) c->arg)->altering))
-			return ((const Frame *) c->arg)->altering;
+	for (const Frame *f = innermost_frame(); f != nullptr; f = frame_from(f->callback.previous))
+		if (OidIsValid(f->altering))
+			return f->altering;
 	return InvalidOid;
 }
 
@@ -360,6 +367,15 @@ note_utility_relations(const Node *statement, Frame *frame)
 	}
 }
 
+/* Writes one waiting violation out, as its fate now says. */
+void
+write_pending(const PendingViolation &p)
+{
+	pending_expand(p, &scratch);
+	memcpy(scratch.database_name, database_name, sizeof(scratch.database_name));
+	write_violation(&scratch);
+}
+
 bool
 is_final(const PendingViolation &p)
 {
@@ -371,11 +387,8 @@ void
 flush_final()
 {
 	for (int i = 0; i < pending_count(); i++)
-		if (is_final(pending_at(i))) {
-			pending_expand(pending_at(i), &scratch);
-			memcpy(scratch.database_name, database_name, sizeof(scratch.database_name));
-			write_violation(&scratch);
-		}
+		if (is_final(pending_at(i)))
+			write_pending(pending_at(i));
 	pending_remove_if(is_final);
 	/* Give back what the written ones' groups, texts and keys took: all of it
 	 * when nothing waits, by copying the rest when room runs short. */
@@ -460,9 +473,7 @@ flush(bool committed)
 		}
 		if (committed)
 			p.caught = true;
-		pending_expand(p, &scratch);
-		memcpy(scratch.database_name, database_name, sizeof(scratch.database_name));
-		write_violation(&scratch);
+		write_pending(p);
 		p.recorded = true;
 	}
 	if (beyond_budget_used > 0 || beyond_budget_lost > 0)

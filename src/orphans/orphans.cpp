@@ -82,6 +82,19 @@ forbid_hashing()
 		(void) set_config_option(setting, "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 }
 
+/* Plans one of a foreign key's queries and refuses it if it would read any
+ * relation but the key's two tables (require_checked_relations). */
+SPIPlanPtr
+prepare_checked(const char *sql, const ForeignKeySpec &spec, int cursor_options)
+{
+	SPIPlanPtr plan = SPI_prepare_cursor(sql, 0, nullptr, cursor_options);
+	if (plan == nullptr)
+		elog(ERROR, "fk_guard: could not prepare the check of \"%s\": %s", spec.constraint_name,
+		     SPI_result_code_string(SPI_result));
+	require_checked_relations(plan, spec);
+	return plan;
+}
+
 /*
  * Raises what PostgreSQL's own check raises for every row it checks of a
  * foreign key whose keys it cannot compare (ri_cannot_compare), when there is
@@ -92,10 +105,7 @@ void
 require_comparable(const ForeignKeySpec &spec)
 {
 	char *sql = to_palloc(checked_rows_exist_query(spec));
-	SPIPlanPtr plan = SPI_prepare(sql, 0, nullptr);
-	if (plan == nullptr)
-		elog(ERROR, "fk_guard: could not prepare row check: %s", SPI_result_code_string(SPI_result));
-	require_checked_relations(plan, spec);
+	SPIPlanPtr plan = prepare_checked(sql, spec, 0);
 	int rc = SPI_execute_plan(plan, nullptr, nullptr, true, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "fk_guard: row check failed: %s", SPI_result_code_string(rc));
@@ -124,10 +134,7 @@ run_as_checker(const char *sql, const DeclaredForeignKey &fk, Tuplestorestate *o
 	if (ri_cannot_compare(fk.spec))
 		require_comparable(fk.spec);
 
-	SPIPlanPtr plan = SPI_prepare_cursor(sql, 0, nullptr, CURSOR_OPT_PARALLEL_OK);
-	if (plan == nullptr)
-		elog(ERROR, "fk_guard: could not prepare orphan query: %s", SPI_result_code_string(SPI_result));
-	require_checked_relations(plan, fk.spec);
+	SPIPlanPtr plan = prepare_checked(sql, fk.spec, CURSOR_OPT_PARALLEL_OK);
 	SPIExecuteOptions options = {};
 	options.read_only = true;
 	options.dest = dest;
