@@ -90,6 +90,12 @@ UPDATE fk_audit_runs SET started_at = started_at - interval '2 minutes';
 CALL fk_audit_run();
 SELECT count(*) AS runs_kept FROM fk_audit_runs;
 RESET fk_guard.audit_retention;
+-- The retention is checked when set: an audit deletes what is older, so a
+-- typo or a non-positive interval must not empty the history.
+SET fk_guard.audit_retention = 'ninety days';
+SET fk_guard.audit_retention = '0';
+SET fk_guard.audit_retention = '-1 day';
+SHOW fk_guard.audit_retention;
 
 -- Inside a transaction block the audit cannot commit per table.
 BEGIN;
@@ -103,6 +109,7 @@ GRANT SELECT ON au_clean TO au_reader;
 SET ROLE au_reader;
 SELECT constraint_name FROM fk_audit;
 CALL fk_audit_run();
+SET fk_guard.audit_retention = '1 second';
 RESET ROLE;
 REVOKE ALL ON au_clean FROM au_reader;
 DROP ROLE au_reader;
@@ -126,11 +133,22 @@ SELECT s.child_table, s.orphan_rows AS summary_orphans, r.orphan_rows AS audit_o
   JOIN pg_constraint c ON c.conname = s.constraint_name AND c.conrelid = s.child_table
   JOIN fk_audit_results r ON r.constraint_oid = c.oid
  WHERE r.run_id = (SELECT max(run_id) FROM fk_audit_runs) AND s.constraint_name = 'fk'
- ORDER BY 1::text;
+ ORDER BY s.child_table::text;
+-- A disabled RI trigger on a leaf partition is a finding of each declared
+-- foreign key whose clone it belongs to, named by the declared constraint.
+ALTER TABLE au_l DISABLE TRIGGER ALL;
+SELECT child_table, enforced,
+       jsonb_path_query_first(findings, '$[*] ? (@.code == "disabled_triggers")') ->> 'fix' AS fix
+  FROM fk_audit WHERE constraint_name = 'fk' ORDER BY child_table::text;
+SELECT k.conrelid::regclass AS clone_on,
+       (SELECT conrelid::regclass FROM pg_constraint WHERE oid = fk_guard_declared_constraint(k.oid)) AS declared_on
+  FROM pg_constraint k WHERE k.contype = 'f' AND k.conrelid = 'au_l'::regclass ORDER BY 2;
+ALTER TABLE au_l ENABLE TRIGGER ALL;
+SELECT count(*) AS still_flagged FROM fk_audit WHERE constraint_name = 'fk' AND NOT enforced;
 DROP TABLE au_r, au_p1, au_p2;
 
 -- pg_dump keeps the history and the marked tables.
-SELECT unnest(extconfig)::regclass AS dumped FROM pg_extension WHERE extname = 'fk_guard' ORDER BY 1::text;
+SELECT unnest(extconfig)::regclass AS dumped FROM pg_extension WHERE extname = 'fk_guard' ORDER BY dumped::text;
 
 DROP VIEW au_view;
 DROP TABLE au_clean, au_parent;

@@ -41,13 +41,36 @@ LANGUAGE sql AS $$
   SELECT 'extension configuration', (SELECT string_agg(c::regclass::text, ', ' ORDER BY c::regclass::text)
                                        FROM pg_extension e, unnest(e.extconfig) c WHERE e.extname = 'fk_guard')
 $$;
-CREATE TEMP TABLE upgraded AS SELECT * FROM pg_temp.fk_guard_definitions();
+CREATE TEMP TABLE upgraded AS SELECT '1.0' AS from_version, * FROM pg_temp.fk_guard_definitions();
+
+-- The same from every other earlier version.
+DO $$
+DECLARE
+  v text;
+BEGIN
+  FOR v IN SELECT version FROM pg_available_extension_versions
+            WHERE name = 'fk_guard' AND version NOT IN ('1.0', (SELECT default_version FROM pg_available_extensions
+                                                                 WHERE name = 'fk_guard'))
+  LOOP
+    DROP EXTENSION fk_guard;
+    EXECUTE format('CREATE EXTENSION fk_guard VERSION %L', v);
+    ALTER EXTENSION fk_guard UPDATE;
+    INSERT INTO upgraded SELECT v, * FROM pg_temp.fk_guard_definitions();
+  END LOOP;
+END
+$$;
+SELECT string_agg(DISTINCT from_version, ', ' ORDER BY from_version) AS upgraded_from FROM upgraded;
+
 DROP EXTENSION fk_guard;
 CREATE EXTENSION fk_guard;
-SELECT count(*) > 15 AS compared FROM upgraded;
-(SELECT *, 'only after upgrade' AS difference FROM upgraded
- EXCEPT SELECT *, 'only after upgrade' FROM pg_temp.fk_guard_definitions())
-UNION ALL
-(SELECT *, 'only when fresh' FROM pg_temp.fk_guard_definitions()
- EXCEPT SELECT *, 'only when fresh' FROM upgraded)
-ORDER BY 1, 3;
+SELECT bool_and(n > 15) AS compared FROM (SELECT count(*) AS n FROM upgraded GROUP BY from_version) c;
+SELECT u.from_version, x.*
+  FROM (SELECT DISTINCT from_version FROM upgraded) u,
+       LATERAL ((SELECT object, definition, 'only after upgrade' AS difference FROM upgraded w
+                  WHERE w.from_version = u.from_version
+                 EXCEPT SELECT *, 'only after upgrade' FROM pg_temp.fk_guard_definitions())
+                UNION ALL
+                (SELECT *, 'only when fresh' FROM pg_temp.fk_guard_definitions()
+                 EXCEPT SELECT object, definition, 'only when fresh' FROM upgraded w
+                  WHERE w.from_version = u.from_version)) x
+ ORDER BY 1, 2, 4;

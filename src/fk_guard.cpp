@@ -66,12 +66,13 @@ extern "C" void
 _PG_init(void)
 {
 	fkg::invoke([]() {
+		fkg::guc::define_audit();
 		if (!process_shared_preload_libraries_in_progress) {
 			if (loaded_on_purpose())
 				warn_capture_off();
 			return (Datum) 0;
 		}
-		fkg::guc::define();
+		fkg::guc::define_capture();
 		fkg::violation_store_install_hooks();
 		fkg::constraint_cache_init();
 		fkg::violation_capture_install();

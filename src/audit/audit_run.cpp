@@ -172,13 +172,6 @@ auditor_name()
 	return CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
 }
 
-const char *
-audit_retention()
-{
-	const char *value = GetConfigOption("fk_guard.audit_retention", true, false);
-	return value != nullptr && *value != '\0' ? value : fkg::guc::kDefaultAuditRetention;
-}
-
 /* Records a run of this session's auditor: running, or already finished as skipped. */
 int64
 insert_run(const Installation &inst, Datum target, bool target_null, bool skipped)
@@ -217,7 +210,7 @@ int64
 record_started(const Installation &inst, Datum target, bool target_null)
 {
 	Oid types[1] = {TEXTOID};
-	Datum values[1] = {CStringGetTextDatum(audit_retention())};
+	Datum values[1] = {CStringGetTextDatum(fkg::guc::audit_retention)};
 	history_execute(inst, psprintf("UPDATE %s.fk_audit_runs SET status = 'interrupted' WHERE status = 'running'",
 	                               inst.quoted_schema),
 	                0, nullptr, nullptr, nullptr);

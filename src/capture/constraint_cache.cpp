@@ -17,10 +17,10 @@
  */
 #include "capture/constraint_cache.h"
 
-#include "common/clipped_copy.h"
-
-#include "common/pg_boundary.h"
 #include "capture/violation_classify.h"
+#include "common/clipped_copy.h"
+#include "common/declared_constraint.h"
+#include "common/pg_boundary.h"
 
 extern "C" {
 #include "access/genam.h"
@@ -263,21 +263,6 @@ qualified_relation_name(char *buf, size_t size, Oid relid)
 	char *name = get_rel_name(relid);
 	char *schema = get_namespace_name(get_rel_namespace(relid));
 	copy_clipped(buf, size, name && schema ? quote_qualified_identifier(schema, name) : "");
-}
-
-Oid
-declared_constraint_of(Oid conoid)
-{
-	for (;;) {
-		HeapTuple tuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
-		if (!HeapTupleIsValid(tuple))
-			return conoid;
-		Oid parent = ((Form_pg_constraint) GETSTRUCT(tuple))->conparentid;
-		ReleaseSysCache(tuple);
-		if (!OidIsValid(parent))
-			return conoid;
-		conoid = parent;
-	}
 }
 
 void

@@ -32,10 +32,6 @@ void constraint_cache_note_open_relation(Oid relid, Relation rel);
  * catalogs: safe on the error path.  False when not resolved. */
 bool constraint_cache_lookup(const char *schema, const char *table, const char *constraint, ConstraintInfo *out);
 
-/* The foreign key the user declared that conoid is a partition clone of
- * (following conparentid to the top); conoid itself when it is not a clone. */
-Oid declared_constraint_of(Oid conoid);
-
 /* Writes the quoted names of relid's primary key columns ("a, b") into buf
  * (empty without a primary key): what REFERENCES t without a column list
  * references.  Reads the catalogs. */

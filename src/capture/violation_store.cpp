@@ -31,6 +31,7 @@
 #include "capture/violation_store.h"
 
 #include "common/compat.h"
+#include "common/declared_constraint.h"
 #include "common/guc.h"
 #include "common/pg_boundary.h"
 #include "capture/constraint_cache.h"

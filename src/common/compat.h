@@ -11,7 +11,12 @@ extern "C" {
 #include "executor/tstoreReceiver.h"
 #include "funcapi.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/timestamp.h"
+#if PG_VERSION_NUM >= 160000
+#include "nodes/miscnodes.h"
+#endif
 }
 
 #if PG_VERSION_NUM < 150000
@@ -61,6 +66,45 @@ restrict_search_path()
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true,
 	                         0, false);
 #endif
+}
+
+/* True when text reads as an interval greater than zero; never raises, so
+ * that GUC check hooks can use it.  (PostgreSQL 16 added soft input errors,
+ * ErrorSaveContext; before, the parse error is caught and discarded, which
+ * is safe because interval_in holds no resources.) */
+inline bool
+is_positive_interval(const char *text)
+{
+	if (text == nullptr)
+		return false;
+	Datum value;
+#if PG_VERSION_NUM >= 160000
+	ErrorSaveContext escontext = {T_ErrorSaveContext};
+	if (!DirectInputFunctionCallSafe(interval_in, const_cast<char *>(text), INTERVALOID, -1,
+	                                 reinterpret_cast<Node *>(&escontext), &value))
+		return false;
+#else
+	MemoryContext context = CurrentMemoryContext;
+	volatile bool parsed = false;
+	volatile Datum parsed_value = (Datum) 0;
+	PG_TRY();
+	{
+		parsed_value = DirectFunctionCall3(interval_in, CStringGetDatum(text), ObjectIdGetDatum(InvalidOid),
+		                            Int32GetDatum(-1));
+		parsed = true;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(context);
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	if (!parsed)
+		return false;
+	value = parsed_value;
+#endif
+	Interval *zero = static_cast<Interval *>(palloc0(sizeof(Interval)));
+	return DatumGetBool(DirectFunctionCall2(interval_gt, value, IntervalPGetDatum(zero)));
 }
 
 } // namespace fkg::compat

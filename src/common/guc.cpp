@@ -4,6 +4,7 @@
  */
 #include "common/guc.h"
 
+#include "common/compat.h"
 
 extern "C" {
 #include "postgres.h"
@@ -19,14 +20,38 @@ bool client_hint = false;
 int max_violations = 1000;
 char *audit_retention = nullptr;
 
-static const struct config_enum_entry kLogFormats[] = {
+namespace {
+
+const struct config_enum_entry kLogFormats[] = {
 	{"text", kLogText, false},
 	{"json", kLogJson, false},
 	{nullptr, 0, false},
 };
 
+/* fk_guard.audit_retention must be an interval longer than zero: an audit
+ * deletes the history older than it, so a typo must not delete it all. */
+bool
+check_audit_retention(char **newval, void **extra, GucSource source)
+{
+	if (!compat::is_positive_interval(*newval)) {
+		GUC_check_errdetail("fk_guard.audit_retention must be an interval greater than zero, such as '90 days'.");
+		return false;
+	}
+	return true;
+}
+
+} // namespace
+
 void
-define()
+define_audit()
+{
+	DefineCustomStringVariable("fk_guard.audit_retention", "How long fk_audit_run() keeps its history.",
+	                           "An interval; older runs are deleted when an audit starts.", &audit_retention,
+	                           "90 days", PGC_SUSET, 0, check_audit_retention, nullptr, nullptr);
+}
+
+void
+define_capture()
 {
 	DefineCustomBoolVariable("fk_guard.log_violations", "Logs every foreign-key violation with its context.",
 	                         nullptr, &log_violations, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
@@ -42,9 +67,6 @@ define()
 	DefineCustomIntVariable("fk_guard.max_violations", "Number of recent violations kept in shared memory.",
 	                        nullptr, &max_violations, 1000, kMinViolations, kMaxViolations, PGC_POSTMASTER, 0, nullptr, nullptr,
 	                        nullptr);
-	DefineCustomStringVariable("fk_guard.audit_retention", "How long fk_audit_run() keeps its history.",
-	                           "An interval; older runs are deleted when an audit starts.", &audit_retention,
-	                           kDefaultAuditRetention, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("fk_guard");
 }
 

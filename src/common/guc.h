@@ -1,6 +1,8 @@
 /*
  * guc.h
- *    fk_guard's configuration parameters (defined when preloaded).
+ *    fk_guard's configuration parameters: those of violation capture, defined
+ *    when preloaded, and fk_guard.audit_retention, defined whenever the
+ *    library is loaded (fk_audit_run()'s first step loads it).
  */
 #ifndef FK_GUARD_GUC_H
 #define FK_GUARD_GUC_H
@@ -25,13 +27,14 @@ extern int log_format;
 extern int max_query_length;
 extern bool client_hint;
 extern int max_violations;
-extern char *audit_retention; /* read by fk_audit_run()'s steps through GetConfigOption() */
+extern char *audit_retention; /* a positive interval, checked when set */
 
-/* fk_guard.audit_retention's default, also used when fk_guard is not preloaded. */
-constexpr const char *kDefaultAuditRetention = "90 days";
+/* Defines fk_guard.audit_retention; from _PG_init, preloaded or not. */
+void define_audit();
 
-/* Defines every fk_guard.* parameter; only from _PG_init while preloading. */
-void define();
+/* Defines the capture parameters and reserves the prefix; only from _PG_init
+ * while preloading (fk_guard.max_violations is fixed at server start). */
+void define_capture();
 
 } // namespace fkg::guc
 

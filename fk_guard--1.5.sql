@@ -1,4 +1,4 @@
-/* fk_guard--1.4.sql: the whole extension at version 1.4 (earlier installations
+/* fk_guard--1.5.sql: the whole extension at version 1.5 (earlier installations
  * get here through the upgrade scripts; sql/upgrade.sql checks both ways agree). */
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
@@ -227,6 +227,18 @@ REVOKE ALL ON PROCEDURE @extschema@.fk_audit_run(regclass) FROM PUBLIC;
 COMMENT ON PROCEDURE @extschema@.fk_audit_run(regclass) IS
 'checks every foreign key (or those of target) for orphans and records the results in fk_audit_runs and fk_audit_results';
 
+-- The foreign key the user declared that a partition's clone belongs to (the
+-- constraint itself when it is not a clone): how every view, counter and
+-- finding folds clones.
+CREATE FUNCTION @extschema@.fk_guard_declared_constraint(constraint_oid oid)
+RETURNS oid
+AS 'MODULE_PATHNAME', 'fk_guard_declared_constraint'
+LANGUAGE C STRICT STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.fk_guard_declared_constraint(oid) IS
+'the declared foreign key a partition clone of a foreign key belongs to';
+
 /*
  * One row per declared foreign key.  Each fact is computed once (facts), and
  * the findings read those columns.  The view reads fk_audit_results and
@@ -302,6 +314,13 @@ SELECT d.conname AS constraint_name,
              WHERE v.violations_24h > 0
         ) AS x(n, finding)) AS findings
   FROM pg_constraint d
+  -- Tables where an RI trigger of the constraint or of one of its partition
+  -- clones is disabled, read once for all constraints.
+  LEFT JOIN (
+      SELECT @extschema@.fk_guard_declared_constraint(t.tgconstraint), array_agg(DISTINCT t.tgrelid)
+        FROM pg_trigger t
+       WHERE t.tgenabled = 'D' AND t.tgconstraint <> 0
+       GROUP BY 1) dis(declared, tables) ON dis.declared = d.oid
   CROSS JOIN LATERAL (
       SELECT format('%I.%I', cn.nspname, cr.relname) AS child,
              cr.relkind AS child_kind,
@@ -321,12 +340,7 @@ SELECT d.conname AS constraint_name,
                                 WHEN 'd' THEN 'SET DEFAULT' ELSE 'NO ACTION' END AS on_update,
              CASE d.confdeltype WHEN 'r' THEN 'RESTRICT' WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL'
                                 WHEN 'd' THEN 'SET DEFAULT' ELSE 'NO ACTION' END AS on_delete,
-             -- Tables where an RI trigger of the constraint or of its partition clones is disabled.
-             ARRAY(WITH RECURSIVE family(oid) AS (
-                       SELECT d.oid UNION ALL
-                       SELECT k.oid FROM pg_constraint k JOIN family f ON k.conparentid = f.oid)
-                   SELECT DISTINCT t.tgrelid FROM pg_trigger t
-                    WHERE t.tgconstraint IN (SELECT oid FROM family) AND t.tgenabled = 'D') AS disabled_tables,
+             COALESCE(dis.tables, '{}') AS disabled_tables,
              -- A valid, non-partial btree index whose leading columns are the key's, in any order.
              EXISTS (
                  SELECT FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
