@@ -1,6 +1,8 @@
 # fk_guard: PGXS build, install and tests.
 #   make && make install         build and install into the server found by PG_CONFIG
 #   make installcheck            pg_regress against a running server (scripts/test.sh starts one)
+#   make installcheck-preloaded  pg_regress of violation capture on a temporary server that preloads
+#                                fk_guard (test/preloaded.conf); run it as a user initdb accepts
 #   make prove_installcheck      the cluster tests (test/t, TAP) against the installed server; they
 #                                start their own clusters, so run them as a user initdb accepts
 #   make unit                    the C++ unit tests (GoogleTest, through CMake and ctest)
@@ -13,9 +15,13 @@ EXTENSION = fk_guard
 DATA = $(sort $(wildcard fk_guard--*.sql))
 PGFILEDESC = "fk_guard - find orphaned rows and watch foreign-key violations"
 
-REGRESS = orphans_basic orphans_semantics orphans_partitions orphans_identifiers \
+REGRESS = test_setup orphans_basic orphans_semantics orphans_partitions orphans_identifiers \
 	orphans_privileges orphans_arguments orphans_summary orphans_fidelity violations_not_preloaded upgrade audit security security_schema
 REGRESS_OPTS = --inputdir=. --load-extension=fk_guard
+# Needs shared_preload_libraries: run by installcheck-preloaded on a server of its own.
+REGRESS_PRELOADED = violations_preloaded
+# Where installcheck-preloaded writes results/ and its temporary server.
+PRELOADED_OUTPUTDIR ?= $(CURDIR)
 
 PG_CONFIG ?= pg_config
 
@@ -33,7 +39,12 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 PROVE ?= prove
-.PHONY: prove_installcheck unit
+.PHONY: installcheck-preloaded prove_installcheck unit
+installcheck-preloaded:
+	$(pg_regress_installcheck) $(REGRESS_OPTS) --outputdir='$(PRELOADED_OUTPUTDIR)' \
+	  --temp-instance='$(PRELOADED_OUTPUTDIR)/tmp_check_preloaded' --temp-config='$(srcdir)/test/preloaded.conf' \
+	  $(REGRESS_PRELOADED)
+
 prove_installcheck:
 	rm -rf '$(CURDIR)/tmp_check'
 	cd '$(srcdir)/test' && TESTDIR='$(CURDIR)' PATH="$(bindir):$$PATH" \

@@ -4,7 +4,8 @@
 # On a fresh Debian 12 machine (as root) it installs the packages it needs, builds
 # and installs the extension, then runs:
 #   1. the C++ unit tests (GoogleTest, via CMake and ctest),
-#   2. the pg_regress suite (sql/, expected/) against a throwaway cluster,
+#   2. the pg_regress suite (sql/, expected/) against a throwaway cluster, and its
+#      preloaded part on a temporary server pg_regress starts (make installcheck-preloaded),
 #   3. the cluster tests (test/t/*.pl, TAP) that need several sessions or servers.
 #      One runs PostgreSQL 15.1's own regression files from ../shared/vendor (FKG_VENDOR_DIR)
 #      with and without fk_guard; it caches their build in /var/cache/fk_guard (FKG_CACHE_DIR).
@@ -44,6 +45,17 @@ fkg_cluster_stop
 total=$(grep -c '^test .* \.\.\. ' "$logs/regress" || true)
 bad=$(grep -c '^test .* \.\.\. FAILED' "$logs/regress" || true)
 record pg_regress "$status" $((total - bad)) "$bad"
+
+echo "== pg_regress, preloaded"
+status=0
+preloaded=$(mktemp -d /tmp/fk_guard.preloaded.XXXXXX)
+[ "$(id -u)" = 0 ] && chown "$PG_OS_USER" "$preloaded"
+fkg_as_pg make -C "$repo" -s PG_CONFIG="$PG_BIN/pg_config" PRELOADED_OUTPUTDIR="$preloaded" installcheck-preloaded 2>&1 |
+	tee "$logs/preloaded" || status=$?
+[ "$status" = 0 ] && rm -rf "$preloaded" || cat "$preloaded/regression.diffs" 2>/dev/null | head -200
+total=$(grep -c '^test .* \.\.\. ' "$logs/preloaded" || true)
+bad=$(grep -c '^test .* \.\.\. FAILED' "$logs/preloaded" || true)
+record pg_regress_preloaded "$status" $((total - bad)) "$bad"
 
 echo "== cluster tests (prove)"
 status=0
