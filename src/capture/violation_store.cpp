@@ -22,7 +22,8 @@
  * exclusively.  Readers hold it shared only while copying into local memory:
  * the counters in one go (at most kMaxCounters), the ring in batches of at most
  * kBatchSlots slots with their texts.  Between batches a reader releases the
- * lock and puts the batch into its tuplestore; the next batch skips the slots
+ * lock and hands the batch out (violation_views.cpp builds the rows, filters
+ * what the reader may see and folds counters); the next batch skips the slots
  * overwritten meanwhile (by the ring or the arena wrapping), and the read ends
  * early when fk_guard_reset() ran meanwhile.  Catalog lookups happen only with
  * the lock released.  Records are written from transaction-end callbacks and
@@ -30,30 +31,17 @@
  */
 #include "capture/violation_store.h"
 
-#include "common/compat.h"
-#include "common/declared_constraint.h"
+#include "capture/violation_classify.h"
 #include "common/guc.h"
 #include "common/pg_boundary.h"
-#include "capture/constraint_cache.h"
-#include "capture/violation_classify.h"
 
 extern "C" {
-#include "access/htup_details.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_authid.h"
-#include "catalog/pg_constraint.h"
-#include "commands/dbcommands.h"
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
-#include "utils/acl.h"
-#include "utils/builtins.h"
 #include "utils/hsearch.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/syscache.h"
 #include "utils/timestamp.h"
 }
 
@@ -109,14 +97,6 @@ struct Counter {
 	int64 minute_count;
 	int64 hour_start;         /* hour of hourly[0]'s slot bookkeeping: last hour written */
 	int64 hourly[kHours];     /* violations per hour, indexed by hour % kHours */
-};
-
-/* The violations of constraints that found no free counter, in any database. */
-struct Overflow {
-	int64 violations;
-	int64 handled;
-	TimestampTz first_at;
-	TimestampTz last_at;
 };
 
 /* One ring entry: a violation without its texts, which are in the arena. */
@@ -259,69 +239,6 @@ violations_last_24h(const Counter *c, TimestampTz now)
 		if (h > c->hour_start - kHours && h <= c->hour_start)
 			total += c->hourly[h % kHours];
 	return total;
-}
-
-/*
- * Whether the current role may see the key and query of every violation.  Key
- * values are row data: only the role that raised a violation, superusers and
- * members of pg_read_all_data see them (pg_read_all_stats is not enough: it
- * grants no right to read tables).
- */
-bool
-may_see_all_details()
-{
-	return superuser() || has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_DATA);
-}
-
-/* Text of a violation as a Datum; NULL when empty or not valid in this
- * database's encoding (the ring is server-wide: a value captured in a
- * SQL_ASCII database may be no valid text in a UTF8 one). */
-Datum
-text_or_null(const char *s, bool *isnull)
-{
-	*isnull = (s == nullptr || *s == '\0' || !pg_verifymbstr(s, (int) strlen(s), true));
-	return *isnull ? (Datum) 0 : CStringGetTextDatum(s);
-}
-
-const char *
-qualified(const char *schema, const char *table)
-{
-	return quote_qualified_identifier(schema, table);
-}
-
-/* The declared constraint a counter belongs to, looked up by name when the
- * violation was recorded without a description (current database only). */
-Oid
-declared_constraint(const Counter *c)
-{
-	if (OidIsValid(c->declared_oid))
-		return c->declared_oid;
-	Oid nsp = get_namespace_oid(c->key.schema, true);
-	Oid rel = OidIsValid(nsp) ? get_relname_relid(c->key.table, nsp) : InvalidOid;
-	Oid con = OidIsValid(rel) ? get_relation_constraint_oid(rel, c->key.constraint, true) : InvalidOid;
-	return OidIsValid(con) ? declared_constraint_of(con) : InvalidOid;
-}
-
-/* Copies the counters of the current database (and the overflow counter, when
- * asked for), under the shared lock. */
-Counter *
-copy_counters(int *count, Overflow *overflow)
-{
-	LWLockAcquire(store->lock, LW_SHARED);
-	long n = hash_get_num_entries(counters);
-	Counter *copy = (Counter *) palloc(sizeof(Counter) * (n + 1));
-	int kept = 0;
-	HASH_SEQ_STATUS seq;
-	hash_seq_init(&seq, counters);
-	Counter *c;
-	while ((c = (Counter *) hash_seq_search(&seq)) != nullptr)
-		if (c->key.dbid == MyDatabaseId)
-			copy[kept++] = *c;
-	if (overflow != nullptr)
-		*overflow = store->overflow;
-	LWLockRelease(store->lock);
-	*count = kept;
-	return copy;
 }
 
 /* ---- the text arena (callers hold the store's lock) ---- */
@@ -524,42 +441,6 @@ copy_batch(RingCursor *cur, Batch *batch)
 	return more || batch->count > 0;
 }
 
-/* fk_violations_internal's columns (fk_guard--1.4.sql). */
-constexpr int kViolationColumns = 16;
-
-/* One row of fk_violations from a copied slot and its texts. */
-void
-put_violation(ReturnSetInfo *rsinfo, const Slot &e, const char *text, bool all_details)
-{
-	const char *field[kTextFields];
-	for (int i = 0; i < kTextFields; i++) {
-		field[i] = text;
-		text += strlen(text) + 1;
-	}
-	char *database = get_database_name(e.dbid);
-	char *user = GetUserNameFromId(e.userid, true);
-	bool details = all_details || e.userid == GetUserId();
-	Datum values[kViolationColumns];
-	bool nulls[kViolationColumns] = {};
-	values[0] = TimestampTzGetDatum(e.ts);
-	values[1] = DirectFunctionCall1(namein, CStringGetDatum(database ? database : field[kDatabase]));
-	values[2] = DirectFunctionCall1(namein, CStringGetDatum(user ? user : field[kUser]));
-	values[3] = text_or_null(field[kApplication], &nulls[3]);
-	values[4] = DirectFunctionCall1(namein, CStringGetDatum(field[kConstraint]));
-	values[5] = text_or_null(field[kChildTable], &nulls[5]);
-	values[6] = text_or_null(field[kParentTable], &nulls[6]);
-	values[7] = CStringGetTextDatum(side_name(e.side));
-	values[8] = CStringGetTextDatum(operation_name(e.operation));
-	values[9] = text_or_null(details ? field[kKey] : nullptr, &nulls[9]);
-	values[10] = text_or_null(details ? field[kQuery] : nullptr, &nulls[10]);
-	values[11] = BoolGetDatum(e.deferred);
-	values[12] = BoolGetDatum(e.handled);
-	values[13] = Int32GetDatum(e.pid);
-	values[14] = text_or_null(field[kChildPartition], &nulls[14]);
-	values[15] = text_or_null(field[kParentPartition], &nulls[15]);
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-}
-
 } // namespace
 
 void
@@ -658,10 +539,42 @@ violation_store_count(const ViolationEvent *event, int64 violations, int64 handl
 		log_counters_full(event, overflowed);
 }
 
+namespace {
+
+/* The texts of a copied slot, in TextField order, into v. */
 void
-violation_store_read_ring(ReturnSetInfo *rsinfo)
+unpack(const Slot &s, const char *text, StoredViolation *v)
 {
-	bool all_details = may_see_all_details();
+	const char *field[kTextFields];
+	for (int i = 0; i < kTextFields; i++) {
+		field[i] = text;
+		text += strlen(text) + 1;
+	}
+	v->ts = s.ts;
+	v->dbid = s.dbid;
+	v->userid = s.userid;
+	v->pid = s.pid;
+	v->side = s.side;
+	v->operation = s.operation;
+	v->deferred = s.deferred;
+	v->handled = s.handled;
+	v->constraint = field[kConstraint];
+	v->child_table = field[kChildTable];
+	v->parent_table = field[kParentTable];
+	v->child_partition = field[kChildPartition];
+	v->parent_partition = field[kParentPartition];
+	v->database = field[kDatabase];
+	v->user = field[kUser];
+	v->application = field[kApplication];
+	v->key = field[kKey];
+	v->query = field[kQuery];
+}
+
+} // namespace
+
+void
+violation_store_read_ring(void (*row)(const StoredViolation &v, void *arg), void *arg)
+{
 	Batch *batch = (Batch *) palloc(sizeof(Batch));
 	MemoryContext rows = AllocSetContextCreate(CurrentMemoryContext, "fk_violations rows", ALLOCSET_DEFAULT_SIZES);
 	RingCursor cursor = {};
@@ -669,7 +582,9 @@ violation_store_read_ring(ReturnSetInfo *rsinfo)
 		MemoryContext caller = MemoryContextSwitchTo(rows);
 		const char *text = batch->text;
 		for (int i = 0; i < batch->count; i++) {
-			put_violation(rsinfo, batch->slots[i], text, all_details);
+			StoredViolation v;
+			unpack(batch->slots[i], text, &v);
+			row(v, arg);
 			text += batch->slots[i].text_len;
 		}
 		MemoryContextSwitchTo(caller);
@@ -680,121 +595,39 @@ violation_store_read_ring(ReturnSetInfo *rsinfo)
 	pfree(batch);
 }
 
-namespace {
-
-/* Names a counter of the current database by its declared foreign key as the
- * catalogs have it now (tables renamed since are shown by their new names). */
-void
-name_from_catalog(Counter *c)
+CounterCopy *
+violation_store_copy_counters(int *count, Overflow *overflow)
 {
-	HeapTuple tuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(c->declared_oid));
-	if (!HeapTupleIsValid(tuple))
-		return;
-	Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tuple);
-	copy_truncated(c->declared_name, sizeof(c->declared_name), NameStr(con->conname));
-	qualified_relation_name(c->child_table, sizeof(c->child_table), con->conrelid);
-	qualified_relation_name(c->parent_table, sizeof(c->parent_table), con->confrelid);
-	ReleaseSysCache(tuple);
-}
-
-/*
- * Merges the counters of one declared foreign key into the first of them (a
- * counter recorded by the names an error gave, before capture could describe
- * the constraint, is matched through the catalogs), and names each by its
- * declared foreign key.  Fills last_day[i] with counter i's violations in the
- * last 24 hours, merged alike.  A merged-away counter gets dbid InvalidOid.
- */
-void
-fold_by_declared(Counter *copy, int n, TimestampTz now, int64 *last_day)
-{
-	HASHCTL ctl = {};
-	ctl.keysize = sizeof(Oid);
-	ctl.entrysize = sizeof(Oid) + sizeof(int);
-	ctl.hcxt = CurrentMemoryContext;
-	HTAB *first = hash_create("fk_guard folded counters", Max(n, 16), &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	struct Entry {
-		Oid declared;
-		int index;
-	};
-	for (int i = 0; i < n; i++) {
-		Counter &c = copy[i];
-		last_day[i] = violations_last_24h(&c, now);
-		c.declared_oid = declared_constraint(&c);
-		if (!OidIsValid(c.declared_oid))
+	TimestampTz now = GetCurrentTimestamp();
+	LWLockAcquire(store->lock, LW_SHARED);
+	long n = hash_get_num_entries(counters);
+	CounterCopy *copy = (CounterCopy *) palloc0(sizeof(CounterCopy) * (n + 1));
+	int kept = 0;
+	HASH_SEQ_STATUS seq;
+	hash_seq_init(&seq, counters);
+	Counter *c;
+	while ((c = (Counter *) hash_seq_search(&seq)) != nullptr) {
+		if (c->key.dbid != MyDatabaseId)
 			continue;
-		bool found;
-		Entry *e = (Entry *) hash_search(first, &c.declared_oid, HASH_ENTER, &found);
-		if (!found) {
-			e->index = i;
-			name_from_catalog(&c);
-			continue;
-		}
-		Counter &into = copy[e->index];
-		into.violations += c.violations;
-		into.handled += c.handled;
-		into.first_at = Min(into.first_at, c.first_at);
-		into.last_at = Max(into.last_at, c.last_at);
-		last_day[e->index] += last_day[i];
-		c.key.dbid = InvalidOid;
+		CounterCopy &to = copy[kept++];
+		to.declared_oid = c->declared_oid;
+		memcpy(to.schema, c->key.schema, sizeof(to.schema));
+		memcpy(to.table, c->key.table, sizeof(to.table));
+		memcpy(to.constraint, c->key.constraint, sizeof(to.constraint));
+		memcpy(to.declared_name, c->declared_name, sizeof(to.declared_name));
+		memcpy(to.child_table, c->child_table, sizeof(to.child_table));
+		memcpy(to.parent_table, c->parent_table, sizeof(to.parent_table));
+		to.violations = c->violations;
+		to.handled = c->handled;
+		to.first_at = c->first_at;
+		to.last_at = c->last_at;
+		to.last_24h = violations_last_24h(c, now);
 	}
-	hash_destroy(first);
-}
-
-} // namespace
-
-void
-violation_store_read_counters(ReturnSetInfo *rsinfo)
-{
-	int n;
-	Overflow overflow;
-	Counter *copy = copy_counters(&n, &overflow);
-	int64 *last_day = (int64 *) palloc(sizeof(int64) * (n + 1));
-	fold_by_declared(copy, n, GetCurrentTimestamp(), last_day);
-	for (int i = 0; i < n; i++) {
-		const Counter &c = copy[i];
-		if (!OidIsValid(c.key.dbid))
-			continue;
-		Datum values[7];
-		bool nulls[7] = {};
-		values[0] = DirectFunctionCall1(namein, CStringGetDatum(*c.declared_name ? c.declared_name : c.key.constraint));
-		values[1] = text_or_null(*c.child_table ? c.child_table : qualified(c.key.schema, c.key.table), &nulls[1]);
-		values[2] = text_or_null(c.parent_table, &nulls[2]);
-		values[3] = Int64GetDatum(c.violations);
-		values[4] = Int64GetDatum(c.handled);
-		values[5] = TimestampTzGetDatum(c.first_at);
-		values[6] = TimestampTzGetDatum(c.last_at);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	if (overflow.violations > 0) {
-		/* The overflow row: no constraint, no tables. */
-		Datum values[7] = {(Datum) 0,
-		                   (Datum) 0,
-		                   (Datum) 0,
-		                   Int64GetDatum(overflow.violations),
-		                   Int64GetDatum(overflow.handled),
-		                   TimestampTzGetDatum(overflow.first_at),
-		                   TimestampTzGetDatum(overflow.last_at)};
-		bool nulls[7] = {true, true, true, false, false, false, false};
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-}
-
-void
-violation_store_read_constraint_counts(ReturnSetInfo *rsinfo)
-{
-	int n;
-	Counter *copy = copy_counters(&n, nullptr);
-	int64 *last_day = (int64 *) palloc(sizeof(int64) * (n + 1));
-	fold_by_declared(copy, n, GetCurrentTimestamp(), last_day);
-	for (int i = 0; i < n; i++) {
-		const Counter &c = copy[i];
-		if (!OidIsValid(c.key.dbid) || !OidIsValid(c.declared_oid) || c.violations == 0)
-			continue;
-		Datum values[5] = {ObjectIdGetDatum(c.declared_oid), Int64GetDatum(c.violations), Int64GetDatum(c.handled),
-		                   TimestampTzGetDatum(c.last_at), Int64GetDatum(last_day[i])};
-		bool nulls[5] = {};
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+	if (overflow != nullptr)
+		*overflow = store->overflow;
+	LWLockRelease(store->lock);
+	*count = kept;
+	return copy;
 }
 
 /* Empties the ring, the counters and the overflow counter; the freed counter

@@ -10,7 +10,7 @@
 
 extern "C" {
 #include "postgres.h"
-#include "funcapi.h"
+#include "datatype/timestamp.h"
 }
 
 namespace fkg {
@@ -41,9 +41,64 @@ int64 violation_store_record(const ViolationEvent *event);
  * (those past a backend's pending budget).  Same locking as above. */
 void violation_store_count(const ViolationEvent *event, int64 violations, int64 handled);
 
-void violation_store_read_ring(ReturnSetInfo *rsinfo);
-void violation_store_read_counters(ReturnSetInfo *rsinfo);
-void violation_store_read_constraint_counts(ReturnSetInfo *rsinfo);
+/* One violation of the ring, copied out of shared memory; the texts are
+ * those recorded (empty when absent). */
+struct StoredViolation {
+	TimestampTz ts;
+	Oid dbid;
+	Oid userid;
+	int32 pid;
+	Side side;
+	Operation operation;
+	bool deferred;
+	bool handled;
+	const char *constraint;
+	const char *child_table;
+	const char *parent_table;
+	const char *child_partition;
+	const char *parent_partition;
+	const char *database;
+	const char *user;
+	const char *application;
+	const char *key;
+	const char *query;
+};
+
+/* Calls row(v, arg) for each violation of the ring, oldest first, holding no
+ * lock: the ring is copied in batches under the shared lock, and each batch is
+ * handed out after the lock is released, in a memory context reset after it.
+ * Ends early when fk_guard_reset() runs meanwhile. */
+void violation_store_read_ring(void (*row)(const StoredViolation &v, void *arg), void *arg);
+
+/* One counter of the current database, copied out of shared memory. */
+struct CounterCopy {
+	Oid declared_oid;                   /* InvalidOid: known only by the names its error gave */
+	char schema[kNameLength];           /* those names */
+	char table[kNameLength];
+	char constraint[kNameLength];
+	char declared_name[kNameLength];    /* the description recorded with its violations */
+	char child_table[kQualifiedLength];
+	char parent_table[kQualifiedLength];
+	int64 violations;
+	int64 handled;
+	TimestampTz first_at;
+	TimestampTz last_at;
+	int64 last_24h;                     /* violations in the 24 hours before the copy */
+};
+
+/* The violations of constraints that found no free counter, in any database. */
+struct Overflow {
+	int64 violations;
+	int64 handled;
+	TimestampTz first_at;
+	TimestampTz last_at;
+};
+
+/* Copies the counters of the current database (palloc'd, *count of them) and,
+ * when overflow is not nullptr, the overflow counter, under the shared lock. */
+CounterCopy *violation_store_copy_counters(int *count, Overflow *overflow);
+
+/* Empties the ring, the counters and the overflow counter. */
 void violation_store_reset();
 
 } // namespace fkg
