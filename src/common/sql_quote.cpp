@@ -20,6 +20,12 @@ quote_ident(const char *name)
 }
 
 std::string
+qualified_name(const char *schema, const char *name)
+{
+	return quote_ident(schema) + "." + quote_ident(name);
+}
+
+std::string
 quote_literal(const char *text)
 {
 	bool has_backslash = false;

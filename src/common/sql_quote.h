@@ -14,6 +14,9 @@ namespace fkg::sql {
 /* "name" with embedded quotes doubled: always valid, whatever the name. */
 std::string quote_ident(const char *name);
 
+/* "schema"."name", both always quoted. */
+std::string qualified_name(const char *schema, const char *name);
+
 /* A string literal that reads the same whatever standard_conforming_strings says. */
 std::string quote_literal(const char *text);
 

@@ -11,7 +11,7 @@ namespace fkg {
 static std::string
 qualified(const QualifiedName &n)
 {
-	return sql::quote_ident(n.schema) + "." + sql::quote_ident(n.name);
+	return sql::qualified_name(n.schema, n.name);
 }
 
 static std::string

@@ -52,6 +52,7 @@ TEST(QuoteIdentifier, AlwaysQuotesAndDoublesEmbeddedQuotes)
 	EXPECT_EQ(fkg::sql::quote_ident("orders"), "\"orders\"");
 	EXPECT_EQ(fkg::sql::quote_ident("Or\"ders"), "\"Or\"\"ders\"");
 	EXPECT_EQ(fkg::sql::quote_ident("commandes clients é"), "\"commandes clients é\"");
+	EXPECT_EQ(fkg::sql::qualified_name("Ventes \"EU\"", "a.b"), "\"Ventes \"\"EU\"\"\".\"a.b\"");
 }
 
 TEST(QuoteLiteral, DoublesQuotesAndUsesEscapeSyntaxOnlyForBackslashes)
