@@ -89,10 +89,7 @@ struct Counter {
 	char declared_name[kNameLength];
 	char child_table[kQualifiedLength];
 	char parent_table[kQualifiedLength];
-	int64 violations;
-	int64 handled;
-	TimestampTz first_at;
-	TimestampTz last_at;
+	ViolationTotals totals;
 	int64 minute_start;       /* minute (since epoch) that minute_count counts */
 	int64 minute_count;
 	int64 hour_start;         /* hour of hourly[0]'s slot bookkeeping: last hour written */
@@ -123,7 +120,7 @@ struct SharedStore {
 	uint64 generation;              /* bumped by fk_guard_reset() */
 	uint64 written;                 /* violations written since the last reset; slot = written % capacity */
 	uint64 text_written;            /* arena bytes written since startup; next byte at text_written % arena_size */
-	Overflow overflow;
+	ViolationTotals overflow;       /* violations of constraints that found no free counter */
 	TimestampTz overflow_logged_at; /* last overflow LOG line, server-wide */
 };
 
@@ -347,10 +344,20 @@ counter_for(const CounterKey *key, TimestampTz ts)
 	c = (Counter *) hash_search(counters, key, HASH_ENTER_NULL, &found);
 	if (c != nullptr && !found) {
 		memset(((char *) c) + sizeof(CounterKey), 0, sizeof(Counter) - sizeof(CounterKey));
-		c->first_at = ts;
 		c->hour_start = hour_of(ts);
 	}
 	return c;
+}
+
+/* Adds violations (handled of them) raised at ts. */
+void
+add_to(ViolationTotals *t, int64 violations, int64 handled, TimestampTz ts)
+{
+	if (t->violations == 0)
+		t->first_at = ts;
+	t->violations += violations;
+	t->handled += handled;
+	t->last_at = ts;
 }
 
 /* Counts violations in their counter; returns the counter's violations in the last minute. */
@@ -363,9 +370,7 @@ count_in(Counter *c, const ViolationEvent *event, int64 violations, int64 handle
 		copy_truncated(c->child_table, sizeof(c->child_table), event->info.child_table);
 		copy_truncated(c->parent_table, sizeof(c->parent_table), event->info.parent_table);
 	}
-	c->violations += violations;
-	c->handled += handled;
-	c->last_at = event->ts;
+	add_to(&c->totals, violations, handled, event->ts);
 	int64 minute = minute_of(event->ts);
 	if (minute != c->minute_start) {
 		c->minute_start = minute;
@@ -381,12 +386,7 @@ count_in(Counter *c, const ViolationEvent *event, int64 violations, int64 handle
 bool
 count_overflow(int64 violations, int64 handled, TimestampTz ts, TimestampTz now)
 {
-	Overflow &o = store->overflow;
-	if (o.violations == 0)
-		o.first_at = ts;
-	o.violations += violations;
-	o.handled += handled;
-	o.last_at = ts;
+	add_to(&store->overflow, violations, handled, ts);
 	if (now - store->overflow_logged_at < kOverflowLogInterval)
 		return false;
 	store->overflow_logged_at = now;
@@ -596,7 +596,7 @@ violation_store_read_ring(void (*row)(const StoredViolation &v, void *arg), void
 }
 
 CounterCopy *
-violation_store_copy_counters(int *count, Overflow *overflow)
+violation_store_copy_counters(int *count, ViolationTotals *overflow)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	LWLockAcquire(store->lock, LW_SHARED);
@@ -617,10 +617,7 @@ violation_store_copy_counters(int *count, Overflow *overflow)
 		memcpy(to.declared_name, c->declared_name, sizeof(to.declared_name));
 		memcpy(to.child_table, c->child_table, sizeof(to.child_table));
 		memcpy(to.parent_table, c->parent_table, sizeof(to.parent_table));
-		to.violations = c->violations;
-		to.handled = c->handled;
-		to.first_at = c->first_at;
-		to.last_at = c->last_at;
+		to.totals = c->totals;
 		to.last_24h = violations_last_24h(c, now);
 	}
 	if (overflow != nullptr)

@@ -70,6 +70,14 @@ struct StoredViolation {
  * Ends early when fk_guard_reset() runs meanwhile. */
 void violation_store_read_ring(void (*row)(const StoredViolation &v, void *arg), void *arg);
 
+/* How many violations (handled of them), and when the first and the last were. */
+struct ViolationTotals {
+	int64 violations;
+	int64 handled;
+	TimestampTz first_at;
+	TimestampTz last_at;
+};
+
 /* One counter of the current database, copied out of shared memory. */
 struct CounterCopy {
 	Oid declared_oid;                   /* InvalidOid: known only by the names its error gave */
@@ -79,24 +87,14 @@ struct CounterCopy {
 	char declared_name[kNameLength];    /* the description recorded with its violations */
 	char child_table[kQualifiedLength];
 	char parent_table[kQualifiedLength];
-	int64 violations;
-	int64 handled;
-	TimestampTz first_at;
-	TimestampTz last_at;
+	ViolationTotals totals;
 	int64 last_24h;                     /* violations in the 24 hours before the copy */
 };
 
-/* The violations of constraints that found no free counter, in any database. */
-struct Overflow {
-	int64 violations;
-	int64 handled;
-	TimestampTz first_at;
-	TimestampTz last_at;
-};
-
 /* Copies the counters of the current database (palloc'd, *count of them) and,
- * when overflow is not nullptr, the overflow counter, under the shared lock. */
-CounterCopy *violation_store_copy_counters(int *count, Overflow *overflow);
+ * when overflow is not nullptr, the overflow counter (the violations of
+ * constraints that found no free counter, in any database), under the shared lock. */
+CounterCopy *violation_store_copy_counters(int *count, ViolationTotals *overflow);
 
 /* Empties the ring, the counters and the overflow counter. */
 void violation_store_reset();

@@ -146,7 +146,7 @@ name_from_catalog(CounterCopy *c)
  * are dropped; *count is what is left.
  */
 CounterCopy *
-folded_counters(int *count, fkg::Overflow *overflow)
+folded_counters(int *count, fkg::ViolationTotals *overflow)
 {
 	int n;
 	CounterCopy *copy = fkg::violation_store_copy_counters(&n, overflow);
@@ -176,10 +176,10 @@ folded_counters(int *count, fkg::Overflow *overflow)
 			continue;
 		}
 		CounterCopy &into = copy[e->index];
-		into.violations += c.violations;
-		into.handled += c.handled;
-		into.first_at = Min(into.first_at, c.first_at);
-		into.last_at = Max(into.last_at, c.last_at);
+		into.totals.violations += c.totals.violations;
+		into.totals.handled += c.totals.handled;
+		into.totals.first_at = Min(into.totals.first_at, c.totals.first_at);
+		into.totals.last_at = Max(into.totals.last_at, c.totals.last_at);
 		into.last_24h += c.last_24h;
 	}
 	hash_destroy(first);
@@ -190,6 +190,16 @@ folded_counters(int *count, fkg::Overflow *overflow)
 /* fk_violation_stats_internal's columns. */
 constexpr int kStatsColumns = 7;
 
+/* Columns 3 to 6: violations, handled, first_at, last_at. */
+void
+put_totals(Datum *values, const fkg::ViolationTotals &t)
+{
+	values[3] = Int64GetDatum(t.violations);
+	values[4] = Int64GetDatum(t.handled);
+	values[5] = TimestampTzGetDatum(t.first_at);
+	values[6] = TimestampTzGetDatum(t.last_at);
+}
+
 void
 put_counter(ReturnSetInfo *rsinfo, const CounterCopy &c)
 {
@@ -199,25 +209,17 @@ put_counter(ReturnSetInfo *rsinfo, const CounterCopy &c)
 	values[1] = text_or_null(*c.child_table ? c.child_table : quote_qualified_identifier(c.schema, c.table),
 	                         &nulls[1]);
 	values[2] = text_or_null(c.parent_table, &nulls[2]);
-	values[3] = Int64GetDatum(c.violations);
-	values[4] = Int64GetDatum(c.handled);
-	values[5] = TimestampTzGetDatum(c.first_at);
-	values[6] = TimestampTzGetDatum(c.last_at);
+	put_totals(values, c.totals);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
 /* The overflow row: no constraint, no tables. */
 void
-put_overflow(ReturnSetInfo *rsinfo, const fkg::Overflow &o)
+put_overflow(ReturnSetInfo *rsinfo, const fkg::ViolationTotals &o)
 {
-	Datum values[kStatsColumns] = {(Datum) 0,
-	                               (Datum) 0,
-	                               (Datum) 0,
-	                               Int64GetDatum(o.violations),
-	                               Int64GetDatum(o.handled),
-	                               TimestampTzGetDatum(o.first_at),
-	                               TimestampTzGetDatum(o.last_at)};
+	Datum values[kStatsColumns] = {};
 	bool nulls[kStatsColumns] = {true, true, true, false, false, false, false};
+	put_totals(values, o);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
@@ -241,7 +243,7 @@ FKG_FUNCTION(fk_violation_stats_internal)
 	require_preloaded();
 	ReturnSetInfo *rsinfo = fkg::compat::init_materialized_srf(fcinfo);
 	int n;
-	fkg::Overflow overflow;
+	fkg::ViolationTotals overflow;
 	CounterCopy *counters = folded_counters(&n, &overflow);
 	for (int i = 0; i < n; i++)
 		put_counter(rsinfo, counters[i]);
@@ -260,10 +262,11 @@ FKG_FUNCTION(fk_guard_constraint_violations)
 	CounterCopy *counters = folded_counters(&n, nullptr);
 	for (int i = 0; i < n; i++) {
 		const CounterCopy &c = counters[i];
-		if (!OidIsValid(c.declared_oid) || c.violations == 0)
+		if (!OidIsValid(c.declared_oid) || c.totals.violations == 0)
 			continue;
-		Datum values[5] = {ObjectIdGetDatum(c.declared_oid), Int64GetDatum(c.violations), Int64GetDatum(c.handled),
-		                   TimestampTzGetDatum(c.last_at), Int64GetDatum(c.last_24h)};
+		Datum values[5] = {ObjectIdGetDatum(c.declared_oid), Int64GetDatum(c.totals.violations),
+		                   Int64GetDatum(c.totals.handled), TimestampTzGetDatum(c.totals.last_at),
+		                   Int64GetDatum(c.last_24h)};
 		bool nulls[5] = {};
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
