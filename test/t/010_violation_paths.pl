@@ -13,6 +13,8 @@ use strict;
 use warnings;
 use Cwd qw(abs_path);
 use File::Basename qw(dirname);
+use lib dirname(abs_path(__FILE__));
+use FkgNode;
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -34,18 +36,12 @@ max_prepared_transactions = 5
 log_statement = none
 };
 
-my $plain = PostgreSQL::Test::Cluster->new('plain');
-$plain->init;
-$plain->append_conf('postgresql.conf', $common_conf);
-$plain->start;
+my $plain = start_node('plain', $common_conf);
 
-my $node = PostgreSQL::Test::Cluster->new('preloaded');
-$node->init;
-$node->append_conf('postgresql.conf', $common_conf . q{
+my $node = start_node('preloaded', $common_conf . q{
 shared_preload_libraries = 'fk_guard'
 fk_guard.client_hint = off
 });
-$node->start;
 
 for my $n ($plain, $node)
 {

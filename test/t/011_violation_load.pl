@@ -16,6 +16,10 @@
 # wraps. No timing assertions: the counts are bounded (-t), not the duration.
 use strict;
 use warnings;
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use lib dirname(abs_path(__FILE__));
+use FkgNode;
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -28,15 +32,12 @@ my $handled_txns = 50;       # per client
 my $handled_per_call = 5;
 my $ring = 32;
 
-my $node = PostgreSQL::Test::Cluster->new('load');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
+my $node = start_node('load', qq{
 shared_preload_libraries = 'fk_guard'
 fk_guard.max_violations = $ring
 max_connections = 60
 log_statement = none
 });
-$node->start;
 
 $node->safe_psql('postgres', 'CREATE DATABASE load');
 $node->safe_psql('load', qq{

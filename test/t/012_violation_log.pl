@@ -6,15 +6,13 @@ use Cwd qw(abs_path);
 use File::Basename qw(dirname);
 use lib dirname(abs_path(__FILE__));
 use FkgLogLine;
+use FkgNode;
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('log');
-$node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'fk_guard'");
-$node->start;
+my $node = start_node('log', "shared_preload_libraries = 'fk_guard'");
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION fk_guard;
 	CREATE TABLE customers (id int PRIMARY KEY);
@@ -22,15 +20,6 @@ $node->safe_psql('postgres', q{
 	CREATE ROLE clerk LOGIN;
 	GRANT INSERT ON orders TO clerk;
 });
-
-# Changes a setting server-wide and waits until new sessions see it.
-sub set_server_wide
-{
-	my ($name, $value) = @_;
-	$node->safe_psql('postgres', "ALTER SYSTEM SET $name = '$value'; SELECT pg_reload_conf()");
-	$node->poll_query_until('postgres', "SELECT setting = '$value' FROM pg_settings WHERE name = '$name'")
-	  or die "$name did not become $value";
-}
 
 # Runs sql (expected to fail with a violation) and returns (stderr, new log text).
 sub violate
@@ -70,7 +59,7 @@ like($f{hint}, qr/^Insert the referenced row in public\.customers first/, 'text 
 like($lines[0], qr/ side=child operation=INSERT at_commit=false /, 'fixed-vocabulary values are bare');
 
 # JSON: one object per line, stable keys.
-set_server_wide('fk_guard.log_format', 'json');
+set_server_wide($node, 'fk_guard.log_format', 'json');
 ($stderr, $log) = violate(q{DELETE FROM customers; INSERT INTO customers VALUES (7); INSERT INTO orders VALUES (2, 7); DELETE FROM customers});
 my @json = map { /LOG:\s+(\{.*\})\s*$/ ? decode_json($1) : () } split /\n/, $log;
 is(scalar @json, 1, 'one JSON object per violation');
@@ -95,11 +84,11 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM fk_violations WHERE usern
 	'1', 'and so does the view');
 
 # Statement text is truncated; logging can be switched off.
-set_server_wide('fk_guard.max_query_length', '11');
+set_server_wide($node, 'fk_guard.max_query_length', '11');
 ($stderr, $log) = violate(q{INSERT INTO orders VALUES (4, 404)});
 @json = map { /LOG:\s+(\{.*\})\s*$/ ? decode_json($1) : () } split /\n/, $log;
 is($json[0]{query}, 'INSERT INTO', 'query truncated to fk_guard.max_query_length');
-set_server_wide('fk_guard.log_violations', 'off');
+set_server_wide($node, 'fk_guard.log_violations', 'off');
 ($stderr, $log) = violate(q{INSERT INTO orders VALUES (5, 405)});
 unlike($log, qr/fk_guard: foreign key violation|"fk_guard":"violation"/, 'no line with fk_guard.log_violations = off');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM fk_violations WHERE key = '(customer_id)=(405)'}),

@@ -19,18 +19,19 @@
 #    counts the rest in fk_violation_stats only, saying so in the log.
 use strict;
 use warnings;
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use lib dirname(abs_path(__FILE__));
+use FkgNode;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('bounds');
-$node->init;
-$node->append_conf('postgresql.conf', q{
+my $node = start_node('bounds', q{
 shared_preload_libraries = 'fk_guard'
 fk_guard.log_violations = off
 log_statement = none
 });
-$node->start;
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION fk_guard;
 	CREATE ROLE mallory LOGIN;
@@ -177,15 +178,12 @@ $node->stop;
 
 # ---- large ring ----
 my $slots = 200000;
-my $large = PostgreSQL::Test::Cluster->new('large_ring');
-$large->init;
-$large->append_conf('postgresql.conf', qq{
+my $large = start_node('large_ring', qq{
 shared_preload_libraries = 'fk_guard'
 fk_guard.max_violations = $slots
 fk_guard.log_violations = off
 log_statement = none
 });
-$large->start;
 my $per_transaction = 105000;
 my $budget = 100000;
 my $large_log = -s $large->logfile;

@@ -12,18 +12,16 @@ use Cwd qw(abs_path);
 use File::Basename qw(dirname);
 use lib dirname(abs_path(__FILE__));
 use FkgLogLine;
+use FkgNode;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('forgery');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
+my $node = start_node('forgery', qq{
 shared_preload_libraries = 'fk_guard'
 log_line_prefix = '%m [%p] '
 fk_guard.max_query_length = 4096
 });
-$node->start;
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION fk_guard;
 	CREATE TABLE codes (code text PRIMARY KEY);
@@ -38,15 +36,6 @@ $node->safe_psql('ascii', q{
 	CREATE TABLE items (id int, code text CONSTRAINT items_code_fkey REFERENCES codes);
 	GRANT SELECT, INSERT ON items TO mallory;
 });
-
-# Changes a setting server-wide and waits until new sessions see it.
-sub set_server_wide
-{
-	my ($name, $value) = @_;
-	$node->safe_psql('postgres', "ALTER SYSTEM SET $name = '$value'; SELECT pg_reload_conf()");
-	$node->poll_query_until('postgres', "SELECT setting = '$value' FROM pg_settings WHERE name = '$name'")
-	  or die "$name did not become $value";
-}
 
 # Runs sql as mallory in db (it must fail with a violation); returns the
 # fk_guard messages the server logged meanwhile.
@@ -111,7 +100,7 @@ like($f{application_name}, qr/^imp"ort\\er/, 'application_name: quotes and backs
 
 # 3. A 10 KB key and a 10 KB statement: both cut, on character boundaries,
 # the JSON line whole.
-set_server_wide('fk_guard.log_format', 'json');
+set_server_wide($node, 'fk_guard.log_format', 'json');
 my $long = 'k' x 10240;
 my @messages = violate('postgres', "INSERT INTO items VALUES (3, '$long')");
 is(scalar @messages, 1, 'long key: exactly one fk_guard line');
@@ -139,7 +128,7 @@ is( $node->safe_psql('postgres', q{
 		SELECT count(*) FROM fk_violations
 		 WHERE query LIKE 'INSERT INTO items VALUES (4,%' AND position(key in '(code)=(' || repeat(U&'\65E5', 2000)) = 1}),
 	'1', 'multibyte key: a prefix of the original key');
-set_server_wide('fk_guard.log_format', 'text');
+set_server_wide($node, 'fk_guard.log_format', 'text');
 
 # 5. A SQL_ASCII database, raw high bytes and a newline in the key.
 my $raw = "caf\xe9 \xff\xfe\nLOG:  fk_guard: foreign key violation: x=\"1\"";
@@ -147,7 +136,7 @@ my $raw = "caf\xe9 \xff\xfe\nLOG:  fk_guard: foreign key violation: x=\"1\"";
 %f = %{ one_text_line('SQL_ASCII text', 0, violate('ascii', $raw_sql)) };
 is($f{key}, "(code)=($raw)", 'SQL_ASCII text: the raw bytes come back from \\u00XX escapes');
 is($f{database}, 'ascii', 'SQL_ASCII text: database');
-set_server_wide('fk_guard.log_format', 'json');
+set_server_wide($node, 'fk_guard.log_format', 'json');
 @messages = violate('ascii', $raw_sql);
 is(scalar @messages, 1, 'SQL_ASCII JSON: exactly one fk_guard line');
 unlike($messages[0] // '', qr/[^\x20-\x7e]/, 'SQL_ASCII JSON: pure printable ASCII');

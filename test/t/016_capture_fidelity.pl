@@ -44,6 +44,7 @@ use Cwd qw(abs_path);
 use File::Basename qw(dirname);
 use lib dirname(abs_path(__FILE__));
 use FkgLogLine;
+use FkgNode;
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -51,14 +52,11 @@ use Test::More;
 
 my $LOOP = 5000;    # violations caught in one transaction (the old limit was 32 waiting)
 
-my $node = PostgreSQL::Test::Cluster->new('fidelity');
-$node->init;
-$node->append_conf('postgresql.conf', q{
+my $node = start_node('fidelity', q{
 shared_preload_libraries = 'fk_guard'
 fk_guard.max_violations = 20000
 log_statement = none
 });
-$node->start;
 my $db = 'fidelity';
 $node->safe_psql('postgres', "CREATE DATABASE $db");
 

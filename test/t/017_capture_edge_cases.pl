@@ -8,19 +8,20 @@
 # counters.
 use strict;
 use warnings;
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use lib dirname(abs_path(__FILE__));
+use FkgNode;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('edges');
-$node->init;
-$node->append_conf('postgresql.conf', q{
+my $node = start_node('edges', q{
 shared_preload_libraries = 'fk_guard'
 fk_guard.max_violations = 20000
 fk_guard.log_format = json
 log_statement = none
 });
-$node->start;
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION fk_guard;
 	CREATE ROLE alice LOGIN;
