@@ -277,18 +277,22 @@ require_all_checked(int64 run)
 			                errhint("Use CALL fk_audit_run().")));
 }
 
-/* fk_orphan_summary's result, then the declared constraint's OID (Report::kAuditSummary). */
+/* fk_orphan_summary's row type, as its SQL declaration in inst's schema gives
+ * it, then the declared constraint's OID (Report::kAuditSummary). */
 TupleDesc
-summary_descriptor()
+summary_descriptor(const Installation &inst)
 {
-	TupleDesc desc = CreateTemplateTupleDesc(7);
-	TupleDescInitEntry(desc, 1, "constraint_name", NAMEOID, -1, 0);
-	TupleDescInitEntry(desc, 2, "child_table", REGCLASSOID, -1, 0);
-	TupleDescInitEntry(desc, 3, "parent_table", REGCLASSOID, -1, 0);
-	TupleDescInitEntry(desc, 4, "validated", BOOLOID, -1, 0);
-	TupleDescInitEntry(desc, 5, "orphan_rows", INT8OID, -1, 0);
-	TupleDescInitEntry(desc, 6, "missing_keys", INT8OID, -1, 0);
-	TupleDescInitEntry(desc, 7, "constraint_oid", OIDOID, -1, 0);
+	Oid argtypes[1] = {REGCLASSOID};
+	HeapTuple tuple = SearchSysCache3(PROCNAMEARGSNSP, CStringGetDatum("fk_orphan_summary"),
+	                                  PointerGetDatum(buildoidvector(argtypes, 1)), ObjectIdGetDatum(inst.schema));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "fk_guard: function fk_orphan_summary(regclass) is missing");
+	TupleDesc summary = build_function_result_tupdesc_t(tuple);
+	ReleaseSysCache(tuple);
+	TupleDesc desc = CreateTemplateTupleDesc(summary->natts + 1);
+	for (int i = 1; i <= summary->natts; i++)
+		TupleDescCopyEntry(desc, i, summary, i);
+	TupleDescInitEntry(desc, summary->natts + 1, "constraint_oid", OIDOID, -1, 0);
 	return BlessTupleDesc(desc);
 }
 
@@ -392,7 +396,7 @@ FKG_FUNCTION(fk_audit_check_table)
 		PG_RETURN_VOID();
 	}
 
-	TupleDesc desc = summary_descriptor();
+	TupleDesc desc = summary_descriptor(inst);
 	Tuplestorestate *summaries = tuplestore_begin_heap(false, false, work_mem);
 	fkg::check_foreign_keys(child, fkg::Report::kAuditSummary, -1, false, summaries, desc);
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
