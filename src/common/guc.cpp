@@ -13,12 +13,25 @@ extern "C" {
 
 namespace fkg::guc {
 
-bool log_violations = true;
-int log_format = kLogText;
-int max_query_length = 1024;
-bool client_hint = false;
-int max_violations = 1000;
-char *audit_retention = nullptr;
+namespace {
+
+/* Each setting's default, written once: the C variable starts with it and
+ * PostgreSQL is told it as the boot value. */
+constexpr bool kDefaultLogViolations = true;
+constexpr int kDefaultLogFormat = kLogText;
+constexpr int kDefaultMaxQueryLength = 1024;
+constexpr bool kDefaultClientHint = false;
+constexpr int kDefaultMaxViolations = 1000;
+constexpr const char *kDefaultAuditRetention = "90 days";
+
+} // namespace
+
+bool log_violations = kDefaultLogViolations;
+int log_format = kDefaultLogFormat;
+int max_query_length = kDefaultMaxQueryLength;
+bool client_hint = kDefaultClientHint;
+int max_violations = kDefaultMaxViolations;
+char *audit_retention = nullptr; /* PostgreSQL sets string settings: a copy of kDefaultAuditRetention */
 
 namespace {
 
@@ -47,25 +60,25 @@ define_audit()
 {
 	DefineCustomStringVariable("fk_guard.audit_retention", "How long fk_audit_run() keeps its history.",
 	                           "An interval; older runs are deleted when an audit starts.", &audit_retention,
-	                           "90 days", PGC_SUSET, 0, check_audit_retention, nullptr, nullptr);
+	                           kDefaultAuditRetention, PGC_SUSET, 0, check_audit_retention, nullptr, nullptr);
 }
 
 void
 define_capture()
 {
 	DefineCustomBoolVariable("fk_guard.log_violations", "Logs every foreign-key violation with its context.",
-	                         nullptr, &log_violations, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+	                         nullptr, &log_violations, kDefaultLogViolations, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 	DefineCustomEnumVariable("fk_guard.log_format", "Format of fk_guard's log lines: text or json.",
-	                         "json writes one JSON object per line, with stable keys.", &log_format, kLogText,
+	                         "json writes one JSON object per line, with stable keys.", &log_format, kDefaultLogFormat,
 	                         kLogFormats, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("fk_guard.max_query_length", "Longest statement text kept with a violation, in bytes.",
-	                        nullptr, &max_query_length, 1024, 0, kMaxQueryLength, PGC_SUSET, GUC_UNIT_BYTE, nullptr,
+	                        nullptr, &max_query_length, kDefaultMaxQueryLength, 0, kMaxQueryLength, PGC_SUSET, GUC_UNIT_BYTE, nullptr,
 	                        nullptr, nullptr);
 	DefineCustomBoolVariable("fk_guard.client_hint", "Adds a HINT with the fix to foreign-key violation errors.",
-	                         "PostgreSQL's own HINT, when it sets one, is kept.", &client_hint, false, PGC_SUSET, 0,
+	                         "PostgreSQL's own HINT, when it sets one, is kept.", &client_hint, kDefaultClientHint, PGC_SUSET, 0,
 	                         nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("fk_guard.max_violations", "Number of recent violations kept in shared memory.",
-	                        nullptr, &max_violations, 1000, kMinViolations, kMaxViolations, PGC_POSTMASTER, 0, nullptr, nullptr,
+	                        nullptr, &max_violations, kDefaultMaxViolations, kMinViolations, kMaxViolations, PGC_POSTMASTER, 0, nullptr, nullptr,
 	                        nullptr);
 	MarkGUCPrefixReserved("fk_guard");
 }
