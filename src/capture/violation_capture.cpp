@@ -10,15 +10,13 @@
  * re-raise (PL/pgSQL's RAISE; or a block without a matching handler) calls no
  * context callbacks: it is the same violation, so nothing is added.
  *
- * What becomes of a violation is learnt afterwards: a subtransaction rollback
- * catches it; emit_log_hook sees it reach the client (a re-raised one is
- * matched by its text among those still catchable); the end of the
- * transaction settles the rest.  A caught violation can only be re-raised by
- * the handler that caught it, which runs inside the Frame that was current
- * when it was caught: once a Frame started before the catch returns normally,
- * the violation is final (handled) and is written out at the next safe point.
- * Violations that no Frame saw are deferred checks failing as the
- * transaction ends, reported by emit_log_hook.
+ * What becomes of a violation is learnt afterwards, and decided by the rules
+ * of violation_fate.h: these hooks report to them what happens (a Frame
+ * starts or returns, a subtransaction rolls back, emit_log_hook sees an error
+ * reach the client, the transaction ends) and write out what they say is
+ * final, at the next safe point or as the transaction ends.  Violations that
+ * no Frame saw are deferred checks failing as the transaction ends, added
+ * by emit_log_hook.
  *
  * Nothing on the error path reads the catalogs or allocates, except
  * CopyErrorData into a context with a preallocated block: the constraint
@@ -31,6 +29,7 @@
 #include "capture/constraint_cache.h"
 #include "capture/statement_reader.h"
 #include "capture/violation_classify.h"
+#include "capture/violation_fate.h"
 #include "capture/violation_pending.h"
 #include "capture/violation_store.h"
 #include "capture/violation_writer.h"
@@ -63,7 +62,7 @@ namespace {
  * what a violation raised directly inside it is recorded as. */
 struct Frame {
 	ErrorContextCallback callback;
-	uint64 started;             /* capture clock when it started */
+	uint64 started;             /* the fate clock when it started (FateBook::frame_starts) */
 	const QueryDesc *query;     /* an executor call's statement (its operations are read only when it raises) */
 	unsigned operations;        /* a utility call's Operation, as a bit */
 	bool deferred;              /* its checks fire after their statement (COMMIT, SET CONSTRAINTS) */
@@ -72,14 +71,9 @@ struct Frame {
 	List *added;                /* the foreign keys an ALTER TABLE adds (ConstraintInfo *), from the statement */
 };
 
-/* Ticks at every Frame start and every catch: orders them. */
-uint64 capture_clock = 0;
-/* The newest catch of a violation not yet final; 0 when there is none. */
-uint64 newest_open_catch = 0;
-/* The pending entry of the error now propagating, or kNone / kBeyondBudget. */
-constexpr int kNone = -1, kBeyondBudget = -2;
-int in_flight = kNone;
-int final_entries = 0; /* entries known handled or emitted, waiting for a safe point */
+/* What is known of the waiting violations' fates beyond each entry: the
+ * clock that orders Frames and catches, the error in flight. */
+FateBook fates;
 bool compaction_due = false; /* entries were written at a transaction end; compact at the next safe point */
 
 /* Violations past the pending budget: counted per constraint, not listed. */
@@ -255,14 +249,12 @@ count_beyond_budget(const ViolationEvent &e)
 void
 add_violation(const ViolationEvent &e, const char *message, const char *statement)
 {
-	PendingViolation *p = pending_add(e, message, statement);
-	if (p != nullptr) {
-		p->nest_level = GetCurrentTransactionNestLevel();
-		in_flight = pending_count() - 1;
+	if (pending_add(e, message, statement) != nullptr) {
+		fates.raised(pending_fates(), pending_count() - 1, GetCurrentTransactionNestLevel());
 		return;
 	}
 	in_flight_beyond = count_beyond_budget(e);
-	in_flight = kBeyondBudget;
+	fates.raised(pending_fates(), kBeyondBudget, GetCurrentTransactionNestLevel());
 }
 
 /* errfinish calls this for every ereport raised while frame is on the stack. */
@@ -281,50 +273,10 @@ error_raised(const Frame *frame)
 	MemoryContextReset(capture_context);
 }
 
-/* The caught, not yet final violation with this text that a handler
- * re-raises: the newest one raised in the statement the error's CONTEXT
- * quotes (two statements can raise violations of the same text), else the
- * newest one. */
-int
-find_reraised(const ViolationEvent &e, const char *message, const char *context)
-{
-	int newest = kNone;
-	for (int i = pending_count() - 1; i >= 0; i--) {
-		const PendingViolation &p = pending_at(i);
-		if (!p.caught || p.emitted || p.closed || !pending_matches(p, e, message))
-			continue;
-		if (pending_statement_in(p, context))
-			return i;
-		if (newest == kNone)
-			newest = i;
-	}
-	return newest;
-}
-
-/* A Frame that started at started returned normally: violations caught since
- * then were swallowed for good. */
-void
-close_caught_since(uint64 started)
-{
-	if (newest_open_catch <= started)
-		return;
-	newest_open_catch = 0;
-	for (int i = 0; i < pending_count(); i++) {
-		PendingViolation &p = pending_at(i);
-		if (!p.caught || p.emitted || p.closed)
-			continue;
-		if (p.caught_at > started) {
-			p.closed = true;
-			final_entries++;
-		} else
-			newest_open_catch = Max(newest_open_catch, p.caught_at);
-	}
-}
-
 void
 push_frame(Frame *frame, const QueryDesc *query, unsigned operations, bool deferred, const char *source)
 {
-	frame->started = ++capture_clock;
+	frame->started = fates.frame_starts();
 	frame->query = query;
 	frame->operations = operations;
 	frame->deferred = deferred;
@@ -342,8 +294,7 @@ void
 pop_frame(Frame *frame)
 {
 	error_context_stack = frame->callback.previous;
-	if (newest_open_catch > frame->started)
-		close_caught_since(frame->started);
+	fates.frame_returns(pending_fates(), frame->started);
 }
 
 /* Describes the relations a utility statement may raise RI errors about. */
@@ -376,18 +327,12 @@ write_pending(const PendingViolation &p)
 	write_violation(&scratch);
 }
 
-bool
-is_final(const PendingViolation &p)
-{
-	return p.emitted || p.closed;
-}
-
 /* Writes the violations known to be final (at a safe point, mid-transaction). */
 void
 flush_final()
 {
 	for (int i = 0; i < pending_count(); i++)
-		if (is_final(pending_at(i)))
+		if (is_final(pending_at(i).fate))
 			write_pending(pending_at(i));
 	pending_remove_if(is_final);
 	/* Give back what the written ones' groups, texts and keys took: all of it
@@ -396,8 +341,7 @@ flush_final()
 		pending_clear();
 	else if (pending_crowded())
 		pending_compact();
-	final_entries = 0;
-	in_flight = kNone;
+	fates.finals_removed();
 }
 
 /* Counts the violations past the budget; says so in the log. */
@@ -423,72 +367,25 @@ flush_beyond_budget(bool committed)
 	in_flight_beyond = -1;
 }
 
-/* Whether a violation must wait past the end of its transaction: the
- * transaction ends inside a procedure (COMMIT or ROLLBACK in PL/pgSQL, the
- * procedure's Frame still live) while the violation may still be re-raised
- * (caught, its handler not over) or is still propagating (a deferred check
- * failing at that COMMIT, which PostgreSQL re-throws once the next
- * transaction has started). */
-bool
-outlives_transaction(const PendingViolation &p, int index, bool frames_live)
-{
-	return frames_live && !p.emitted && !p.closed && (p.caught || index == in_flight);
-}
-
-/* At most this many caught violations wait past a transaction end inside a
- * procedure, the newest: a handler that commits and then re-raises a
- * violation older than that many others is counted twice (README). */
-constexpr int kMaxCarried = 64;
-
-bool
-is_recorded(const PendingViolation &p)
-{
-	return p.recorded;
-}
-
-/*
- * Writes the pending violations to shared memory and the log as the
- * transaction ends.  When it commits, every one that did not reach the client
- * was swallowed by server-side code.
- */
+/* Writes the pending violations to shared memory and the log as the
+ * transaction ends, as FateBook::transaction_ends says. */
 void
 flush(bool committed)
 {
-	bool frames_live = innermost_frame() != nullptr;
-	/* The oldest entry that may wait: the newest kMaxCarried eligible ones. */
-	int first_carried = pending_count();
-	for (int i = pending_count() - 1, eligible = 0; i >= 0 && eligible < kMaxCarried; i--)
-		if (outlives_transaction(pending_at(i), i, frames_live)) {
-			first_carried = i;
-			eligible++;
-		}
-	int carried_in_flight = kNone, kept = 0;
-	for (int i = 0; i < pending_count(); i++) {
-		PendingViolation &p = pending_at(i);
-		if (outlives_transaction(p, i, frames_live) && (i >= first_carried || i == in_flight)) {
-			if (i == in_flight)
-				carried_in_flight = kept;
-			kept++;
-			continue;
-		}
-		if (committed)
-			p.caught = true;
-		write_pending(p);
-		p.recorded = true;
-	}
+	fates.transaction_ends(pending_fates(), committed, innermost_frame() != nullptr);
+	for (int i = 0; i < pending_count(); i++)
+		if (is_recorded(pending_at(i).fate))
+			write_pending(pending_at(i));
 	if (beyond_budget_used > 0 || beyond_budget_lost > 0)
 		flush_beyond_budget(committed);
 	pending_remove_if(is_recorded);
 	/* No allocation here (an error after a commit is a PANIC): what the
 	 * written ones took is given back now when nothing waits, else at the
 	 * next statement start. */
-	if (pending_count() == 0) {
+	if (pending_count() == 0)
 		pending_clear();
-		newest_open_catch = 0;
-	} else
+	else
 		compaction_due = true;
-	final_entries = 0;
-	in_flight = carried_in_flight;
 }
 
 bool
@@ -503,7 +400,7 @@ anything_pending()
 void
 statement_starts()
 {
-	if (final_entries > 0)
+	if (fates.finals_waiting())
 		flush_final();
 	if (compaction_due) {
 		compaction_due = false;
@@ -606,34 +503,28 @@ emit_log(ErrorData *edata)
 	char message[kMessageLength];
 	if (!describe(&scratch, message, edata, nullptr))
 		return;
-	if (in_flight == kBeyondBudget) {
+	if (fates.in_flight() == kBeyondBudget) {
 		if (in_flight_beyond >= 0)
 			beyond_budget[in_flight_beyond].emitted++;
-		in_flight = kNone;
+		fates.reaches_client(pending_fates(), kBeyondBudget);
 		return;
 	}
-	int index = in_flight;
-	if (index >= 0 && !pending_matches(pending_at(index), scratch, message))
-		index = kNone;
-	/* A re-raise carries the CONTEXT of the code that caught it; a deferred
-	 * check failing as a top-level transaction ends has none. */
-	if (index < 0 && edata->context != nullptr)
-		index = find_reraised(scratch, message, edata->context);
-	if (index < 0) {
+	const char *context = edata->context;
+	int index = fates.identify(
+	    pending_fates(), context != nullptr,
+	    [&message](int i) { return pending_matches(pending_at(i), scratch, message); },
+	    [context](int i) { return pending_statement_in(pending_at(i), context); });
+	if (index == kNoEntry) {
 		/* No Frame saw it: a deferred check failing as the transaction ends. */
 		scratch.operation = xact_end == XactEnd::Prepare ? Operation::Prepare : Operation::Commit;
 		scratch.deferred = true;
 		add_violation(scratch, message, nullptr);
-		index = in_flight;
+		index = fates.in_flight();
 	}
-	in_flight = kNone;
+	fates.reaches_client(pending_fates(), index);
 	if (index < 0)
 		return;
 	PendingViolation &p = pending_at(index);
-	if (!p.emitted)
-		final_entries++;
-	p.emitted = true;
-	p.caught = false;
 	if (guc::client_hint && edata->hint == nullptr) {
 		ViolationEvent &e = scratch;
 		pending_expand(p, &e);
@@ -678,20 +569,7 @@ subtransaction_callback(SubXactEvent event, SubTransactionId, SubTransactionId, 
 {
 	if (event != SUBXACT_EVENT_ABORT_SUB)
 		return;
-	int level = GetCurrentTransactionNestLevel();
-	bool caught = false;
-	for (int i = 0; i < pending_count(); i++) {
-		PendingViolation &p = pending_at(i);
-		if (p.nest_level >= level && !p.emitted && !p.caught) {
-			if (!caught)
-				capture_clock++;
-			caught = true;
-			p.caught = true;
-			p.caught_at = capture_clock;
-			newest_open_catch = capture_clock;
-		}
-	}
-	in_flight = kNone;
+	fates.subtransaction_aborts(pending_fates(), GetCurrentTransactionNestLevel());
 	altering = innermost_altering();
 }
 

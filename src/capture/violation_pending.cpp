@@ -210,6 +210,12 @@ pending_at(int i)
 	return entries[i];
 }
 
+FateList
+pending_fates()
+{
+	return FateList(entry_count > 0 ? &entries[0].fate : nullptr, entry_count, sizeof(PendingViolation));
+}
+
 void
 pending_expand(const PendingViolation &p, ViolationEvent *out)
 {
@@ -222,7 +228,7 @@ pending_expand(const PendingViolation &p, ViolationEvent *out)
 	out->side = p.side;
 	out->operation = p.operation;
 	out->deferred = p.deferred;
-	out->handled = p.caught && !p.emitted;
+	out->handled = written_as_handled(p.fate);
 	memcpy(out->schema_name, g.schema_name, sizeof(out->schema_name));
 	memcpy(out->table_name, g.table_name, sizeof(out->table_name));
 	memcpy(out->constraint_name, g.constraint_name, sizeof(out->constraint_name));
@@ -234,11 +240,11 @@ pending_expand(const PendingViolation &p, ViolationEvent *out)
 }
 
 void
-pending_remove_if(bool (*done)(const PendingViolation &))
+pending_remove_if(bool (*done)(const Fate &))
 {
 	int kept = 0;
 	for (int i = 0; i < entry_count; i++)
-		if (!done(entries[i]))
+		if (!done(entries[i].fate))
 			entries[kept++] = entries[i];
 	entry_count = kept;
 }

@@ -2,8 +2,9 @@
  * violation_pending.h
  *    The violations of the current transaction that wait until it is known
  *    whether server-side code swallowed them (handled) or they reached the
- *    client.  A store only: when entries are added, caught, emitted and
- *    written out is violation_capture.cpp's business.
+ *    client.  A store only: what becomes of an entry is decided by the rules
+ *    of violation_fate.h, on the Fate each entry holds; when entries are added
+ *    and written out is violation_capture.cpp's business.
  *
  * Adding an entry happens while PostgreSQL raises the error, where nothing may
  * allocate: room for it is reserved beforehand, at safe points
@@ -15,6 +16,7 @@
 #define FK_GUARD_VIOLATION_PENDING_H
 
 #include "capture/violation_event.h"
+#include "capture/violation_fate.h"
 
 extern "C" {
 #include "postgres.h"
@@ -39,12 +41,7 @@ struct PendingViolation {
 	Side side;
 	Operation operation;
 	bool deferred;
-	bool emitted;            /* reached the client */
-	bool caught;             /* rolled back by a subtransaction: swallowed, unless re-raised */
-	bool closed;             /* caught, and the handler that caught it is over: final */
-	bool recorded;           /* written out; about to be removed */
-	int nest_level;          /* transaction nesting level when it was raised */
-	uint64 caught_at;        /* capture clock when it was caught */
+	Fate fate;               /* what became of it so far (violation_fate.h) */
 	int group;               /* its shared part */
 	int statement;           /* the statement it was raised in (pool index), or -1 */
 	uint32 key_at;           /* its key in the key pool, NUL-terminated */
@@ -69,12 +66,15 @@ bool pending_matches(const PendingViolation &p, const ViolationEvent &e, const c
 int pending_count();
 PendingViolation &pending_at(int i);
 
+/* The entries' fates, in the entries' order, for the rules of violation_fate.h. */
+FateList pending_fates();
+
 /* The whole event of entry p, as violation_store_record and the log take it
  * (all but database_name, which is the backend's). */
 void pending_expand(const PendingViolation &p, ViolationEvent *out);
 
-/* Removes the entries for which done(entry) is true, keeping the others in order. */
-void pending_remove_if(bool (*done)(const PendingViolation &));
+/* Removes the entries for which done(their fate) is true, keeping the others in order. */
+void pending_remove_if(bool (*done)(const Fate &));
 
 /* Empties the store and gives back its memory. */
 void pending_clear();
