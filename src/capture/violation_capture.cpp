@@ -76,17 +76,8 @@ struct Frame {
 FateBook fates;
 bool compaction_due = false; /* entries were written at a transaction end; compact at the next safe point */
 
-/* Violations past the pending budget: counted per constraint, not listed. */
-struct BeyondBudget {
-	ViolationEvent event;
-	int64 count;
-	int64 emitted;
-};
-constexpr int kBeyondBudgetConstraints = 64;
-BeyondBudget beyond_budget[kBeyondBudgetConstraints];
-int beyond_budget_used = 0;
-int64 beyond_budget_lost = 0; /* past kBeyondBudgetConstraints distinct constraints too */
-int in_flight_beyond = -1;
+/* Violations past the pending budget. */
+BeyondBudget beyond_budget;
 
 enum class XactEnd { None, Commit, Prepare } xact_end = XactEnd::None;
 
@@ -222,29 +213,6 @@ describe(ViolationEvent *e, char *message, const ErrorData *edata, const Frame *
 	return true;
 }
 
-/* Counts a violation past the pending budget under its constraint; returns its slot or -1. */
-int
-count_beyond_budget(const ViolationEvent &e)
-{
-	for (int i = 0; i < beyond_budget_used; i++) {
-		const ViolationEvent &b = beyond_budget[i].event;
-		if (strcmp(b.constraint_name, e.constraint_name) == 0 && strcmp(b.schema_name, e.schema_name) == 0 &&
-		    strcmp(b.table_name, e.table_name) == 0) {
-			beyond_budget[i].count++;
-			return i;
-		}
-	}
-	if (beyond_budget_used == kBeyondBudgetConstraints) {
-		beyond_budget_lost++;
-		return -1;
-	}
-	BeyondBudget &b = beyond_budget[beyond_budget_used];
-	b.event = e;
-	b.count = 1;
-	b.emitted = 0;
-	return beyond_budget_used++;
-}
-
 /* Adds a fresh violation; it is the one in flight. */
 void
 add_violation(const ViolationEvent &e, const char *message, const char *statement)
@@ -253,7 +221,7 @@ add_violation(const ViolationEvent &e, const char *message, const char *statemen
 		fates.raised(pending_fates(), pending_count() - 1, GetCurrentTransactionNestLevel());
 		return;
 	}
-	in_flight_beyond = count_beyond_budget(e);
+	beyond_budget.raised(e);
 	fates.raised(pending_fates(), kBeyondBudget, GetCurrentTransactionNestLevel());
 }
 
@@ -348,23 +316,20 @@ flush_final()
 void
 flush_beyond_budget(bool committed)
 {
-	int64 total = beyond_budget_lost;
-	for (int i = 0; i < beyond_budget_used; i++) {
-		BeyondBudget &b = beyond_budget[i];
-		complete_violation(&b.event);
-		int64 handled = committed ? b.count : b.count - b.emitted;
-		violation_store_count(&b.event, b.count, handled);
-		total += b.count;
+	int64 total = beyond_budget.lost();
+	for (int i = 0; i < beyond_budget.constraints(); i++) {
+		ViolationEvent &e = beyond_budget.event(i);
+		complete_violation(&e);
+		violation_store_count(&e, beyond_budget.count(i), beyond_budget.handled(i, committed));
+		total += beyond_budget.count(i);
 	}
 	if (total > 0)
 		ereport(LOG_SERVER_ONLY,
 		        (errmsg_internal("fk_guard: %lld foreign-key violations of one transaction came past the %d that "
 		                         "are kept for fk_violations; fk_violation_stats counts %lld of them",
 		                         (long long) total, kMaxPendingViolations,
-		                         (long long) (total - beyond_budget_lost))));
-	beyond_budget_used = 0;
-	beyond_budget_lost = 0;
-	in_flight_beyond = -1;
+		                         (long long) (total - beyond_budget.lost()))));
+	beyond_budget.clear();
 }
 
 /* Writes the pending violations to shared memory and the log as the
@@ -376,7 +341,7 @@ flush(bool committed)
 	for (int i = 0; i < pending_count(); i++)
 		if (is_recorded(pending_at(i).fate))
 			write_pending(pending_at(i));
-	if (beyond_budget_used > 0 || beyond_budget_lost > 0)
+	if (beyond_budget.any())
 		flush_beyond_budget(committed);
 	pending_remove_if(is_recorded);
 	/* No allocation here (an error after a commit is a PANIC): what the
@@ -391,7 +356,7 @@ flush(bool committed)
 bool
 anything_pending()
 {
-	return pending_count() > 0 || beyond_budget_used > 0 || beyond_budget_lost > 0;
+	return pending_count() > 0 || beyond_budget.any();
 }
 
 /* ---- hook bodies ---- */
@@ -504,8 +469,7 @@ emit_log(ErrorData *edata)
 	if (!describe(&scratch, message, edata, nullptr))
 		return;
 	if (fates.in_flight() == kBeyondBudget) {
-		if (in_flight_beyond >= 0)
-			beyond_budget[in_flight_beyond].emitted++;
+		beyond_budget.reaches_client();
 		fates.reaches_client(pending_fates(), kBeyondBudget);
 		return;
 	}

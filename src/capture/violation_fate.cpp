@@ -4,6 +4,8 @@
  */
 #include "capture/violation_fate.h"
 
+#include <cstring>
+
 namespace fkg {
 
 bool
@@ -137,6 +139,53 @@ FateBook::transaction_ends(FateList entries, bool committed, bool frames_live) n
 	/* Its index once the recorded ones are removed. */
 	in_flight_ = carried_in_flight;
 	return kept;
+}
+
+void
+BeyondBudget::raised(const ViolationEvent &e) noexcept
+{
+	for (int i = 0; i < used_; i++) {
+		const ViolationEvent &b = counted_[i].event;
+		if (strcmp(b.constraint_name, e.constraint_name) == 0 && strcmp(b.schema_name, e.schema_name) == 0 &&
+		    strcmp(b.table_name, e.table_name) == 0) {
+			counted_[i].count++;
+			in_flight_counted_ = true;
+			in_flight_ = i;
+			return;
+		}
+	}
+	if (used_ == kConstraints) {
+		lost_++;
+		in_flight_counted_ = false;
+		return;
+	}
+	Counted &c = counted_[used_];
+	c.event = e;
+	c.count = 1;
+	c.emitted = 0;
+	in_flight_counted_ = true;
+	in_flight_ = used_++;
+}
+
+void
+BeyondBudget::reaches_client() noexcept
+{
+	if (in_flight_counted_)
+		counted_[in_flight_].emitted++;
+}
+
+int64_t
+BeyondBudget::handled(int i, bool committed) const noexcept
+{
+	return committed ? counted_[i].count : counted_[i].count - counted_[i].emitted;
+}
+
+void
+BeyondBudget::clear() noexcept
+{
+	used_ = 0;
+	lost_ = 0;
+	in_flight_counted_ = false;
 }
 
 } // namespace fkg

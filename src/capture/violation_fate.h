@@ -31,12 +31,17 @@
  *     inside a procedure (Frames still live), the newest kMaxCarried
  *     violations a handler may still re-raise and the one still propagating:
  *     they wait for the next transaction.
+ *   - Violations past the store's budget are only counted, per constraint;
+ *     as the transaction ends they count as handled when it commits, else
+ *     unless they reached the client.
  *
  * Every function here runs on error paths or in transaction callbacks:
  * none allocates, none throws.
  */
 #ifndef FK_GUARD_VIOLATION_FATE_H
 #define FK_GUARD_VIOLATION_FATE_H
+
+#include "capture/violation_event.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -169,6 +174,65 @@ private:
 	uint64_t newest_open_catch_ = 0; /* the newest catch of a violation not yet final; 0 when none */
 	int in_flight_ = kNoEntry;
 	int final_entries_ = 0;          /* entries known final, waiting for a safe point */
+};
+
+/* The violations of a transaction past the store's budget: counted per
+ * constraint (the first kConstraints distinct ones), not listed.  Large:
+ * keep one zero-initialized (a global, or value-initialized), which is empty,
+ * and takes no room in the module's data. */
+class BeyondBudget
+{
+public:
+	static constexpr int kConstraints = 64;
+
+	/* One more past the budget (FateBook::raised with kBeyondBudget): the one in flight. */
+	void raised(const ViolationEvent &e) noexcept;
+	/* The one in flight reached the client (FateBook::in_flight() was kBeyondBudget). */
+	void reaches_client() noexcept;
+
+	bool
+	any() const noexcept
+	{
+		return used_ > 0 || lost_ > 0;
+	}
+	/* The constraints counted, each described by its first violation. */
+	int
+	constraints() const noexcept
+	{
+		return used_;
+	}
+	ViolationEvent &
+	event(int i) noexcept
+	{
+		return counted_[i].event;
+	}
+	int64_t
+	count(int i) const noexcept
+	{
+		return counted_[i].count;
+	}
+	/* How many of constraint i's count as handled as the transaction ends. */
+	int64_t handled(int i, bool committed) const noexcept;
+	/* Past kConstraints distinct constraints: only this total. */
+	int64_t
+	lost() const noexcept
+	{
+		return lost_;
+	}
+	/* Counted out as the transaction ends: start again. */
+	void clear() noexcept;
+
+private:
+	struct Counted {
+		ViolationEvent event;
+		int64_t count;
+		int64_t emitted;
+	};
+	Counted counted_[kConstraints];
+	int used_;
+	int64_t lost_;
+	bool in_flight_counted_; /* one is in flight, in slot in_flight_ */
+	int in_flight_;
 };
 
 /* Not yet final, caught: what a handler may still re-raise. */

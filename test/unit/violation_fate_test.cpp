@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -446,6 +448,69 @@ TEST(FateList, StepsOverTheEntriesThatHoldTheFates)
 	EXPECT_FALSE(entries[1].fate.caught);
 	EXPECT_EQ(entries[1].fate.nest_level, 7);
 	EXPECT_EQ(list.count(), 3);
+}
+
+} // namespace
+
+namespace {
+
+fkg::ViolationEvent
+violation_of(const char *constraint, const char *table = "child")
+{
+	fkg::ViolationEvent e{};
+	std::strcpy(e.schema_name, "public");
+	std::strcpy(e.table_name, table);
+	std::strcpy(e.constraint_name, constraint);
+	return e;
+}
+
+/* The counter is large (kConstraints whole events): one per test, on the heap. */
+class PastTheBudget : public ::testing::Test
+{
+protected:
+	std::unique_ptr<fkg::BeyondBudget> counted = std::make_unique<fkg::BeyondBudget>();
+};
+
+TEST_F(PastTheBudget, CountsPerConstraint)
+{
+	counted->raised(violation_of("fk_a"));
+	counted->raised(violation_of("fk_b"));
+	counted->raised(violation_of("fk_a"));
+	counted->raised(violation_of("fk_a", "other_child"));
+	ASSERT_EQ(counted->constraints(), 3);
+	EXPECT_STREQ(counted->event(0).constraint_name, "fk_a");
+	EXPECT_EQ(counted->count(0), 2);
+	EXPECT_EQ(counted->count(1), 1);
+	EXPECT_STREQ(counted->event(2).table_name, "other_child");
+	EXPECT_EQ(counted->count(2), 1);
+	EXPECT_TRUE(counted->any());
+}
+
+TEST_F(PastTheBudget, HandledUnlessTheyReachedTheClientOrTheTransactionAborts)
+{
+	counted->raised(violation_of("fk_a"));
+	counted->raised(violation_of("fk_a"));
+	counted->reaches_client(); /* the second one */
+	counted->raised(violation_of("fk_a"));
+	EXPECT_EQ(counted->count(0), 3);
+	EXPECT_EQ(counted->handled(0, true), 3);
+	EXPECT_EQ(counted->handled(0, false), 2);
+}
+
+TEST_F(PastTheBudget, BeyondItsConstraintsOnlyATotal)
+{
+	for (int i = 0; i < fkg::BeyondBudget::kConstraints + 3; i++)
+		counted->raised(violation_of(("fk_" + std::to_string(i)).c_str()));
+	EXPECT_EQ(counted->constraints(), fkg::BeyondBudget::kConstraints);
+	EXPECT_EQ(counted->lost(), 3);
+	/* The lost one in flight reaches the client: nothing counted is marked. */
+	counted->reaches_client();
+	EXPECT_EQ(counted->handled(0, false), 1);
+	counted->raised(violation_of("fk_0"));
+	EXPECT_EQ(counted->count(0), 2);
+	counted->clear();
+	EXPECT_FALSE(counted->any());
+	EXPECT_EQ(counted->constraints(), 0);
 }
 
 } // namespace
