@@ -24,6 +24,8 @@ extern "C" {
 
 namespace fkg {
 
+static_assert(sizeof(PendingViolation) <= 48, "violation_pending.h states the per-violation cost");
+
 namespace {
 
 /* Violations one statement can raise between two safe points: each fresh RI

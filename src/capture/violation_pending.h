@@ -25,7 +25,7 @@ extern "C" {
 
 namespace fkg {
 
-/* The budget: this many violations (56 bytes each), their keys taking at
+/* The budget: this many violations (48 bytes each), their keys taking at
  * most kMaxPendingKeyBytes; what they share is kept once, in at most 1024
  * distinct groups of names and descriptions (2.4 kB each) and 1024 distinct
  * statement texts.  About 16 MB per backend at the very most. */
