@@ -106,15 +106,23 @@ installation()
 	return inst;
 }
 
+/* The syscache entry of the extension's routine name(regclass); the caller releases it. */
+HeapTuple
+extension_routine(const Installation &inst, const char *name)
+{
+	Oid argtypes[1] = {REGCLASSOID};
+	HeapTuple tuple = SearchSysCache3(PROCNAMEARGSNSP, CStringGetDatum(name),
+	                                  PointerGetDatum(buildoidvector(argtypes, 1)), ObjectIdGetDatum(inst.schema));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "fk_guard: routine %s(regclass) is missing", name);
+	return tuple;
+}
+
 /* Every step is for roles that may execute fk_audit_run() and nobody else. */
 void
 require_auditor(const Installation &inst)
 {
-	Oid argtypes[1] = {REGCLASSOID};
-	HeapTuple tuple = SearchSysCache3(PROCNAMEARGSNSP, CStringGetDatum("fk_audit_run"),
-	                                  PointerGetDatum(buildoidvector(argtypes, 1)), ObjectIdGetDatum(inst.schema));
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "fk_guard: procedure fk_audit_run(regclass) is missing");
+	HeapTuple tuple = extension_routine(inst, "fk_audit_run");
 	Oid procedure = ((Form_pg_proc) GETSTRUCT(tuple))->oid;
 	ReleaseSysCache(tuple);
 	if (!fkg::compat::may_execute(procedure, GetUserId()))
@@ -282,11 +290,7 @@ require_all_checked(int64 run)
 TupleDesc
 summary_descriptor(const Installation &inst)
 {
-	Oid argtypes[1] = {REGCLASSOID};
-	HeapTuple tuple = SearchSysCache3(PROCNAMEARGSNSP, CStringGetDatum("fk_orphan_summary"),
-	                                  PointerGetDatum(buildoidvector(argtypes, 1)), ObjectIdGetDatum(inst.schema));
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "fk_guard: function fk_orphan_summary(regclass) is missing");
+	HeapTuple tuple = extension_routine(inst, "fk_orphan_summary");
 	TupleDesc summary = build_function_result_tupdesc_t(tuple);
 	ReleaseSysCache(tuple);
 	TupleDesc desc = CreateTemplateTupleDesc(summary->natts + 1);
