@@ -6,6 +6,9 @@
 #   make prove_installcheck      the cluster tests (test/t, TAP) against the installed server; they
 #                                start their own clusters, so run them as a user initdb accepts
 #   make unit                    the C++ unit tests (GoogleTest, through CMake and ctest)
+#   make format                  reformat src/ and test/unit/ with clang-format (.clang-format)
+#   make format-check            fail if clang-format would change any of them (scripts/test.sh runs it)
+#   make tidy                    clang-tidy (.clang-tidy) over src/**/*.cpp, through build/compile_commands.json
 # scripts/test.sh is the one command that installs what they need and runs them all.
 
 MODULE_big = fk_guard
@@ -39,7 +42,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 PROVE ?= prove
-.PHONY: installcheck-preloaded prove_installcheck unit
+.PHONY: installcheck-preloaded prove_installcheck unit format format-check tidy
 installcheck-preloaded:
 	$(pg_regress_installcheck) $(REGRESS_OPTS) --outputdir='$(PRELOADED_OUTPUTDIR)' \
 	  --temp-instance='$(PRELOADED_OUTPUTDIR)/tmp_check_preloaded' --temp-config='$(srcdir)/test/preloaded.conf' \
@@ -51,7 +54,30 @@ prove_installcheck:
 	  PG_REGRESS='$(pgxsdir)/src/test/regress/pg_regress' \
 	  $(PROVE) -I '$(pgxsdir)/src/test/perl' $(PROVE_FLAGS) $(or $(PROVE_TESTS),t/*.pl)
 
+# The CMake build tree: compile_commands.json for clang-tidy, the unit tests for ctest.
+cmake_configure = cmake -S '$(srcdir)' -B '$(CURDIR)/build' -DPG_CONFIG='$(shell command -v $(PG_CONFIG))' >/dev/null
+
 unit:
-	cmake -S '$(srcdir)' -B '$(CURDIR)/build' -DPG_CONFIG='$(shell command -v $(PG_CONFIG))' >/dev/null
+	$(cmake_configure)
 	cmake --build '$(CURDIR)/build' -j2 >/dev/null
 	ctest --test-dir '$(CURDIR)/build' --output-on-failure
+
+# Formatting and static checks (clang-format and clang-tidy 14, as on Debian 12).
+CLANG_FORMAT ?= clang-format
+CLANG_TIDY ?= clang-tidy
+RUN_CLANG_TIDY ?= run-clang-tidy
+TIDY_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+FORMAT_SOURCES = $(sort $(wildcard $(srcdir)/src/*.cpp $(srcdir)/src/*.h $(srcdir)/src/*/*.cpp $(srcdir)/src/*/*.h \
+	$(srcdir)/test/unit/*.cpp $(srcdir)/test/unit/*.h))
+
+format:
+	$(CLANG_FORMAT) -i $(FORMAT_SOURCES)
+
+format-check:
+	$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_SOURCES)
+
+# Every diagnostic is an error (.clang-tidy: WarningsAsErrors), so any finding fails.
+tidy:
+	$(cmake_configure)
+	$(RUN_CLANG_TIDY) -clang-tidy-binary '$(CLANG_TIDY)' -p '$(CURDIR)/build' -j $(TIDY_JOBS) -quiet \
+	  $(addprefix '$(abspath $(srcdir))/,$(addsuffix ',$(OBJS:.o=.cpp)))

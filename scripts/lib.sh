@@ -9,7 +9,7 @@ export PATH="$PG_BIN:$PATH"
 
 # Debian packages fk_guard needs to build, test, benchmark and demo.
 FKG_PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib postgresql-$PG_MAJOR-cron
-  libboost-dev libgtest-dev cmake g++ make libipc-run-perl perl"
+  libboost-dev libgtest-dev cmake g++ make libipc-run-perl perl clang-format"
 
 fkg_install_packages() {
 	local missing=""

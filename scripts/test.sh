@@ -3,6 +3,7 @@
 #
 # On a fresh Debian 12 machine (as root) it installs the packages it needs, builds
 # and installs the extension, then runs:
+#   0. make format-check (the sources as clang-format writes them; a second or so),
 #   1. the C++ unit tests (GoogleTest, via CMake and ctest),
 #   2. the pg_regress suite (sql/, expected/) against a throwaway cluster, and its
 #      preloaded part on a temporary server pg_regress starts (make installcheck-preloaded),
@@ -29,6 +30,11 @@ record() {
 	[ "$2" != 0 ] && [ "$f" = 0 ] && f=1
 	tests_passed=$((tests_passed + p)) tests_failed=$((tests_failed + f))
 }
+
+echo "== format (clang-format)"
+status=0
+make -C "$repo" -s PG_CONFIG="$PG_BIN/pg_config" format-check 2>&1 | tee "$logs/format" || status=$?
+record format "$status" $((status == 0)) 0
 
 echo "== unit tests (ctest)"
 status=0
