@@ -53,8 +53,7 @@ loaded_on_purpose()
 void
 warn_capture_off()
 {
-	ereport(WARNING, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-	                  errmsg("fk_guard: violation capture is off"),
+	ereport(WARNING, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE), errmsg("fk_guard: violation capture is off"),
 	                  errdetail("Violation capture needs shared memory and hooks set up at server start: fk_guard "
 	                            "must be loaded through shared_preload_libraries."),
 	                  errhint("Add fk_guard to shared_preload_libraries and restart the server.")));

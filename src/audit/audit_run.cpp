@@ -164,8 +164,9 @@ require_running_here(const Installation &inst, int64 run)
 {
 	Oid types[1] = {INT8OID};
 	Datum values[1] = {Int64GetDatum(run)};
-	char *sql = psprintf("SELECT backend_pid::pg_catalog.int8 FROM %s.fk_audit_runs WHERE run_id = $1 AND status = 'running'",
-	                     inst.quoted_schema);
+	char *sql =
+		psprintf("SELECT backend_pid::pg_catalog.int8 FROM %s.fk_audit_runs WHERE run_id = $1 AND status = 'running'",
+	             inst.quoted_schema);
 	history_execute(inst, sql, 1, types, values, nullptr);
 	if (SPI_processed == 0 || first_int8() != MyProcPid)
 		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -207,9 +208,9 @@ record_skipped(const Installation &inst, Datum target, bool target_null)
 	                0, nullptr, nullptr, nullptr);
 	int64 holder = first_int8();
 	insert_run(inst, target, target_null, true);
-	ereport(WARNING, (errmsg("fk_guard: audit skipped: another fk_audit_run is already running (pid %lld)",
-	                         (long long) holder),
-	                  errhint("The skipped run is recorded in fk_audit_runs with status 'skipped'.")));
+	ereport(WARNING,
+	        (errmsg("fk_guard: audit skipped: another fk_audit_run is already running (pid %lld)", (long long) holder),
+	         errhint("The skipped run is recorded in fk_audit_runs with status 'skipped'.")));
 }
 
 /* Starts a run: marks runs left "running" (we hold the lock now) as interrupted,
@@ -219,18 +220,20 @@ record_started(const Installation &inst, Datum target, bool target_null)
 {
 	Oid types[1] = {TEXTOID};
 	Datum values[1] = {CStringGetTextDatum(fkg::guc::audit_retention)};
-	history_execute(inst, psprintf("UPDATE %s.fk_audit_runs SET status = 'interrupted' WHERE status = 'running'",
-	                               inst.quoted_schema),
+	history_execute(inst,
+	                psprintf("UPDATE %s.fk_audit_runs SET status = 'interrupted' WHERE status = 'running'",
+	                         inst.quoted_schema),
 	                0, nullptr, nullptr, nullptr);
 	history_execute(inst,
 	                psprintf("DELETE FROM %s.fk_audit_results WHERE run_id IN (SELECT run_id FROM %s.fk_audit_runs "
 	                         "WHERE started_at < pg_catalog.now() - $1::pg_catalog.interval)",
 	                         inst.quoted_schema, inst.quoted_schema),
 	                1, types, values, nullptr);
-	history_execute(inst,
-	                psprintf("DELETE FROM %s.fk_audit_runs WHERE started_at < pg_catalog.now() - $1::pg_catalog.interval",
-	                         inst.quoted_schema),
-	                1, types, values, nullptr);
+	history_execute(
+		inst,
+		psprintf("DELETE FROM %s.fk_audit_runs WHERE started_at < pg_catalog.now() - $1::pg_catalog.interval",
+	             inst.quoted_schema),
+		1, types, values, nullptr);
 	return insert_run(inst, target, target_null, false);
 }
 
@@ -254,7 +257,8 @@ remember_tables(const Installation &inst, int64 run, Oid target)
 	session_run.checked = static_cast<bool *>(MemoryContextAllocZero(TopMemoryContext, sizeof(bool) * (n + 1)));
 	for (int i = 0; i < n; i++) {
 		bool isnull;
-		session_run.tables[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		session_run.tables[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1,
+		                                                       &isnull));
 	}
 	session_run.ntables = n;
 	session_run.run = run;
@@ -312,22 +316,23 @@ record_result(const Installation &inst, int64 run, TupleTableSlot *slot)
 	Datum values[5] = {Int64GetDatum(run), slot->tts_values[6], slot->tts_values[3], slot->tts_values[4],
 	                   slot->tts_values[5]};
 	char nulls[5] = {' ', ' ', ' ', slot->tts_isnull[4] ? 'n' : ' ', slot->tts_isnull[5] ? 'n' : ' '};
-	history_execute(inst,
-	                psprintf("INSERT INTO %s.fk_audit_results AS r (run_id, constraint_oid, constraint_name, child_table, "
-	                         "parent_table, checked_at, validated, orphan_rows, missing_keys) "
-	                         "SELECT $1, c.oid, c.conname, pg_catalog.format('%%I.%%I', cn.nspname, cr.relname), "
-	                         "pg_catalog.format('%%I.%%I', pn.nspname, pr.relname), pg_catalog.clock_timestamp(), "
-	                         "$3, $4, $5 FROM pg_catalog.pg_constraint c "
-	                         "JOIN pg_catalog.pg_class cr ON cr.oid = c.conrelid "
-	                         "JOIN pg_catalog.pg_namespace cn ON cn.oid = cr.relnamespace "
-	                         "JOIN pg_catalog.pg_class pr ON pr.oid = c.confrelid "
-	                         "JOIN pg_catalog.pg_namespace pn ON pn.oid = pr.relnamespace "
-	                         "WHERE c.oid = $2 "
-	                         "ON CONFLICT (run_id, constraint_oid) DO UPDATE SET "
-	                         "orphan_rows = r.orphan_rows OPERATOR(pg_catalog.+) EXCLUDED.orphan_rows, "
-	                         "missing_keys = r.missing_keys OPERATOR(pg_catalog.+) EXCLUDED.missing_keys",
-	                         inst.quoted_schema),
-	                5, types, values, nulls);
+	history_execute(
+		inst,
+		psprintf("INSERT INTO %s.fk_audit_results AS r (run_id, constraint_oid, constraint_name, child_table, "
+	             "parent_table, checked_at, validated, orphan_rows, missing_keys) "
+	             "SELECT $1, c.oid, c.conname, pg_catalog.format('%%I.%%I', cn.nspname, cr.relname), "
+	             "pg_catalog.format('%%I.%%I', pn.nspname, pr.relname), pg_catalog.clock_timestamp(), "
+	             "$3, $4, $5 FROM pg_catalog.pg_constraint c "
+	             "JOIN pg_catalog.pg_class cr ON cr.oid = c.conrelid "
+	             "JOIN pg_catalog.pg_namespace cn ON cn.oid = cr.relnamespace "
+	             "JOIN pg_catalog.pg_class pr ON pr.oid = c.confrelid "
+	             "JOIN pg_catalog.pg_namespace pn ON pn.oid = pr.relnamespace "
+	             "WHERE c.oid = $2 "
+	             "ON CONFLICT (run_id, constraint_oid) DO UPDATE SET "
+	             "orphan_rows = r.orphan_rows OPERATOR(pg_catalog.+) EXCLUDED.orphan_rows, "
+	             "missing_keys = r.missing_keys OPERATOR(pg_catalog.+) EXCLUDED.missing_keys",
+	             inst.quoted_schema),
+		5, types, values, nulls);
 }
 
 /* Brings the run's totals up to date with its results. */
@@ -336,14 +341,15 @@ update_totals(const Installation &inst, int64 run)
 {
 	Oid types[1] = {INT8OID};
 	Datum values[1] = {Int64GetDatum(run)};
-	history_execute(inst,
-	                psprintf("UPDATE %s.fk_audit_runs r SET foreign_keys = t.keys, foreign_keys_with_orphans = t.dirty, "
-	                         "orphan_rows = t.orphans FROM (SELECT pg_catalog.count(*) AS keys, "
-	                         "pg_catalog.count(*) FILTER (WHERE x.orphan_rows > 0) AS dirty, "
-	                         "COALESCE(pg_catalog.sum(x.orphan_rows), 0) AS orphans "
-	                         "FROM %s.fk_audit_results x WHERE x.run_id = $1) t WHERE r.run_id = $1",
-	                         inst.quoted_schema, inst.quoted_schema),
-	                1, types, values, nullptr);
+	history_execute(
+		inst,
+		psprintf("UPDATE %s.fk_audit_runs r SET foreign_keys = t.keys, foreign_keys_with_orphans = t.dirty, "
+	             "orphan_rows = t.orphans FROM (SELECT pg_catalog.count(*) AS keys, "
+	             "pg_catalog.count(*) FILTER (WHERE x.orphan_rows > 0) AS dirty, "
+	             "COALESCE(pg_catalog.sum(x.orphan_rows), 0) AS orphans "
+	             "FROM %s.fk_audit_results x WHERE x.run_id = $1) t WHERE r.run_id = $1",
+	             inst.quoted_schema, inst.quoted_schema),
+		1, types, values, nullptr);
 }
 
 } // namespace
@@ -356,16 +362,17 @@ FKG_FUNCTION(fk_audit_start)
 		                errhint("Run it on the primary. fk_audit, fk_orphans() and fk_orphan_summary() work on a "
 		                        "standby.")));
 	if (IsTransactionBlock())
-		ereport(ERROR, (errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
-		                errmsg("fk_audit_run cannot run inside a transaction block"),
-		                errhint("It commits after each table. CALL it on its own, outside BEGIN ... COMMIT.")));
+		ereport(ERROR,
+		        (errcode(ERRCODE_ACTIVE_SQL_TRANSACTION), errmsg("fk_audit_run cannot run inside a transaction block"),
+		         errhint("It commits after each table. CALL it on its own, outside BEGIN ... COMMIT.")));
 	Installation inst = installation();
 	require_auditor(inst);
 	bool target_null = PG_ARGISNULL(0);
 	if (!target_null)
 		fkg::check_target_is_table(PG_GETARG_OID(0));
-	Datum target = target_null ? (Datum) 0
-	                           : CStringGetTextDatum(DatumGetCString(DirectFunctionCall1(regclassout, PG_GETARG_DATUM(0))));
+	Datum target = target_null
+	                   ? (Datum) 0
+	                   : CStringGetTextDatum(DatumGetCString(DirectFunctionCall1(regclassout, PG_GETARG_DATUM(0))));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "fk_guard: SPI_connect failed");
@@ -427,11 +434,12 @@ FKG_FUNCTION(fk_audit_finish)
 	update_totals(inst, run);
 	Oid types[1] = {INT8OID};
 	Datum values[1] = {Int64GetDatum(run)};
-	history_execute(inst,
-	                psprintf("UPDATE %s.fk_audit_runs SET status = 'completed', finished_at = pg_catalog.clock_timestamp() "
-	                         "WHERE run_id = $1 RETURNING orphan_rows, foreign_keys_with_orphans::pg_catalog.int8",
-	                         inst.quoted_schema),
-	                1, types, values, nullptr);
+	history_execute(
+		inst,
+		psprintf("UPDATE %s.fk_audit_runs SET status = 'completed', finished_at = pg_catalog.clock_timestamp() "
+	             "WHERE run_id = $1 RETURNING orphan_rows, foreign_keys_with_orphans::pg_catalog.int8",
+	             inst.quoted_schema),
+		1, types, values, nullptr);
 	if (SPI_processed != 1)
 		elog(ERROR, "fk_guard: audit run %lld vanished", (long long) run);
 	bool isnull;
@@ -443,10 +451,10 @@ FKG_FUNCTION(fk_audit_finish)
 	LockRelease(&tag, ExclusiveLock, true);
 	if (orphans > 0)
 		/* For log-based alerting. */
-		ereport(WARNING, (errmsg("fk_guard: %lld orphaned rows in %lld foreign keys", (long long) orphans,
-		                         (long long) keys),
-		                  errhint("SELECT * FROM %s.fk_audit_results WHERE run_id = %lld AND orphan_rows > 0",
-		                          inst.quoted_schema, (long long) run)));
+		ereport(WARNING,
+		        (errmsg("fk_guard: %lld orphaned rows in %lld foreign keys", (long long) orphans, (long long) keys),
+		         errhint("SELECT * FROM %s.fk_audit_results WHERE run_id = %lld AND orphan_rows > 0",
+		                 inst.quoted_schema, (long long) run)));
 	PG_RETURN_VOID();
 }
 

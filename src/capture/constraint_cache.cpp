@@ -66,8 +66,8 @@ constexpr long kMaxEntries = 4096;
 
 MemoryContext cache_context = nullptr;
 MemoryContext scratch_context = nullptr; /* what resolving reads, reset after each relation */
-HTAB *resolved_relations = nullptr; /* Oid -> Oid (a set) */
-HTAB *named_relations = nullptr;    /* Oid -> Oid (a set): relations some entry names */
+HTAB *resolved_relations = nullptr;      /* Oid -> Oid (a set) */
+HTAB *named_relations = nullptr;         /* Oid -> Oid (a set): relations some entry names */
 HTAB *constraints = nullptr;
 /* Invalidations that concern the cache: one arriving while a relation is
  * resolved means what was read may be half-old. */
@@ -150,7 +150,6 @@ column_list(char *buf, size_t size, Oid relid, Datum attnums_datum)
 	copy_clipped(buf, size, list.data);
 	pfree(list.data);
 }
-
 
 /* Adds the constraint with this pg_constraint OID, described by its declared ancestor. */
 void

@@ -80,8 +80,7 @@ utility_operation(const Node *statement)
 bool
 fires_after_statement(Operation operation)
 {
-	return operation == Operation::Commit || operation == Operation::Prepare ||
-	       operation == Operation::SetConstraints;
+	return operation == Operation::Commit || operation == Operation::Prepare || operation == Operation::SetConstraints;
 }
 
 /* "a, b" from a list of String column names. */

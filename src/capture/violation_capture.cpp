@@ -62,13 +62,13 @@ namespace {
  * what a violation raised directly inside it is recorded as. */
 struct Frame {
 	ErrorContextCallback callback;
-	uint64 started;             /* the fate clock when it started (FateBook::frame_starts) */
-	const QueryDesc *query;     /* an executor call's statement (its operations are read only when it raises) */
-	unsigned operations;        /* a utility call's Operation, as a bit */
-	bool deferred;              /* its checks fire after their statement (COMMIT, SET CONSTRAINTS) */
-	const char *source;         /* its statement's text */
-	Oid altering;               /* the table an ALTER TABLE changes, or InvalidOid */
-	List *added;                /* the foreign keys an ALTER TABLE adds (ConstraintInfo *), from the statement */
+	uint64 started;         /* the fate clock when it started (FateBook::frame_starts) */
+	const QueryDesc *query; /* an executor call's statement (its operations are read only when it raises) */
+	unsigned operations;    /* a utility call's Operation, as a bit */
+	bool deferred;          /* its checks fire after their statement (COMMIT, SET CONSTRAINTS) */
+	const char *source;     /* its statement's text */
+	Oid altering;           /* the table an ALTER TABLE changes, or InvalidOid */
+	List *added;            /* the foreign keys an ALTER TABLE adds (ConstraintInfo *), from the statement */
 };
 
 /* What is known of the waiting violations' fates beyond each entry: the
@@ -114,8 +114,7 @@ void
 prepare_capture()
 {
 	if (capture_context == nullptr)
-		capture_context = AllocSetContextCreate(TopMemoryContext, "fk_guard capture", 64 * 1024, 64 * 1024,
-		                                        256 * 1024);
+		capture_context = AllocSetContextCreate(TopMemoryContext, "fk_guard capture", 64 * 1024, 64 * 1024, 256 * 1024);
 	pending_reserve();
 	if (*database_name == '\0' && IsTransactionState()) {
 		char *name = get_database_name(MyDatabaseId);
@@ -194,7 +193,8 @@ describe(ViolationEvent *e, char *message, const ErrorData *edata, const Frame *
 	copy_clipped(e->query, static_cast<size_t>(guc::max_query_length) + 1, debug_query_string);
 	if (constraint_cache_lookup(e->schema_name, e->table_name, e->constraint_name, &e->info))
 		;
-	else if (const ConstraintInfo *added = frame != nullptr ? added_by_name(frame->added, e->constraint_name) : nullptr) {
+	else if (const ConstraintInfo *added = frame != nullptr ? added_by_name(frame->added, e->constraint_name)
+	                                                        : nullptr) {
 		/* A foreign key this ALTER TABLE is adding, failing before any RI query ran. */
 		e->info = *added;
 		copy_clipped(e->info.declared_name, sizeof(e->info.declared_name), e->constraint_name);
@@ -475,9 +475,9 @@ emit_log(ErrorData *edata)
 	}
 	const char *context = edata->context;
 	int index = fates.identify(
-	    pending_fates(), context != nullptr,
-	    [&message](int i) { return pending_matches(pending_at(i), scratch, message); },
-	    [context](int i) { return pending_statement_in(pending_at(i), context); });
+		pending_fates(), context != nullptr,
+		[&message](int i) { return pending_matches(pending_at(i), scratch, message); },
+		[context](int i) { return pending_statement_in(pending_at(i), context); });
 	if (index == kNoEntry) {
 		/* No Frame saw it: a deferred check failing as the transaction ends. */
 		scratch.operation = xact_end == XactEnd::Prepare ? Operation::Prepare : Operation::Commit;

@@ -16,7 +16,8 @@ namespace fkg {
 namespace {
 
 const char *const kChildMessage = "insert or update on table \"%s\" violates foreign key constraint \"%s\"";
-const char *const kParentMessage = "update or delete on table \"%s\" violates foreign key constraint \"%s\" on table \"%s\"";
+const char *const kParentMessage =
+	"update or delete on table \"%s\" violates foreign key constraint \"%s\" on table \"%s\"";
 const char *const kPartitionMessage = "removing partition \"%s\" violates foreign key constraint \"%s\"";
 
 bool
@@ -166,8 +167,8 @@ operation_of(unsigned operations, Side side)
 {
 	static const Operation kChildFirst[] = {Operation::Insert, Operation::Update, Operation::Merge, Operation::Copy,
 	                                        Operation::Delete};
-	static const Operation kParentFirst[] = {Operation::Delete, Operation::Update, Operation::Merge,
-	                                         Operation::Insert, Operation::Copy};
+	static const Operation kParentFirst[] = {Operation::Delete, Operation::Update, Operation::Merge, Operation::Insert,
+	                                         Operation::Copy};
 	const Operation *order = side == Side::Parent ? kParentFirst : kChildFirst;
 	for (int i = 0; i < 5; i++)
 		if (operations & operation_bit(order[i]))

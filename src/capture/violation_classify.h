@@ -67,7 +67,6 @@ operation_bit(Operation operation)
 	return 1u << 9;
 }
 
-
 /* The operation a violation on this side is recorded under, of those a
  * statement performs (operation_bit()s): the only one, or the one that can
  * raise it. */

@@ -13,10 +13,10 @@
 
 namespace fkg {
 
-constexpr int kNameLength = 64;             /* NAMEDATALEN */
+constexpr int kNameLength = 64; /* NAMEDATALEN */
 constexpr int kQualifiedLength = 2 * kNameLength + 8;
-constexpr int kColumnsLength = 512;         /* "a, b, c" */
-constexpr int kMessageLength = 256;         /* enough to tell re-raised errors apart */
+constexpr int kColumnsLength = 512; /* "a, b, c" */
+constexpr int kMessageLength = 256; /* enough to tell re-raised errors apart */
 constexpr int kKeyLength = 512;
 
 /* Which side of the foreign key the violation is on (see violation_classify.cpp). */
@@ -41,12 +41,12 @@ enum class Operation : char {
  * is described by the constraint the user declared): one rule for the log
  * line, fk_violations, fk_violation_stats and fk_audit. */
 struct ConstraintInfo {
-	bool resolved;                          /* false: only what the error itself said */
-	unsigned declared_oid;                  /* partition clones map to the declared constraint */
+	bool resolved;         /* false: only what the error itself said */
+	unsigned declared_oid; /* partition clones map to the declared constraint */
 	char declared_name[kNameLength];
-	char child_table[kQualifiedLength];     /* its referencing table, schema-qualified, quoted as needed */
+	char child_table[kQualifiedLength]; /* its referencing table, schema-qualified, quoted as needed */
 	char parent_table[kQualifiedLength];
-	char fk_columns[kColumnsLength];        /* "a, b" */
+	char fk_columns[kColumnsLength]; /* "a, b" */
 	char parent_columns[kColumnsLength];
 	/* The relations of the pg_constraint row that raised the error, where they
 	 * are partitions of the declared ones (a clone's); empty otherwise. */
@@ -57,21 +57,21 @@ struct ConstraintInfo {
 };
 
 struct ViolationEvent {
-	int64_t ts;                             /* TimestampTz */
+	int64_t ts; /* TimestampTz */
 	unsigned dbid;
 	unsigned userid;
 	int pid;
 	Side side;
 	Operation operation;
-	bool deferred;                          /* fired after its statement: COMMIT, PREPARE, SET CONSTRAINTS */
-	bool handled;                           /* swallowed by server-side code */
-	char schema_name[kNameLength];          /* as PostgreSQL's error names them */
+	bool deferred;                 /* fired after its statement: COMMIT, PREPARE, SET CONSTRAINTS */
+	bool handled;                  /* swallowed by server-side code */
+	char schema_name[kNameLength]; /* as PostgreSQL's error names them */
 	char table_name[kNameLength];
 	char constraint_name[kNameLength];
 	char database_name[kNameLength];
 	char user_name[kNameLength];
 	char application_name[kNameLength];
-	char key[kKeyLength];                   /* "(a)=(1)", empty when PostgreSQL hid it */
+	char key[kKeyLength]; /* "(a)=(1)", empty when PostgreSQL hid it */
 	char query[kMaxQueryLength + 1];
 	ConstraintInfo info;
 };

@@ -64,9 +64,8 @@ class FateList
 {
 public:
 	FateList(Fate *first, int count, size_t stride = sizeof(Fate)) noexcept
-	    : first_(reinterpret_cast<char *>(first)), count_(count), stride_(stride)
-	{
-	}
+		: first_(reinterpret_cast<char *>(first)), count_(count), stride_(stride)
+	{}
 	int
 	count() const noexcept
 	{
@@ -173,7 +172,7 @@ private:
 	uint64_t clock_ = 0;             /* ticks at every Frame start and every catch: orders them */
 	uint64_t newest_open_catch_ = 0; /* the newest catch of a violation not yet final; 0 when none */
 	int in_flight_ = kNoEntry;
-	int final_entries_ = 0;          /* entries known final, waiting for a safe point */
+	int final_entries_ = 0; /* entries known final, waiting for a safe point */
 };
 
 /* The violations of a transaction past the store's budget: counted per

@@ -31,8 +31,8 @@ namespace {
 /* Violations one statement can raise between two safe points: each fresh RI
  * violation follows the start of the RI check's own query, a safe point. */
 constexpr int kHeadroom = 16;
-constexpr int kMaxGroups = 1024;   /* about 2.4 kB each */
-constexpr int kMaxQueries = 1024;  /* each at most fk_guard.max_query_length */
+constexpr int kMaxGroups = 1024;  /* about 2.4 kB each */
+constexpr int kMaxQueries = 1024; /* each at most fk_guard.max_query_length */
 constexpr Size kQueryChunk = 16 * 1024;
 
 /* What a run of violations shares. */
@@ -42,7 +42,7 @@ struct Group {
 	char constraint_name[kNameLength];
 	char user_name[kNameLength];
 	char application_name[kNameLength];
-	char message[kMessageLength];  /* tells a re-raise from another violation */
+	char message[kMessageLength]; /* tells a re-raise from another violation */
 	int query;
 	ConstraintInfo info;
 };
@@ -154,7 +154,8 @@ pending_reserve()
 	Size wanted_keys = pool.keys_used + kHeadroom * (Size) kKeyLength;
 	if (wanted_keys > pool.keys_room && pool.keys_room < kMaxPendingKeyBytes) {
 		Size room = Min(kMaxPendingKeyBytes, Max(2 * pool.keys_room, wanted_keys));
-		pool.keys = pool.keys == nullptr ? (char *) MemoryContextAlloc(pending_context, room) : (char *) repalloc(pool.keys, room);
+		pool.keys = pool.keys == nullptr ? (char *) MemoryContextAlloc(pending_context, room)
+		                                 : (char *) repalloc(pool.keys, room);
 		pool.keys_room = room;
 	}
 	pool.reserved = true;
@@ -289,8 +290,8 @@ pending_compact()
 	/* Everything is built in a new context first, without raising on a
 	 * failed allocation; the store switches to it only once it is whole.
 	 * Short of memory, it stays as it is. */
-	MemoryContext fresh =
-	    AllocSetContextCreate(TopMemoryContext, "fk_guard pending violations", ALLOCSET_DEFAULT_SIZES);
+	MemoryContext fresh = AllocSetContextCreate(TopMemoryContext, "fk_guard pending violations",
+	                                            ALLOCSET_DEFAULT_SIZES);
 	Size query_bytes = kMaxQueryLength + 1;
 	for (int i = 0; i < pool.query_count; i++)
 		query_bytes += strlen(pool.queries[i]) + 1;

@@ -41,10 +41,10 @@ struct PendingViolation {
 	Side side;
 	Operation operation;
 	bool deferred;
-	Fate fate;               /* what became of it so far (violation_fate.h) */
-	int group;               /* its shared part */
-	int statement;           /* the statement it was raised in (pool index), or -1 */
-	uint32 key_at;           /* its key in the key pool, NUL-terminated */
+	Fate fate;     /* what became of it so far (violation_fate.h) */
+	int group;     /* its shared part */
+	int statement; /* the statement it was raised in (pool index), or -1 */
+	uint32 key_at; /* its key in the key pool, NUL-terminated */
 };
 
 /* Safe point (catalog access allowed, memory may be allocated): makes room for

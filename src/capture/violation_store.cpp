@@ -50,8 +50,8 @@ namespace fkg {
 namespace {
 
 constexpr int kHours = 24;
-constexpr int kBatchSlots = 64;   /* ring slots copied per hold of the shared lock */
-constexpr int kScanSlots = 1024;  /* ring slots examined per hold, at most */
+constexpr int kBatchSlots = 64;  /* ring slots copied per hold of the shared lock */
+constexpr int kScanSlots = 1024; /* ring slots examined per hold, at most */
 constexpr TimestampTz kOverflowLogInterval = 60 * USECS_PER_SEC;
 
 /* The texts of one violation, in the order the arena holds them. */
@@ -77,7 +77,7 @@ static_assert(guc::kMinViolations * (size_t) kTextBytesPerViolation >= kMaxEvent
 
 struct CounterKey {
 	Oid dbid;
-	Oid declared_oid;           /* InvalidOid: the names below, as the error gave them */
+	Oid declared_oid; /* InvalidOid: the names below, as the error gave them */
 	char schema[kNameLength];
 	char table[kNameLength];
 	char constraint[kNameLength];
@@ -90,21 +90,21 @@ struct Counter {
 	char child_table[kQualifiedLength];
 	char parent_table[kQualifiedLength];
 	ViolationTotals totals;
-	int64 minute_start;       /* minute (since epoch) that minute_count counts */
+	int64 minute_start; /* minute (since epoch) that minute_count counts */
 	int64 minute_count;
-	int64 hour_start;         /* hour of hourly[0]'s slot bookkeeping: last hour written */
-	int64 hourly[kHours];     /* violations per hour, indexed by hour % kHours */
+	int64 hour_start;     /* hour of hourly[0]'s slot bookkeeping: last hour written */
+	int64 hourly[kHours]; /* violations per hour, indexed by hour % kHours */
 };
 
 /* One ring entry: a violation without its texts, which are in the arena. */
 struct Slot {
 	TimestampTz ts;
-	uint64 text_at;           /* arena position (bytes since startup) of its first text */
+	uint64 text_at; /* arena position (bytes since startup) of its first text */
 	Oid dbid;
 	Oid userid;
 	Oid declared_oid;
 	int32 pid;
-	uint16 text_len;          /* arena bytes, terminators included */
+	uint16 text_len; /* arena bytes, terminators included */
 	Side side;
 	Operation operation;
 	bool deferred;
@@ -251,13 +251,26 @@ void
 gather_texts(const ViolationEvent *e, EventTexts *t)
 {
 	const ConstraintInfo &info = e->info;
-	const char *text[kTextFields] = {info.declared_name, info.child_table, info.parent_table,
-	                                 info.child_partition, info.parent_partition, e->database_name,
-	                                 e->user_name, e->application_name, e->key, e->query};
-	const size_t size[kTextFields] = {sizeof(info.declared_name), sizeof(info.child_table),
-	                                  sizeof(info.parent_table), sizeof(info.child_partition),
-	                                  sizeof(info.parent_partition), sizeof(e->database_name), sizeof(e->user_name),
-	                                  sizeof(e->application_name), sizeof(e->key), sizeof(e->query)};
+	const char *text[kTextFields] = {info.declared_name,
+	                                 info.child_table,
+	                                 info.parent_table,
+	                                 info.child_partition,
+	                                 info.parent_partition,
+	                                 e->database_name,
+	                                 e->user_name,
+	                                 e->application_name,
+	                                 e->key,
+	                                 e->query};
+	const size_t size[kTextFields] = {sizeof(info.declared_name),
+	                                  sizeof(info.child_table),
+	                                  sizeof(info.parent_table),
+	                                  sizeof(info.child_partition),
+	                                  sizeof(info.parent_partition),
+	                                  sizeof(e->database_name),
+	                                  sizeof(e->user_name),
+	                                  sizeof(e->application_name),
+	                                  sizeof(e->key),
+	                                  sizeof(e->query)};
 	t->total = 0;
 	for (int i = 0; i < kTextFields; i++) {
 		t->text[i] = text[i];

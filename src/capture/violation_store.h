@@ -80,15 +80,15 @@ struct ViolationTotals {
 
 /* One counter of the current database, copied out of shared memory. */
 struct CounterCopy {
-	Oid declared_oid;                   /* InvalidOid: known only by the names its error gave */
-	char schema[kNameLength];           /* those names */
+	Oid declared_oid;         /* InvalidOid: known only by the names its error gave */
+	char schema[kNameLength]; /* those names */
 	char table[kNameLength];
 	char constraint[kNameLength];
-	char declared_name[kNameLength];    /* the description recorded with its violations */
+	char declared_name[kNameLength]; /* the description recorded with its violations */
 	char child_table[kQualifiedLength];
 	char parent_table[kQualifiedLength];
 	ViolationTotals totals;
-	int64 last_24h;                     /* violations in the 24 hours before the copy */
+	int64 last_24h; /* violations in the 24 hours before the copy */
 };
 
 /* Copies the counters of the current database (palloc'd, *count of them) and,

@@ -206,8 +206,7 @@ put_counter(ReturnSetInfo *rsinfo, const CounterCopy &c)
 	Datum values[kStatsColumns];
 	bool nulls[kStatsColumns] = {};
 	values[0] = DirectFunctionCall1(namein, CStringGetDatum(*c.declared_name ? c.declared_name : c.constraint));
-	values[1] = text_or_null(*c.child_table ? c.child_table : quote_qualified_identifier(c.schema, c.table),
-	                         &nulls[1]);
+	values[1] = text_or_null(*c.child_table ? c.child_table : quote_qualified_identifier(c.schema, c.table), &nulls[1]);
 	values[2] = text_or_null(c.parent_table, &nulls[2]);
 	put_totals(values, c.totals);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

@@ -63,8 +63,8 @@ restrict_search_path()
 #if PG_VERSION_NUM >= 170000
 	RestrictSearchPath();
 #else
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true,
-	                         0, false);
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+	                         false);
 #endif
 }
 
@@ -90,7 +90,7 @@ is_positive_interval(const char *text)
 	PG_TRY();
 	{
 		parsed_value = DirectFunctionCall3(interval_in, CStringGetDatum(text), ObjectIdGetDatum(InvalidOid),
-		                            Int32GetDatum(-1));
+		                                   Int32GetDatum(-1));
 		parsed = true;
 	}
 	PG_CATCH();

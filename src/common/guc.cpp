@@ -66,20 +66,20 @@ define_audit()
 void
 define_capture()
 {
-	DefineCustomBoolVariable("fk_guard.log_violations", "Logs every foreign-key violation with its context.",
-	                         nullptr, &log_violations, kDefaultLogViolations, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomBoolVariable("fk_guard.log_violations", "Logs every foreign-key violation with its context.", nullptr,
+	                         &log_violations, kDefaultLogViolations, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 	DefineCustomEnumVariable("fk_guard.log_format", "Format of fk_guard's log lines: text or json.",
 	                         "json writes one JSON object per line, with stable keys.", &log_format, kDefaultLogFormat,
 	                         kLogFormats, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("fk_guard.max_query_length", "Longest statement text kept with a violation, in bytes.",
-	                        nullptr, &max_query_length, kDefaultMaxQueryLength, 0, kMaxQueryLength, PGC_SUSET, GUC_UNIT_BYTE, nullptr,
-	                        nullptr, nullptr);
+	                        nullptr, &max_query_length, kDefaultMaxQueryLength, 0, kMaxQueryLength, PGC_SUSET,
+	                        GUC_UNIT_BYTE, nullptr, nullptr, nullptr);
 	DefineCustomBoolVariable("fk_guard.client_hint", "Adds a HINT with the fix to foreign-key violation errors.",
-	                         "PostgreSQL's own HINT, when it sets one, is kept.", &client_hint, kDefaultClientHint, PGC_SUSET, 0,
-	                         nullptr, nullptr, nullptr);
-	DefineCustomIntVariable("fk_guard.max_violations", "Number of recent violations kept in shared memory.",
-	                        nullptr, &max_violations, kDefaultMaxViolations, kMinViolations, kMaxViolations, PGC_POSTMASTER, 0, nullptr, nullptr,
-	                        nullptr);
+	                         "PostgreSQL's own HINT, when it sets one, is kept.", &client_hint, kDefaultClientHint,
+	                         PGC_SUSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("fk_guard.max_violations", "Number of recent violations kept in shared memory.", nullptr,
+	                        &max_violations, kDefaultMaxViolations, kMinViolations, kMaxViolations, PGC_POSTMASTER, 0,
+	                        nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("fk_guard");
 }
 

@@ -108,15 +108,15 @@ invoke_quietly(Body &&body) noexcept
  * rule 2 above.
  */
 #define FKG_FUNCTION(name)                                                                                             \
-	static Datum name##_impl(FunctionCallInfo fcinfo);                                                             \
-	extern "C" {                                                                                                   \
-	PG_FUNCTION_INFO_V1(name);                                                                                     \
-	Datum                                                                                                          \
-	name(PG_FUNCTION_ARGS)                                                                                         \
-	{                                                                                                              \
-		return fkg::invoke([fcinfo]() { return name##_impl(fcinfo); });                                        \
-	}                                                                                                              \
-	}                                                                                                              \
+	static Datum name##_impl(FunctionCallInfo fcinfo);                                                                 \
+	extern "C" {                                                                                                       \
+	PG_FUNCTION_INFO_V1(name);                                                                                         \
+	Datum                                                                                                              \
+	name(PG_FUNCTION_ARGS)                                                                                             \
+	{                                                                                                                  \
+		return fkg::invoke([fcinfo]() { return name##_impl(fcinfo); });                                                \
+	}                                                                                                                  \
+	}                                                                                                                  \
 	static Datum name##_impl(FunctionCallInfo fcinfo)
 
 #endif /* FK_GUARD_PG_BOUNDARY_H */

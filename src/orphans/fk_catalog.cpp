@@ -270,13 +270,15 @@ raise_refusal(const DeclaredForeignKey &fk)
 	case Refusal::kNone:
 		break;
 	case Refusal::kOtherSessionTemp:
-		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("cannot access temporary tables of other sessions"),
-		                errdetail("Foreign key \"%s\" is on %s.", spec.constraint_name, child)));
+		ereport(ERROR,
+		        (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("cannot access temporary tables of other sessions"),
+		         errdetail("Foreign key \"%s\" is on %s.", spec.constraint_name, child)));
 		pg_unreachable();
 	case Refusal::kUnloggedInRecovery:
-		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-		                errmsg("cannot access temporary or unlogged relations during recovery"),
-		                errdetail("Foreign key \"%s\" on %s involves an unlogged table.", spec.constraint_name, child)));
+		ereport(ERROR,
+		        (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+		         errmsg("cannot access temporary or unlogged relations during recovery"),
+		         errdetail("Foreign key \"%s\" on %s involves an unlogged table.", spec.constraint_name, child)));
 		pg_unreachable();
 	case Refusal::kChildSchemaUsage:
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_SCHEMA, spec.scan_relation.schema);
@@ -301,13 +303,13 @@ raise_refusal(const DeclaredForeignKey &fk)
 		pg_unreachable();
 	case Refusal::kOwnerCannotReadParent: {
 		const char *owner = GetUserNameFromId(fk.checker, false);
-		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-		                errmsg("cannot check foreign key \"%s\" on table %s", spec.constraint_name, child),
-		                errdetail("fk_guard reads a table's rows as its owner, and %s's owner, role %s, may not read "
-		                          "the referenced columns of %s (or row-level security hides their rows from it).",
-		                          child, quote_identifier(owner), parent),
-		                errhint("GRANT SELECT (%s) ON %s TO %s;", referenced_columns(spec), parent,
-		                        quote_identifier(owner))));
+		ereport(ERROR,
+		        (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+		         errmsg("cannot check foreign key \"%s\" on table %s", spec.constraint_name, child),
+		         errdetail("fk_guard reads a table's rows as its owner, and %s's owner, role %s, may not read "
+		                   "the referenced columns of %s (or row-level security hides their rows from it).",
+		                   child, quote_identifier(owner), parent),
+		         errhint("GRANT SELECT (%s) ON %s TO %s;", referenced_columns(spec), parent, quote_identifier(owner))));
 	}
 	}
 	elog(ERROR, "fk_guard: foreign key \"%s\" is checkable", spec.constraint_name);

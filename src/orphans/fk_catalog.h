@@ -32,8 +32,8 @@ enum class Refusal {
  * (pg_boundary.h, rule 2). */
 struct DeclaredForeignKey {
 	ForeignKeySpec spec;
-	Oid checker;      /* the referencing table's owner: queries over user tables run as this role */
-	Refusal refusal;  /* the first reason it cannot be checked, in the order above */
+	Oid checker;     /* the referencing table's owner: queries over user tables run as this role */
+	Refusal refusal; /* the first reason it cannot be checked, in the order above */
 
 	bool
 	checkable() const

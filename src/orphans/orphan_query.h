@@ -49,11 +49,11 @@ struct KeyColumnSpec {
 /* Everything needed to write the orphan query of one declared foreign key.
  * Trivially destructible: it is filled from SPI results (see pg_boundary.h). */
 struct ForeignKeySpec {
-	unsigned constraint_oid;     /* the declared constraint */
+	unsigned constraint_oid; /* the declared constraint */
 	const char *constraint_name;
-	unsigned scan_relid;         /* the referencing table to scan (a partition when asked for one) */
+	unsigned scan_relid; /* the referencing table to scan (a partition when asked for one) */
 	QualifiedName scan_relation;
-	bool scan_partitioned;       /* partitioned tables are scanned with their partitions */
+	bool scan_partitioned; /* partitioned tables are scanned with their partitions */
 	unsigned parent_relid;
 	QualifiedName parent_relation;
 	bool parent_partitioned;

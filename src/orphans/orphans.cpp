@@ -164,8 +164,12 @@ void
 put_unchecked_summary(const ForeignKeySpec &spec, Tuplestorestate *out, TupleDesc desc)
 {
 	Datum values[7] = {DirectFunctionCall1(namein, CStringGetDatum(spec.constraint_name)),
-	                   ObjectIdGetDatum(spec.scan_relid), ObjectIdGetDatum(spec.parent_relid),
-	                   BoolGetDatum(spec.validated), (Datum) 0, (Datum) 0, ObjectIdGetDatum(spec.constraint_oid)};
+	                   ObjectIdGetDatum(spec.scan_relid),
+	                   ObjectIdGetDatum(spec.parent_relid),
+	                   BoolGetDatum(spec.validated),
+	                   (Datum) 0,
+	                   (Datum) 0,
+	                   ObjectIdGetDatum(spec.constraint_oid)};
 	bool nulls[7] = {false, false, false, false, true, true, false};
 	tuplestore_putvalues(out, desc, values, nulls);
 }
@@ -214,8 +218,7 @@ check_isolated(const DeclaredForeignKey &fk, Report report, const char *sql, Tup
 			ReThrowError(edata);
 		ereport(WARNING, (errcode(edata->sqlerrcode),
 		                  errmsg("fk_guard could not check foreign key \"%s\" on %s: %s", fk.spec.constraint_name,
-		                         relation_name(fk.spec.scan_relation),
-		                         edata->message),
+		                         relation_name(fk.spec.scan_relation), edata->message),
 		                  edata->detail ? errdetail("%s", edata->detail) : 0,
 		                  errhint("PostgreSQL's own check raises this error for some row; the other foreign keys "
 		                          "were checked. Check this one alone with its table as target to see the error.")));
@@ -243,8 +246,7 @@ notice_skipped(const DeclaredForeignKey *keys, int count)
 		if (keys[i].checkable())
 			continue;
 		appendStringInfo(&names, "%s\"%s\" on %s (%s)", skipped > 0 ? ", " : "", keys[i].spec.constraint_name,
-		                 relation_name(keys[i].spec.scan_relation),
-		                 refusal_reason(keys[i].refusal));
+		                 relation_name(keys[i].spec.scan_relation), refusal_reason(keys[i].refusal));
 		skipped++;
 	}
 	if (skipped > 0)
@@ -345,8 +347,7 @@ FKG_FUNCTION(fk_orphans)
 	if (!PG_ARGISNULL(1)) {
 		limit = PG_GETARG_INT64(1);
 		if (limit < 0)
-			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			                errmsg("max_per_constraint must not be negative"),
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("max_per_constraint must not be negative"),
 			                errhint("Pass NULL to list every orphan.")));
 	}
 	return report_orphans(fcinfo, fkg::Report::kRows, limit);

@@ -288,8 +288,8 @@ parse_text_line(const std::string &line, Fields *fields, std::vector<bool> *quot
 			quoted->push_back(true);
 		} else {
 			start = i;
-			while (i < line.size() && (isalnum(static_cast<unsigned char>(line[i])) || line[i] == '_' ||
-			                           line[i] == '.' || line[i] == '-'))
+			while (i < line.size() &&
+			       (isalnum(static_cast<unsigned char>(line[i])) || line[i] == '_' || line[i] == '.' || line[i] == '-'))
 				i++;
 			if (i == start)
 				return false;

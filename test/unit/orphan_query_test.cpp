@@ -68,7 +68,7 @@ TEST(OrphanRowsQuery, LooksForThePartnerOnTheConstraintOperatorAsRiDoes)
 	EXPECT_TRUE(contains(sql, " FROM ONLY \"public\".\"orders\" fk WHERE pg_catalog.num_nulls(fk.\"customer_id\") = 0 "
 	                          "AND NOT EXISTS (SELECT FROM ONLY \"public\".\"customers\" pk WHERE "
 	                          "pk.\"id\" OPERATOR(\"pg_catalog\".=) fk.\"customer_id\")"))
-	    << sql;
+		<< sql;
 	EXPECT_TRUE(contains(sql, "ORDER BY fk.tableoid, fk.ctid")) << sql;
 	EXPECT_FALSE(contains(sql, "LIMIT")) << sql;
 	EXPECT_FALSE(contains(sql, "IS NULL")) << "IS NULL tests a composite value's fields, not its own null flag";
@@ -103,9 +103,8 @@ TEST(RiCannotCompare, AskedOnlyForRowsRiWouldCheck)
 	EXPECT_FALSE(fkg::ri_cannot_compare(fk));
 	fk.keys[0].collation_conflict = true;
 	EXPECT_TRUE(fkg::ri_cannot_compare(fk));
-	EXPECT_EQ(fkg::checked_rows_exist_query(fk),
-	          "SELECT EXISTS (SELECT FROM ONLY \"public\".\"orders\" fk WHERE "
-	          "pg_catalog.num_nulls(fk.\"customer_id\", fk.\"region\") < 2)");
+	EXPECT_EQ(fkg::checked_rows_exist_query(fk), "SELECT EXISTS (SELECT FROM ONLY \"public\".\"orders\" fk WHERE "
+	                                             "pg_catalog.num_nulls(fk.\"customer_id\", fk.\"region\") < 2)");
 }
 
 TEST(HashingMaySplit, OnlyUnderANondeterministicCollation)
@@ -125,7 +124,7 @@ TEST(OrphanRowsQuery, AddsCastsAndCollationAsRiTriggersDo)
 	const std::string sql = fkg::orphan_rows_query(fk, -1);
 	EXPECT_TRUE(contains(sql, "pk.\"id\"::\"my schema\".\"base\"\"type\" OPERATOR(\"pg_catalog\".=) "
 	                          "fk.\"customer_id\"::\"pg_catalog\".\"int8\" COLLATE \"pg_catalog\".\"C\")"))
-	    << sql;
+		<< sql;
 }
 
 TEST(OrphanRowsQuery, ReportsKeyColumnsAsJsonAndArraysAndAppliesTheLimit)
@@ -135,7 +134,7 @@ TEST(OrphanRowsQuery, ReportsKeyColumnsAsJsonAndArraysAndAppliesTheLimit)
 	const std::string sql = fkg::orphan_rows_query(fk, 5);
 	EXPECT_TRUE(contains(sql, "pg_catalog.jsonb_build_object('customer_id', fk.\"customer_id\", "
 	                          "'Région''s', fk.\"Région's\")"))
-	    << sql;
+		<< sql;
 	EXPECT_TRUE(contains(sql, "ARRAY['customer_id', 'Région''s']::pg_catalog.name[]")) << sql;
 	EXPECT_TRUE(contains(sql, "ARRAY['id', 'region']::pg_catalog.name[]")) << sql;
 	EXPECT_TRUE(contains(sql, "16390::pg_catalog.oid::pg_catalog.regclass")) << sql;
@@ -152,23 +151,24 @@ TEST(OrphanSummaryQuery, CountsRowsAndKeysDistinctUnderTheConstraintsEquality)
 	const std::string one = fkg::orphan_summary_query(simple_key());
 	EXPECT_TRUE(contains(one, "pg_catalog.count(*), pg_catalog.count(DISTINCT fk.\"customer_id\") "
 	                          "FILTER (WHERE pg_catalog.num_nulls(fk.\"customer_id\") = 0)"))
-	    << one;
+		<< one;
 	EXPECT_TRUE(contains(one, "16400::pg_catalog.oid::pg_catalog.regclass, 16390::pg_catalog.oid::pg_catalog.regclass, "
 	                          "true, "))
-	    << one;
+		<< one;
 
 	const std::string two = fkg::orphan_summary_query(two_column_key(true));
 	EXPECT_TRUE(contains(two, "count(DISTINCT ROW(fk.\"customer_id\", fk.\"region\")) "
 	                          "FILTER (WHERE pg_catalog.num_nulls(fk.\"customer_id\", fk.\"region\") = 0)"))
-	    << two;
+		<< two;
 
 	/* As the operator takes the fk column: its input type, RI's collation. */
 	ForeignKeySpec cast = simple_key();
 	cast.keys[0].fk_cast = {"pg_catalog", "text"};
 	cast.keys[0].collation = {"public", "ci"};
 	const std::string three = fkg::orphan_summary_query(cast);
-	EXPECT_TRUE(contains(three, "count(DISTINCT fk.\"customer_id\"::\"pg_catalog\".\"text\" COLLATE \"public\".\"ci\")"))
-	    << three;
+	EXPECT_TRUE(contains(three,
+	                     "count(DISTINCT fk.\"customer_id\"::\"pg_catalog\".\"text\" COLLATE \"public\".\"ci\")"))
+		<< three;
 }
 
 } // namespace

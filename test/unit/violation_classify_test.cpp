@@ -61,13 +61,13 @@ TEST(ClassifySide, UsesTheUntranslatedMessageFormat)
 	                               &side));
 	EXPECT_EQ(side, Side::MatchFull);
 	ASSERT_TRUE(fkg::classify_side(
-	    "update or delete on table \"%s\" violates foreign key constraint \"%s\" on table \"%s\"", false, &side));
+		"update or delete on table \"%s\" violates foreign key constraint \"%s\" on table \"%s\"", false, &side));
 	EXPECT_EQ(side, Side::Parent);
 	ASSERT_TRUE(fkg::classify_side("removing partition \"%s\" violates foreign key constraint \"%s\"", false, &side));
 	EXPECT_EQ(side, Side::Partition);
-	EXPECT_FALSE(fkg::classify_side("insert or update on table \"orders\" violates foreign key constraint \"c\"",
-	                                false, &side))
-	    << "a formatted (or translated) message is not a format";
+	EXPECT_FALSE(fkg::classify_side("insert or update on table \"orders\" violates foreign key constraint \"c\"", false,
+	                                &side))
+		<< "a formatted (or translated) message is not a format";
 	EXPECT_FALSE(fkg::classify_side(nullptr, false, &side));
 }
 
@@ -78,8 +78,7 @@ TEST(KeyFromDetail, KeepsColumnsAndValuesWithNestedParentheses)
 	EXPECT_STREQ(key, "(customer_id)=(9842)");
 	fkg::key_from_detail(key, sizeof(key), "Key (a, b)=((1,2), f(x)) is still referenced from table \"t\".");
 	EXPECT_STREQ(key, "(a, b)=((1,2), f(x))");
-	fkg::key_from_detail(key, sizeof(key),
-	                     "Key (code)=(x\") database=evil (pid=1) is not present in table \"codes\".");
+	fkg::key_from_detail(key, sizeof(key), "Key (code)=(x\") database=evil (pid=1) is not present in table \"codes\".");
 	EXPECT_STREQ(key, "(code)=(x\") database=evil (pid=1)") << "unbalanced parentheses and quotes in the value";
 	fkg::key_from_detail(key, sizeof(key), "Key is not present in table \"we(i)rd\".");
 	EXPECT_STREQ(key, "") << "hidden key, parentheses in the table name";
@@ -103,7 +102,8 @@ TEST(QuotedName, FindsTheFirstOrLastQuotedName)
 	char name[64];
 	fkg::quoted_name(name, sizeof(name), "Key (x)=(1) is not present in table \"Customers List\".", true);
 	EXPECT_STREQ(name, "Customers List");
-	fkg::quoted_name(name, sizeof(name), "update or delete on table \"p\" violates foreign key constraint \"c\"", false);
+	fkg::quoted_name(name, sizeof(name), "update or delete on table \"p\" violates foreign key constraint \"c\"",
+	                 false);
 	EXPECT_STREQ(name, "p");
 	fkg::quoted_name(name, sizeof(name), "no quotes", true);
 	EXPECT_STREQ(name, "");
@@ -160,12 +160,12 @@ TEST(LogLine, PartitionsAreNamedOnlyWhenSet)
 	EXPECT_NE(text.find(" parent_columns=\"id\" child_partition=\"public.\\\"orders 2026\\\"\" "
 	                    "parent_partition=\"public.customers_eu\" side=child "),
 	          std::string::npos)
-	    << text;
+		<< text;
 	const std::string json = fkg::log_line_json(e, 1, true);
 	EXPECT_NE(json.find(",\"child_partition\":\"public.\\\"orders 2026\\\"\",\"parent_partition\":"
 	                    "\"public.customers_eu\",\"side\":"),
 	          std::string::npos)
-	    << json;
+		<< json;
 }
 
 TEST(LogLine, JsonHasStableKeysAndEscapes)
@@ -259,17 +259,17 @@ logparse::Fields
 expected_text_fields(const ViolationEvent &e, int64_t recent)
 {
 	logparse::Fields f = {
-	    {"constraint", e.info.declared_name},
-	    {"child_table", e.info.child_table},
-	    {"fk_columns", e.info.fk_columns},
-	    {"parent_table", e.info.parent_table},
-	    {"parent_columns", e.info.parent_columns},
-	    {"side", fkg::side_name(e.side)},
-	    {"operation", fkg::operation_name(e.operation)},
-	    {"at_commit", e.deferred ? "true" : "false"},
-	    {"deferrable", e.info.deferrable ? "true" : "false"},
-	    {"initially_deferred", e.info.initially_deferred ? "true" : "false"},
-	    {"handled", e.handled ? "true" : "false"},
+		{"constraint", e.info.declared_name},
+		{"child_table", e.info.child_table},
+		{"fk_columns", e.info.fk_columns},
+		{"parent_table", e.info.parent_table},
+		{"parent_columns", e.info.parent_columns},
+		{"side", fkg::side_name(e.side)},
+		{"operation", fkg::operation_name(e.operation)},
+		{"at_commit", e.deferred ? "true" : "false"},
+		{"deferrable", e.info.deferrable ? "true" : "false"},
+		{"initially_deferred", e.info.initially_deferred ? "true" : "false"},
+		{"handled", e.handled ? "true" : "false"},
 	};
 	if (*e.key)
 		f.emplace_back("key", e.key);
@@ -328,10 +328,26 @@ expect_json_round_trip(const ViolationEvent &e, bool utf8)
 	std::vector<std::string> names;
 	for (const auto &f : v.fields)
 		names.push_back(f.first);
-	EXPECT_EQ(names, (std::vector<std::string>{"fk_guard", "constraint", "child_table", "parent_table", "fk_columns",
-	                                           "parent_columns", "side", "operation", "at_commit", "deferrable",
-	                                           "initially_deferred", "handled", "key", "query", "database", "user",
-	                                           "application_name", "pid", "violations_last_minute", "hint"}));
+	EXPECT_EQ(names, (std::vector<std::string>{"fk_guard",
+	                                           "constraint",
+	                                           "child_table",
+	                                           "parent_table",
+	                                           "fk_columns",
+	                                           "parent_columns",
+	                                           "side",
+	                                           "operation",
+	                                           "at_commit",
+	                                           "deferrable",
+	                                           "initially_deferred",
+	                                           "handled",
+	                                           "key",
+	                                           "query",
+	                                           "database",
+	                                           "user",
+	                                           "application_name",
+	                                           "pid",
+	                                           "violations_last_minute",
+	                                           "hint"}));
 	auto text = [&](const char *name) { return v.get(name) ? v.get(name)->text : std::string("<missing>"); };
 	EXPECT_EQ(text("constraint"), e.info.declared_name);
 	EXPECT_EQ(text("child_table"), e.info.child_table);
@@ -412,7 +428,7 @@ TEST(HostileValues, MultibyteAndInvalidBytes)
 	expect_text_round_trip(e, false);
 	expect_json_round_trip(e, false);
 	EXPECT_NE(fkg::log_line_json(e, 1, true).find("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"), std::string::npos)
-	    << "valid UTF-8 passes through in a UTF8 database";
+		<< "valid UTF-8 passes through in a UTF8 database";
 	const std::string ascii = fkg::log_line_json(e, 1, false);
 	for (unsigned char c : ascii)
 		ASSERT_LT(c, 0x80) << "pure ASCII outside UTF8 databases";
@@ -462,9 +478,9 @@ TEST(OperationOf, TheOnlyOneOrTheOneThatCanRaiseOnThatSide)
 	EXPECT_EQ(operation_of(0, Side::Child), Operation::Other);
 	/* Every operation has a bit of its own. */
 	unsigned seen = 0;
-	for (Operation o : {Operation::Insert, Operation::Update, Operation::Delete, Operation::Merge, Operation::Copy,
-	                    Operation::Commit, Operation::Prepare, Operation::SetConstraints, Operation::AlterTable,
-	                    Operation::Other}) {
+	for (Operation o :
+	     {Operation::Insert, Operation::Update, Operation::Delete, Operation::Merge, Operation::Copy, Operation::Commit,
+	      Operation::Prepare, Operation::SetConstraints, Operation::AlterTable, Operation::Other}) {
 		EXPECT_EQ(seen & operation_bit(o), 0u);
 		seen |= operation_bit(o);
 	}

@@ -84,11 +84,12 @@ protected:
 	reach_client(const std::string &text, const char *context)
 	{
 		int index = book.identify(
-		    fates(), context != nullptr, [&](int i) { return store.at(static_cast<size_t>(i)).text == text; },
-		    [&](int i) {
-			    const std::string &statement = store.at(static_cast<size_t>(i)).statement;
-			    return context != nullptr && !statement.empty() && std::string(context).find(statement) != std::string::npos;
-		    });
+			fates(), context != nullptr, [&](int i) { return store.at(static_cast<size_t>(i)).text == text; },
+			[&](int i) {
+				const std::string &statement = store.at(static_cast<size_t>(i)).statement;
+				return context != nullptr && !statement.empty() &&
+			           std::string(context).find(statement) != std::string::npos;
+			});
 		if (index == kNoEntry) {
 			raise(text);
 			index = book.in_flight();
@@ -213,9 +214,9 @@ TEST_F(Backend, ACaughtViolationIsFinalOnceAFrameOlderThanItsCatchReturns)
 TEST_F(Backend, NestedAbortInnerCommitOuter)
 {
 	uint64_t block = book.frame_starts();
-	begin_subtransaction(); /* outer block */
+	begin_subtransaction();         /* outer block */
 	int before = raise("fk_a (0)"); /* raised at the outer level */
-	begin_subtransaction(); /* inner block */
+	begin_subtransaction();         /* inner block */
 	int inner = raise("fk_a (1)");
 	abort_subtransaction(); /* the inner handler catches it */
 	EXPECT_TRUE(fate(inner).caught);
