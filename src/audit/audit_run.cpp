@@ -299,8 +299,8 @@ summary_descriptor(const Installation &inst)
 	ReleaseSysCache(tuple);
 	TupleDesc desc = CreateTemplateTupleDesc(summary->natts + 1);
 	for (int i = 1; i <= summary->natts; i++)
-		TupleDescCopyEntry(desc, i, summary, i);
-	TupleDescInitEntry(desc, summary->natts + 1, "constraint_oid", OIDOID, -1, 0);
+		TupleDescCopyEntry(desc, (AttrNumber) i, summary, (AttrNumber) i);
+	TupleDescInitEntry(desc, (AttrNumber) (summary->natts + 1), "constraint_oid", OIDOID, -1, 0);
 	return BlessTupleDesc(desc);
 }
 

@@ -244,14 +244,14 @@ add_foreign_keys(Relation catalog, Oid index, AttrNumber relid_column, Oid relid
 } // namespace
 
 extern "C" void
-fkg_relcache_callback(Datum, Oid relid)
+fkg_relcache_callback(Datum arg, Oid relid)
 {
 	invoke_quietly([relid]() { forget_relation(relid); });
 }
 
 /* A schema renamed or dropped: the qualified names may be stale. */
 extern "C" void
-fkg_namespace_callback(Datum, int, uint32)
+fkg_namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
 	invoke_quietly([]() { forget_relation(InvalidOid); });
 }

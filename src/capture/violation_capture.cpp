@@ -504,7 +504,7 @@ emit_log(ErrorData *edata)
 }
 
 void
-transaction_callback(XactEvent event, void *)
+transaction_callback(XactEvent event, void *arg)
 {
 	switch (event) {
 	case XACT_EVENT_COMMIT:
@@ -529,7 +529,7 @@ transaction_callback(XactEvent event, void *)
  * reported are caught (swallowed, unless re-raised).  The catcher has
  * restored error_context_stack: the Frames on it are the live ones. */
 void
-subtransaction_callback(SubXactEvent event, SubTransactionId, SubTransactionId, void *)
+subtransaction_callback(SubXactEvent event, SubTransactionId my, SubTransactionId parent, void *arg)
 {
 	if (event != SUBXACT_EVENT_ABORT_SUB)
 		return;

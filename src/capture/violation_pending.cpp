@@ -126,7 +126,12 @@ group_index(const ViolationEvent &e, const char *message, int query)
 	Group &candidate = pool.groups[pool.group_count]; /* built in the free slot, kept if new */
 	fill_group(&candidate, e, message, query);
 	uint32 hash = hash_bytes((const unsigned char *) &candidate, sizeof(Group));
+	/* Groups are told apart by their bytes, padding included (ConstraintInfo
+	 * has some): fill_group() zeroes a Group before filling it, and two equal
+	 * groups whose padding differed would only be kept twice, never merged
+	 * wrongly. */
 	for (int i = pool.group_count - 1; i >= 0; i--)
+		// NOLINTNEXTLINE(bugprone-suspicious-memory-comparison): bytes are the identity, see above
 		if (pool.group_hashes[i] == hash && memcmp(&pool.groups[i], &candidate, sizeof(Group)) == 0)
 			return i;
 	pool.group_hashes[pool.group_count] = hash;
@@ -220,7 +225,7 @@ pending_at(int i)
 FateList
 pending_fates()
 {
-	return FateList(pool.entry_count > 0 ? &pool.entries[0].fate : nullptr, pool.entry_count, sizeof(PendingViolation));
+	return {pool.entry_count > 0 ? &pool.entries[0].fate : nullptr, pool.entry_count, sizeof(PendingViolation)};
 }
 
 void

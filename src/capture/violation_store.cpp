@@ -559,8 +559,8 @@ void
 unpack(const Slot &s, const char *text, StoredViolation *v)
 {
 	const char *field[kTextFields];
-	for (int i = 0; i < kTextFields; i++) {
-		field[i] = text;
+	for (const char *&f : field) {
+		f = text;
 		text += strlen(text) + 1;
 	}
 	v->ts = s.ts;

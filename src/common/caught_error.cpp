@@ -13,7 +13,7 @@ static void
 set_caught(CaughtError *out, int sqlstate, const char *message) noexcept
 {
 	out->sqlstate = sqlstate;
-	std::snprintf(out->message, sizeof(out->message), "%s", message);
+	(void) std::snprintf(out->message, sizeof(out->message), "%s", message); /* truncates, as it should */
 }
 
 /* Must be called from inside a catch block: classifies the exception being handled. */
