@@ -13,7 +13,6 @@ extern "C" {
 
 namespace fkg {
 
-/* Which report to write for each foreign key: its orphaned rows, or one summary row. */
 /* What a check reports: fk_orphans' rows, fk_orphan_summary's row, or that
  * row followed by the declared constraint's OID (for fk_audit_run's results). */
 enum class Report { kRows, kSummary, kAuditSummary };
