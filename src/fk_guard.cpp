@@ -66,6 +66,7 @@ _PG_init(void)
 {
 	fkg::invoke([]() {
 		fkg::guc::define_audit();
+		fkg::guc::define_orphans();
 		if (!process_shared_preload_libraries_in_progress) {
 			if (loaded_on_purpose())
 				warn_capture_off();

@@ -23,6 +23,7 @@ constexpr int kDefaultMaxQueryLength = 1024;
 constexpr bool kDefaultClientHint = false;
 constexpr int kDefaultMaxViolations = 1000;
 constexpr const char *kDefaultAuditRetention = "90 days";
+constexpr int kDefaultOrphanEngine = kEngineAuto;
 
 } // namespace
 
@@ -32,12 +33,20 @@ int max_query_length = kDefaultMaxQueryLength;
 bool client_hint = kDefaultClientHint;
 int max_violations = kDefaultMaxViolations;
 char *audit_retention = nullptr; /* PostgreSQL sets string settings: a copy of kDefaultAuditRetention */
+int orphan_engine = kDefaultOrphanEngine;
 
 namespace {
 
 const struct config_enum_entry kLogFormats[] = {
 	{"text", kLogText, false},
 	{"json", kLogJson, false},
+	{nullptr, 0, false},
+};
+
+const struct config_enum_entry kOrphanEngines[] = {
+	{"auto", kEngineAuto, false},
+	{"one_pass", kEngineOnePass, false},
+	{"planner", kEnginePlanner, false},
 	{nullptr, 0, false},
 };
 
@@ -61,6 +70,17 @@ define_audit()
 	DefineCustomStringVariable("fk_guard.audit_retention", "How long fk_audit_run() keeps its history.",
 	                           "An interval; older runs are deleted when an audit starts.", &audit_retention,
 	                           kDefaultAuditRetention, PGC_SUSET, 0, check_audit_retention, nullptr, nullptr);
+}
+
+void
+define_orphans()
+{
+	DefineCustomEnumVariable("fk_guard.orphan_engine", "How fk_orphans(), fk_orphan_summary() and fk_audit_run() check foreign keys.",
+	                         "auto: one pass over each table for every foreign key it can take, unless the referenced keys "
+	                         "are estimated to exceed work_mem * hash_mem_multiplier; one_pass: the one pass wherever it "
+	                         "applies; planner: one query per foreign key. fk_orphan_plan() shows each key's choice.",
+	                         &orphan_engine, kDefaultOrphanEngine, kOrphanEngines, PGC_USERSET, 0, nullptr, nullptr,
+	                         nullptr);
 }
 
 void

@@ -29,8 +29,15 @@ extern bool client_hint;
 extern int max_violations;
 extern char *audit_retention; /* a positive interval, checked when set */
 
+/* fk_guard.orphan_engine: how fk_orphans() and friends check each foreign key. */
+enum OrphanEngine { kEngineAuto = 0, kEngineOnePass = 1, kEnginePlanner = 2 };
+extern int orphan_engine;
+
 /* Defines fk_guard.audit_retention; from _PG_init, preloaded or not. */
 void define_audit();
+
+/* Defines fk_guard.orphan_engine; from _PG_init, preloaded or not. */
+void define_orphans();
 
 /* Defines the capture parameters and reserves the prefix; only from _PG_init
  * while preloading (fk_guard.max_violations is fixed at server start). */

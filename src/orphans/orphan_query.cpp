@@ -138,17 +138,34 @@ key_object(const ForeignKeySpec &fk)
 	return sql + ")";
 }
 
-std::string
-orphan_rows_query(const ForeignKeySpec &fk, int64_t limit)
+/* SELECT list of fk_orphans' columns over the referencing table aliased fk. */
+static std::string
+orphan_columns(const ForeignKeySpec &fk)
 {
 	std::string sql = "SELECT " + sql::quote_literal(fk.constraint_name) + "::pg_catalog.name, ";
 	sql += "fk.tableoid::pg_catalog.regclass, " + regclass_literal(fk.parent_relid) + ", ";
 	sql += name_array(fk, true) + ", " + name_array(fk, false) + ", ";
 	sql += key_object(fk) + ", fk.ctid";
+	return sql;
+}
+
+std::string
+orphan_rows_query(const ForeignKeySpec &fk, int64_t limit)
+{
+	std::string sql = orphan_columns(fk);
 	sql += orphan_from_where(fk);
 	sql += " ORDER BY fk.tableoid, fk.ctid";
 	if (limit >= 0)
 		sql += " LIMIT " + std::to_string(limit);
+	return sql;
+}
+
+std::string
+orphan_rows_by_ctid_query(const ForeignKeySpec &fk)
+{
+	std::string sql = orphan_columns(fk);
+	sql += " FROM ONLY " + qualified(fk.scan_relation) + " fk WHERE fk.ctid OPERATOR(pg_catalog.=) ANY ($1)";
+	sql += " ORDER BY fk.tableoid, fk.ctid";
 	return sql;
 }
 

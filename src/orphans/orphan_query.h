@@ -67,6 +67,11 @@ struct ForeignKeySpec {
  * limit < 0 means no limit. */
 std::string orphan_rows_query(const ForeignKeySpec &fk, int64_t limit);
 
+/* The same columns for the rows of fk.scan_relation (not partitioned) whose
+ * ctid is in the tid[] parameter $1, in the same order: the one-pass
+ * engine's orphans, shown exactly as the planner's path shows them. */
+std::string orphan_rows_by_ctid_query(const ForeignKeySpec &fk);
+
 /* SELECT returning fk_orphan_summary's single row for one foreign key;
  * with_oid adds the declared constraint's OID as a last column. */
 std::string orphan_summary_query(const ForeignKeySpec &fk, bool with_oid = false);

@@ -19,6 +19,7 @@
 
 #include "common/compat.h"
 #include "orphans/fk_catalog.h"
+#include "orphans/one_pass.h"
 #include "orphans/orphan_query.h"
 #include "common/owner_identity.h"
 #include "common/pg_boundary.h"
@@ -31,6 +32,9 @@ extern "C" {
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "catalog/pg_type.h"
+#include "nodes/params.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -83,11 +87,13 @@ forbid_hashing()
 }
 
 /* Plans one of a foreign key's queries and refuses it if it would read any
- * relation but the key's two tables (require_checked_relations). */
+ * relation but the key's two tables (require_checked_relations).  A query
+ * with a parameter takes the one-pass engine's ctids as $1 (tid[]). */
 SPIPlanPtr
-prepare_checked(const char *sql, const ForeignKeySpec &spec, int cursor_options)
+prepare_checked(const char *sql, const ForeignKeySpec &spec, int cursor_options, int nargs = 0)
 {
-	SPIPlanPtr plan = SPI_prepare_cursor(sql, 0, nullptr, cursor_options);
+	Oid argtypes[1] = {TIDARRAYOID};
+	SPIPlanPtr plan = SPI_prepare_cursor(sql, nargs, argtypes, cursor_options);
 	if (plan == nullptr)
 		elog(ERROR, "fk_guard: could not prepare the check of \"%s\": %s", spec.constraint_name,
 		     SPI_result_code_string(SPI_result));
@@ -123,9 +129,11 @@ require_comparable(const ForeignKeySpec &spec)
 		                   spec.constraint_name)));
 }
 
-/* Runs one orphan query as the referencing table's owner, appending its rows to out. */
+/* Runs one orphan query as the referencing table's owner, appending its rows
+ * to out.  ctids, when not null, is the query's $1 (orphan_rows_by_ctid_query). */
 void
-run_as_checker(const char *sql, const DeclaredForeignKey &fk, Tuplestorestate *out, TupleDesc desc)
+run_as_checker(const char *sql, const DeclaredForeignKey &fk, Tuplestorestate *out, TupleDesc desc,
+               ArrayType *ctids = nullptr)
 {
 	DestReceiver *dest = compat::tuplestore_receiver(out, CurrentMemoryContext, desc);
 	SavedIdentity saved = become_owner(fk.checker);
@@ -134,8 +142,17 @@ run_as_checker(const char *sql, const DeclaredForeignKey &fk, Tuplestorestate *o
 	if (ri_cannot_compare(fk.spec))
 		require_comparable(fk.spec);
 
-	SPIPlanPtr plan = prepare_checked(sql, fk.spec, CURSOR_OPT_PARALLEL_OK);
+	SPIPlanPtr plan = prepare_checked(sql, fk.spec, CURSOR_OPT_PARALLEL_OK, ctids != nullptr ? 1 : 0);
 	SPIExecuteOptions options = {};
+	ParamListInfo params = nullptr;
+	if (ctids != nullptr) {
+		params = makeParamList(1);
+		params->params[0].value = PointerGetDatum(ctids);
+		params->params[0].isnull = false;
+		params->params[0].pflags = PARAM_FLAG_CONST;
+		params->params[0].ptype = TIDARRAYOID;
+	}
+	options.params = params;
 	options.read_only = true;
 	options.dest = dest;
 	int rc = SPI_execute_plan_extended(plan, &options);
@@ -190,7 +207,8 @@ append_rows(Tuplestorestate *to, Tuplestorestate *from, TupleDesc desc)
  * to a scratch tuplestore first, so a failed key leaves none behind.
  */
 void
-check_isolated(const DeclaredForeignKey &fk, Report report, const char *sql, Tuplestorestate *out, TupleDesc desc)
+check_isolated(const DeclaredForeignKey &fk, Report report, const char *sql, Tuplestorestate *out, TupleDesc desc,
+               ArrayType *ctids = nullptr)
 {
 	MemoryContext context = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -201,7 +219,7 @@ check_isolated(const DeclaredForeignKey &fk, Report report, const char *sql, Tup
 	MemoryContextSwitchTo(context);
 	PG_TRY();
 	{
-		run_as_checker(sql, fk, scratch, desc);
+		run_as_checker(sql, fk, scratch, desc, ctids);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(context);
 		CurrentResourceOwner = owner;
@@ -291,6 +309,151 @@ load_locked(Oid target, int *count)
 
 } // namespace
 
+/*
+ * Runs the one pass over keys[which[0..n)] in a subtransaction.  An error
+ * that ends the call is raised again; any other leaves every key not done
+ * (the planner's path then checks each as before, reporting the error the way
+ * it always has).
+ */
+void
+run_pass_isolated(const DeclaredForeignKey *keys, const int *which, int n, Report report, int64 limit,
+                  MemoryContext pass_context, OnePassResult *results)
+{
+	MemoryContext context = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(nullptr);
+	MemoryContextSwitchTo(context);
+	PG_TRY();
+	{
+		run_one_pass(keys, which, n, report, limit, pass_context, results);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(context);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(context);
+		ErrorData *edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(context);
+		CurrentResourceOwner = owner;
+		if (ends_the_call(edata->sqlerrcode))
+			ReThrowError(edata);
+		char *reason = psprintf("the one pass raised an error: %s", edata->message);
+		for (int i = 0; i < n; i++)
+			results[i] = OnePassResult{false, reason, 0, 0, nullptr, 0};
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
+
+void
+log_choice(const ForeignKeySpec &spec, bool one_pass, const char *reason)
+{
+	ereport(DEBUG1, (errmsg_internal("fk_guard: foreign key \"%s\" on %s: %s (%s)", spec.constraint_name,
+	                                 relation_name(spec.scan_relation), one_pass ? "one_pass" : "planner", reason)));
+}
+
+/* The one pass's findings for one key, reported as the planner's path would. */
+void
+report_one_pass(const DeclaredForeignKey &fk, Report report, bool strict, const OnePassResult &result,
+                Tuplestorestate *out, TupleDesc desc)
+{
+	const ForeignKeySpec &spec = fk.spec;
+	if (report != Report::kRows) {
+		Datum values[7] = {DirectFunctionCall1(namein, CStringGetDatum(spec.constraint_name)),
+		                   ObjectIdGetDatum(spec.scan_relid),
+		                   ObjectIdGetDatum(spec.parent_relid),
+		                   BoolGetDatum(spec.validated),
+		                   Int64GetDatum(result.orphan_rows),
+		                   Int64GetDatum(result.missing_keys),
+		                   ObjectIdGetDatum(spec.constraint_oid)};
+		bool nulls[7] = {false, false, false, false, false, false, false};
+		tuplestore_putvalues(out, desc, values, nulls);
+		return;
+	}
+	if (result.nctids == 0)
+		return;
+	Datum *elements = static_cast<Datum *>(palloc(sizeof(Datum) * result.nctids));
+	for (int64 i = 0; i < result.nctids; i++)
+		elements[i] = PointerGetDatum(&result.ctids[i]);
+	ArrayType *ctids = construct_array(elements, (int) result.nctids, TIDOID, sizeof(ItemPointerData), false,
+	                                   TYPALIGN_SHORT);
+	char *sql = to_palloc(orphan_rows_by_ctid_query(spec));
+	if (strict)
+		run_as_checker(sql, fk, out, desc, ctids);
+	else
+		check_isolated(fk, report, sql, out, desc, ctids);
+	pfree(sql);
+	pfree(ctids);
+	pfree(elements);
+}
+
+/* The planner's path for one key, as before the one pass existed. */
+void
+check_with_planner(const DeclaredForeignKey &fk, Report report, int64 limit, bool strict, Tuplestorestate *out,
+                   TupleDesc desc)
+{
+	char *sql = build_query(report, fk.spec, limit);
+	if (strict)
+		run_as_checker(sql, fk, out, desc);
+	else
+		check_isolated(fk, report, sql, out, desc);
+	pfree(sql);
+}
+
+/* Checks keys[from..to), which share their referencing table. */
+void
+check_table(const DeclaredForeignKey *keys, int from, int to, Report report, int64 limit, bool strict,
+            Tuplestorestate *out, TupleDesc desc)
+{
+	int n = to - from;
+	int *which = static_cast<int *>(palloc(sizeof(int) * n));
+	int *slot_of = static_cast<int *>(palloc(sizeof(int) * n));
+	const char **reasons = static_cast<const char **>(palloc(sizeof(const char *) * n));
+	int passed = 0;
+	for (int i = from; i < to; i++) {
+		slot_of[i - from] = -1;
+		if (!keys[i].checkable())
+			continue;
+		EngineChoice choice = choose_engine(keys[i], report);
+		reasons[i - from] = choice.reason;
+		if (choice.engine == Engine::kOnePass) {
+			slot_of[i - from] = passed;
+			which[passed++] = i;
+		}
+	}
+
+	OnePassResult *results = static_cast<OnePassResult *>(palloc0(sizeof(OnePassResult) * (passed + 1)));
+	MemoryContext pass_context = nullptr;
+	if (passed > 0) {
+		pass_context = AllocSetContextCreate(CurrentMemoryContext, "fk_guard one pass", ALLOCSET_DEFAULT_SIZES);
+		run_pass_isolated(keys, which, passed, report, limit, pass_context, results);
+	}
+
+	for (int i = from; i < to; i++) {
+		CHECK_FOR_INTERRUPTS();
+		if (!keys[i].checkable())
+			continue;
+		int s = slot_of[i - from];
+		if (s >= 0 && results[s].done) {
+			log_choice(keys[i].spec, true, reasons[i - from]);
+			report_one_pass(keys[i], report, strict, results[s], out, desc);
+		} else {
+			log_choice(keys[i].spec, false, s >= 0 ? results[s].reason : reasons[i - from]);
+			check_with_planner(keys[i], report, limit, strict, out, desc);
+		}
+	}
+	if (pass_context != nullptr)
+		MemoryContextDelete(pass_context);
+	pfree(results);
+	pfree(reasons);
+	pfree(slot_of);
+	pfree(which);
+}
+
 void
 check_foreign_keys(Oid target, Report report, int64 limit, bool strict, Tuplestorestate *out, TupleDesc desc)
 {
@@ -303,16 +466,34 @@ check_foreign_keys(Oid target, Report report, int64 limit, bool strict, Tuplesto
 	} else
 		notice_skipped(keys, count);
 
-	for (int i = 0; i < count; i++) {
-		CHECK_FOR_INTERRUPTS();
+	/* Keys are ordered by referencing table: each run of one table is checked together. */
+	for (int from = 0; from < count;) {
+		int to = from + 1;
+		while (to < count && keys[to].spec.scan_relid == keys[from].spec.scan_relid)
+			to++;
+		check_table(keys, from, to, report, limit, strict, out, desc);
+		from = to;
+	}
+}
+
+void
+plan_foreign_keys(Oid target, Tuplestorestate *out, TupleDesc desc)
+{
+	int count = 0;
+	const DeclaredForeignKey *keys = load_locked(target, &count);
+	for (int i = 0; i < count; i++)
 		if (!keys[i].checkable())
-			continue;
-		char *sql = build_query(report, keys[i].spec, limit);
-		if (strict)
-			run_as_checker(sql, keys[i], out, desc);
-		else
-			check_isolated(keys[i], report, sql, out, desc);
-		pfree(sql);
+			raise_refusal(keys[i]);
+	for (int i = 0; i < count; i++) {
+		/* what fk_orphans() would do; fk_orphan_summary() decides the same but
+		 * also needs a hashable equality of the referencing type */
+		EngineChoice choice = choose_engine(keys[i], Report::kRows);
+		Datum values[4] = {DirectFunctionCall1(namein, CStringGetDatum(keys[i].spec.constraint_name)),
+		                   ObjectIdGetDatum(keys[i].spec.scan_relid),
+		                   CStringGetTextDatum(choice.engine == Engine::kOnePass ? "one_pass" : "planner"),
+		                   CStringGetTextDatum(choice.reason)};
+		bool nulls[4] = {false, false, false, false};
+		tuplestore_putvalues(out, desc, values, nulls);
 	}
 }
 
@@ -351,6 +532,21 @@ FKG_FUNCTION(fk_orphans)
 			                errhint("Pass NULL to list every orphan.")));
 	}
 	return report_orphans(fcinfo, fkg::Report::kRows, limit);
+}
+
+/* fk_orphan_plan(target regclass) */
+FKG_FUNCTION(fk_orphan_plan)
+{
+	Oid target = PG_GETARG_OID(0);
+	fkg::check_target_is_table(target);
+	ReturnSetInfo *rsinfo = fkg::compat::init_materialized_srf(fcinfo);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "fk_guard: SPI_connect failed");
+	MemoryContext old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	fkg::plan_foreign_keys(target, rsinfo->setResult, rsinfo->setDesc);
+	MemoryContextSwitchTo(old);
+	SPI_finish();
+	return (Datum) 0;
 }
 
 /* fk_orphan_summary(target regclass) */

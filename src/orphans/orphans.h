@@ -32,6 +32,14 @@ enum class Report { kRows, kSummary, kAuditSummary };
  */
 void check_foreign_keys(Oid target, Report report, int64 limit, bool strict, Tuplestorestate *out, TupleDesc desc);
 
+/*
+ * Appends one row per declared foreign key of target (constraint_name,
+ * child_table, engine, reason): the path fk_orphans(target) would check it
+ * with.  Refuses, as fk_orphans(target) does, a key the caller may not check.
+ * Must be called while connected to SPI.
+ */
+void plan_foreign_keys(Oid target, Tuplestorestate *out, TupleDesc desc);
+
 } // namespace fkg
 
 #endif /* FK_GUARD_ORPHANS_H */

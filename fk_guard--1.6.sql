@@ -1,4 +1,4 @@
-/* fk_guard--1.5.sql: the whole extension at version 1.5 (earlier installations
+/* fk_guard--1.6.sql: the whole extension at version 1.6 (earlier installations
  * get here through the upgrade scripts; sql/upgrade.sql checks both ways agree). */
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
@@ -44,6 +44,19 @@ SET search_path = pg_catalog, pg_temp;
 
 COMMENT ON FUNCTION @extschema@.fk_orphan_summary(regclass) IS
 'per declared foreign key: orphaned rows and distinct missing keys';
+
+CREATE FUNCTION @extschema@.fk_orphan_plan(target regclass)
+RETURNS TABLE (
+    constraint_name name,
+    child_table regclass,
+    engine text,
+    reason text)
+AS 'MODULE_PATHNAME', 'fk_orphan_plan'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.fk_orphan_plan(regclass) IS
+'per declared foreign key of target: whether fk_orphans() checks it in one pass or with the planner, and why';
 
 -- ---- Violation capture (needs shared_preload_libraries = 'fk_guard') --------
 

@@ -1,0 +1,777 @@
+/*
+ * one_pass.cpp
+ *    The one-pass orphan engine (see one_pass.h).
+ *
+ * Boundary (pg_boundary.h, rules 2 and 5): every frame here calls PostgreSQL
+ * and holds only PODs; the key sets are key_set.h's PODs over palloc'd memory
+ * of the pass's memory context, released with that context.
+ */
+#include "orphans/one_pass.h"
+
+#include "common/guc.h"
+#include "common/owner_identity.h"
+#include "orphans/key_set.h"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_type.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "parser/parse_coerce.h"
+#include "utils/acl.h"
+#include "utils/datum.h"
+#include "utils/uuid.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/typcache.h"
+}
+
+namespace fkg {
+
+namespace {
+
+/* How a key column's values are compared. */
+enum class ColumnKind {
+	kInt,     /* int2/int4/int8 on either side: compared as int64 */
+	kText,    /* texteq under a deterministic collation: compared as bytes */
+	kUuid,    /* uuid_eq: 16 bytes */
+	kGeneric, /* the operator's function through fmgr */
+};
+
+struct ColumnPlan {
+	AttrNumber fk_attno; /* in the scanned table */
+	AttrNumber pk_attno;
+	Oid left_type;       /* the operator's input types (pk, fk) */
+	Oid right_type;
+	Oid eq_function;
+	Oid pk_hash;
+	Oid fk_hash;
+	Oid collation;       /* the referenced column's: the one the planner's path compares under */
+	ColumnKind kind;
+	Oid distinct_eq;     /* missing keys are distinct under the fk type's own equality (summaries) */
+	Oid distinct_hash;
+};
+
+struct KeyPlan {
+	EngineChoice choice;
+	int ncolumns;
+	ColumnPlan columns[INDEX_MAX_KEYS];
+};
+
+bool
+is_int_equality(Oid function)
+{
+	switch (function) {
+	case F_INT2EQ:
+	case F_INT4EQ:
+	case F_INT8EQ:
+	case F_INT24EQ:
+	case F_INT42EQ:
+	case F_INT28EQ:
+	case F_INT82EQ:
+	case F_INT48EQ:
+	case F_INT84EQ:
+		return true;
+	default:
+		return false;
+	}
+}
+
+EngineChoice
+planner(const char *reason)
+{
+	return EngineChoice{Engine::kPlanner, reason};
+}
+
+/* relkind and relrowsecurity of a relation, from the syscache. */
+bool
+plain_table_without_rls(Oid relid, const char **reason, bool parent)
+{
+	HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple)) {
+		*reason = "a table was dropped";
+		return false;
+	}
+	Form_pg_class form = (Form_pg_class) GETSTRUCT(tuple);
+	bool ok = true;
+	if (form->relkind != RELKIND_RELATION) {
+		*reason = parent ? "the referenced table is partitioned" : "the referencing table is partitioned";
+		ok = false;
+	} else if (form->relrowsecurity) {
+		*reason = parent ? "row-level security is enabled on the referenced table"
+		                 : "row-level security is enabled on the referencing table";
+		ok = false;
+	}
+	ReleaseSysCache(tuple);
+	return ok;
+}
+
+/* Bytes per referenced key that auto mode's estimate assumes. */
+double
+estimated_key_bytes(const KeyPlan &plan)
+{
+	if (plan.ncolumns == 1 && plan.columns[0].kind == ColumnKind::kInt)
+		return 12.0; /* the collected int64s, then a bitmap or a 4-byte slot table */
+	return 64.0;     /* a 16-byte slot at 70% load, a key copy and arena slack */
+}
+
+/* The type whose equality makes missing keys distinct: the fk column as the
+ * operator takes it (cast to its right input, unless that is polymorphic). */
+Oid
+distinct_type(Oid fk_type, Oid right_type)
+{
+	return IsPolymorphicType(right_type) ? getBaseType(fk_type) : right_type;
+}
+
+/* Fills plan for fk; plan->choice says whether the pass takes it. */
+void
+plan_key(const DeclaredForeignKey &fk, Report report, KeyPlan *plan)
+{
+	const ForeignKeySpec &spec = fk.spec;
+	plan->ncolumns = 0;
+	plan->choice = EngineChoice{Engine::kOnePass, "hashable equality"};
+	if (guc::orphan_engine == guc::kEnginePlanner) {
+		plan->choice = planner("fk_guard.orphan_engine is planner");
+		return;
+	}
+	const char *reason = nullptr;
+	if (spec.scan_partitioned) {
+		plan->choice = planner("the referencing table is partitioned");
+		return;
+	}
+	if (spec.parent_partitioned) {
+		plan->choice = planner("the referenced table is partitioned");
+		return;
+	}
+	if (!plain_table_without_rls(spec.scan_relid, &reason, false) ||
+	    !plain_table_without_rls(spec.parent_relid, &reason, true)) {
+		plan->choice = planner(reason);
+		return;
+	}
+	if (ri_cannot_compare(spec)) {
+		plan->choice = planner("PostgreSQL's own check cannot compare the keys' collations");
+		return;
+	}
+	if (pg_class_aclcheck(spec.scan_relid, fk.checker, ACL_SELECT) != ACLCHECK_OK) {
+		plan->choice = planner("the referencing table's owner may not read it");
+		return;
+	}
+
+	HeapTuple tuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(spec.constraint_oid));
+	if (!HeapTupleIsValid(tuple)) {
+		plan->choice = planner("the constraint was dropped");
+		return;
+	}
+	int nkeys = 0;
+	AttrNumber conkey[INDEX_MAX_KEYS], confkey[INDEX_MAX_KEYS];
+	Oid pf_eq[INDEX_MAX_KEYS], pp_eq[INDEX_MAX_KEYS], ff_eq[INDEX_MAX_KEYS];
+	DeconstructFkConstraintRow(tuple, &nkeys, conkey, confkey, pf_eq, pp_eq, ff_eq, nullptr, nullptr);
+	ReleaseSysCache(tuple);
+	if (nkeys != spec.nkeys) {
+		plan->choice = planner("the constraint changed");
+		return;
+	}
+
+	for (int i = 0; i < nkeys; i++) {
+		ColumnPlan &column = plan->columns[i];
+		column.fk_attno = get_attnum(spec.scan_relid, spec.keys[i].fk_column);
+		column.pk_attno = confkey[i];
+		if (column.fk_attno <= 0) {
+			plan->choice = planner("a key column was not found");
+			return;
+		}
+		/* as the executor checks a column: the table's privilege, else the column's */
+		if (pg_class_aclcheck(spec.parent_relid, fk.checker, ACL_SELECT) != ACLCHECK_OK &&
+		    pg_attribute_aclcheck(spec.parent_relid, column.pk_attno, fk.checker, ACL_SELECT) != ACLCHECK_OK) {
+			plan->choice = planner("the referencing table's owner may not read the referenced key");
+			return;
+		}
+		Oid fk_type, pk_type, fk_collation;
+		int32 typmod;
+		get_atttypetypmodcoll(spec.scan_relid, column.fk_attno, &fk_type, &typmod, &fk_collation);
+		get_atttypetypmodcoll(spec.parent_relid, column.pk_attno, &pk_type, &typmod, &column.collation);
+		op_input_types(pf_eq[i], &column.left_type, &column.right_type);
+		if (!IsBinaryCoercible(pk_type, column.left_type) || !IsBinaryCoercible(fk_type, column.right_type)) {
+			plan->choice = planner("a key column is cast by a function before it is compared");
+			return;
+		}
+		if (spec.keys[i].nondeterministic ||
+		    (OidIsValid(column.collation) && !get_collation_isdeterministic(column.collation))) {
+			plan->choice = planner("a nondeterministic collation: equal keys may differ in their bytes");
+			return;
+		}
+		column.eq_function = get_opcode(pf_eq[i]);
+		if (!OidIsValid(column.eq_function) || !func_strict(column.eq_function)) {
+			plan->choice = planner("the key's equality function is not strict");
+			return;
+		}
+		if (!get_op_hash_functions(pf_eq[i], &column.pk_hash, &column.fk_hash) || !func_strict(column.pk_hash) ||
+		    !func_strict(column.fk_hash)) {
+			plan->choice = planner("no hash operator family holds the key's equality with hash functions for both types");
+			return;
+		}
+		if (is_int_equality(column.eq_function))
+			column.kind = ColumnKind::kInt;
+		else if (column.eq_function == F_TEXTEQ && OidIsValid(column.collation))
+			column.kind = ColumnKind::kText;
+		else if (column.eq_function == F_UUID_EQ)
+			column.kind = ColumnKind::kUuid;
+		else
+			column.kind = ColumnKind::kGeneric;
+		column.distinct_eq = column.distinct_hash = InvalidOid;
+		if (report != Report::kRows) {
+			TypeCacheEntry *type = lookup_type_cache(distinct_type(fk_type, column.right_type),
+			                                         TYPECACHE_EQ_OPR | TYPECACHE_HASH_PROC);
+			if (!OidIsValid(type->eq_opr) || !OidIsValid(type->hash_proc)) {
+				plan->choice = planner("the referencing column's type has no hashable equality to count missing keys");
+				return;
+			}
+			column.distinct_eq = get_opcode(type->eq_opr);
+			column.distinct_hash = type->hash_proc;
+		}
+		plan->ncolumns++;
+	}
+
+	bool all_fast = true;
+	for (int c = 0; c < plan->ncolumns; c++)
+		all_fast = all_fast && plan->columns[c].kind != ColumnKind::kGeneric;
+	plan->choice.reason = all_fast ? "int, text or uuid keys, compared as bytes"
+	                               : "hashable equality, hashed and compared through fmgr";
+	if (guc::orphan_engine == guc::kEngineAuto) {
+		HeapTuple parent = SearchSysCache1(RELOID, ObjectIdGetDatum(spec.parent_relid));
+		double tuples = 0;
+		if (HeapTupleIsValid(parent)) {
+			tuples = ((Form_pg_class) GETSTRUCT(parent))->reltuples;
+			ReleaseSysCache(parent);
+		}
+		if (tuples * estimated_key_bytes(*plan) > (double) get_hash_memory_limit())
+			plan->choice = planner("the referenced keys are estimated to exceed work_mem * hash_mem_multiplier");
+	}
+}
+
+/* ---- The pass ------------------------------------------------------------ */
+
+/* One key's memory budget: work_mem * hash_mem_multiplier, like a hash join's. */
+struct Budget {
+	MemoryContext context;
+	size_t used;
+	size_t limit;
+};
+
+void *
+budget_alloc(void *arg, size_t bytes)
+{
+	Budget *budget = static_cast<Budget *>(arg);
+	if (budget->used + bytes > budget->limit)
+		return nullptr;
+	void *memory =
+	    MemoryContextAllocExtended(budget->context, bytes, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO | MCXT_ALLOC_NO_OOM);
+	if (memory != nullptr)
+		budget->used += bytes;
+	return memory;
+}
+
+void
+budget_release(void *arg, void *memory, size_t bytes)
+{
+	Budget *budget = static_cast<Budget *>(arg);
+	pfree(memory);
+	budget->used -= bytes;
+}
+
+/* How a key's referenced set is held. */
+enum class SetKind {
+	kInts,    /* one int column: keyset::IntSet */
+	kPacked,  /* every column int, text or uuid: their bytes in a keyset::Table */
+	kGeneric, /* Datum arrays in a keyset::Table, hashed and compared through fmgr */
+};
+
+struct GenericColumn {
+	FmgrInfo eq;
+	FmgrInfo pk_hash;
+	FmgrInfo fk_hash;
+	FmgrInfo distinct_eq;
+	FmgrInfo distinct_hash;
+	int16 pk_len;
+	bool pk_byval;
+	int16 fk_len;
+	bool fk_byval;
+};
+
+struct KeyRun {
+	const DeclaredForeignKey *fk;
+	KeyPlan plan;
+	SetKind kind;
+	Budget budget;
+	keyset::Allocator alloc;
+	keyset::IntSet ints;
+	keyset::Table table;
+	keyset::Arena arena;
+	keyset::Table missing; /* summaries: the distinct missing keys */
+	keyset::Arena missing_arena;
+	GenericColumn *generic; /* kGeneric: per column */
+	int64 ctid_capacity;    /* rows: result->ctids' */
+	bool active;            /* still judged by the scan */
+	OnePassResult *result;
+};
+
+/* A growable byte buffer for a key's encoding, in the pass's context. */
+struct Buffer {
+	char *data;
+	size_t size;
+	size_t length;
+};
+
+void
+buffer_append(Buffer *buffer, const void *bytes, size_t length)
+{
+	if (buffer->length + length > buffer->size) {
+		size_t size = buffer->size * 2;
+		while (size < buffer->length + length)
+			size *= 2;
+		buffer->data = static_cast<char *>(repalloc_huge(buffer->data, size));
+		buffer->size = size;
+	}
+	memcpy(buffer->data + buffer->length, bytes, length);
+	buffer->length += length;
+}
+
+int64
+int_value(Datum value, Oid type)
+{
+	switch (type) {
+	case INT2OID:
+		return DatumGetInt16(value);
+	case INT4OID:
+		return DatumGetInt32(value);
+	default:
+		return DatumGetInt64(value);
+	}
+}
+
+/* The bytes that stand for one column's value: equal bytes iff equal values
+ * (for kInt, kText under a deterministic collation, kUuid).  Detoasted
+ * copies go to the current (per-row) context. */
+void
+encode_column(Buffer *buffer, ColumnKind kind, Datum value, Oid type)
+{
+	switch (kind) {
+	case ColumnKind::kInt: {
+		int64 v = int_value(value, type);
+		buffer_append(buffer, &v, sizeof(v));
+		break;
+	}
+	case ColumnKind::kText: {
+		struct varlena *text = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(value));
+		uint32 length = VARSIZE_ANY_EXHDR(text);
+		buffer_append(buffer, &length, sizeof(length));
+		buffer_append(buffer, VARDATA_ANY(text), length);
+		break;
+	}
+	case ColumnKind::kUuid:
+		buffer_append(buffer, DatumGetPointer(value), UUID_LEN);
+		break;
+	case ColumnKind::kGeneric:
+		elog(ERROR, "fk_guard: a generic key column has no byte encoding");
+	}
+}
+
+/* Stored packed keys: a uint32 length, then the bytes. */
+const void *
+store_bytes(keyset::Arena *arena, const Buffer *buffer)
+{
+	char *key = static_cast<char *>(keyset::arena_alloc(arena, sizeof(uint32) + buffer->length));
+	if (key == nullptr)
+		return nullptr;
+	uint32 length = (uint32) buffer->length;
+	memcpy(key, &length, sizeof(length));
+	memcpy(key + sizeof(length), buffer->data, buffer->length);
+	return key;
+}
+
+bool
+bytes_equal(const void *stored, const Buffer *buffer)
+{
+	uint32 length;
+	memcpy(&length, stored, sizeof(length));
+	return length == buffer->length && memcmp(static_cast<const char *>(stored) + sizeof(length), buffer->data,
+	                                          length) == 0;
+}
+
+/* A copy of value in the arena (detoasted), as a Datum. */
+bool
+store_datum(keyset::Arena *arena, Datum value, int16 typlen, bool byval, Datum *out)
+{
+	if (byval) {
+		*out = value;
+		return true;
+	}
+	if (typlen == -1)
+		value = PointerGetDatum(pg_detoast_datum_packed((struct varlena *) DatumGetPointer(value)));
+	Size size = datumGetSize(value, byval, typlen);
+	void *copy = keyset::arena_alloc(arena, size);
+	if (copy == nullptr)
+		return false;
+	memcpy(copy, DatumGetPointer(value), size);
+	*out = PointerGetDatum(copy);
+	return true;
+}
+
+uint32
+generic_hash(FmgrInfo *function, Oid collation, Datum value)
+{
+	return DatumGetUInt32(FunctionCall1Coll(function, collation, value));
+}
+
+/* Sets up a key's run state (its functions and sets) in context. */
+void
+start_key(KeyRun *run, MemoryContext context)
+{
+	const KeyPlan &plan = run->plan;
+	run->budget = Budget{context, 0, get_hash_memory_limit()};
+	run->alloc = keyset::Allocator{budget_alloc, budget_release, &run->budget};
+	keyset::arena_init(&run->arena, run->alloc);
+	keyset::arena_init(&run->missing_arena, run->alloc);
+	bool all_fast = true;
+	for (int c = 0; c < plan.ncolumns; c++)
+		all_fast = all_fast && plan.columns[c].kind != ColumnKind::kGeneric;
+	run->kind = plan.ncolumns == 1 && plan.columns[0].kind == ColumnKind::kInt ? SetKind::kInts
+	            : all_fast                                                      ? SetKind::kPacked
+	                                                                            : SetKind::kGeneric;
+	run->generic = nullptr;
+	if (run->kind == SetKind::kGeneric) {
+		run->generic = static_cast<GenericColumn *>(
+		    MemoryContextAllocZero(context, sizeof(GenericColumn) * (size_t) plan.ncolumns));
+		for (int c = 0; c < plan.ncolumns; c++) {
+			const ColumnPlan &column = plan.columns[c];
+			GenericColumn &g = run->generic[c];
+			fmgr_info_cxt(column.eq_function, &g.eq, context);
+			fmgr_info_cxt(column.pk_hash, &g.pk_hash, context);
+			fmgr_info_cxt(column.fk_hash, &g.fk_hash, context);
+			if (OidIsValid(column.distinct_eq)) {
+				fmgr_info_cxt(column.distinct_eq, &g.distinct_eq, context);
+				fmgr_info_cxt(column.distinct_hash, &g.distinct_hash, context);
+			}
+			get_typlenbyval(column.left_type, &g.pk_len, &g.pk_byval);
+			get_typlenbyval(column.right_type, &g.fk_len, &g.fk_byval);
+		}
+	}
+	run->active = true;
+}
+
+/* The key fails over to the planner's path (its memory is left to the context). */
+void
+give_up(KeyRun *run, const char *reason)
+{
+	run->active = false;
+	run->result->done = false;
+	run->result->reason = reason;
+}
+
+const char *const kOverBudget = "the referenced keys exceed work_mem * hash_mem_multiplier";
+
+/* Reads the referenced table into run's set. */
+void
+build_parent_set(KeyRun *run, Snapshot snapshot, MemoryContext row_context, Buffer *buffer)
+{
+	const KeyPlan &plan = run->plan;
+	const ForeignKeySpec &spec = run->fk->spec;
+	Relation rel = table_open(spec.parent_relid, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(rel, nullptr);
+	TableScanDesc scan = table_beginscan_strat(rel, snapshot, 0, nullptr, true, false);
+	AttrNumber last = 0;
+	for (int c = 0; c < plan.ncolumns; c++)
+		last = Max(last, plan.columns[c].pk_attno);
+
+	int64 *values = nullptr;
+	size_t nvalues = 0, capacity = 0;
+	bool ok = true;
+	if (run->kind == SetKind::kInts) {
+		double tuples = rel->rd_rel->reltuples;
+		capacity = tuples > 1024 ? (size_t) (tuples * 1.05) : 1024;
+		values = static_cast<int64 *>(run->alloc.alloc(run->alloc.arg, capacity * sizeof(int64)));
+		ok = values != nullptr;
+	} else
+		ok = keyset::table_init(&run->table, run->alloc, (uint64_t) Max(rel->rd_rel->reltuples, 0));
+
+	while (ok && table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
+		CHECK_FOR_INTERRUPTS();
+		slot_getsomeattrs(slot, last);
+		bool complete = true;
+		for (int c = 0; c < plan.ncolumns && complete; c++)
+			complete = !slot->tts_isnull[plan.columns[c].pk_attno - 1];
+		if (!complete)
+			continue; /* a referenced row with a null key matches nothing */
+		MemoryContextReset(row_context);
+		MemoryContext old = MemoryContextSwitchTo(row_context);
+		if (run->kind == SetKind::kInts) {
+			if (nvalues == capacity) {
+				int64 *grown = static_cast<int64 *>(run->alloc.alloc(run->alloc.arg, capacity * 2 * sizeof(int64)));
+				if (grown == nullptr)
+					ok = false;
+				else {
+					memcpy(grown, values, nvalues * sizeof(int64));
+					run->alloc.release(run->alloc.arg, values, capacity * sizeof(int64));
+					values = grown;
+					capacity *= 2;
+				}
+			}
+			if (ok)
+				values[nvalues++] = int_value(slot->tts_values[plan.columns[0].pk_attno - 1], plan.columns[0].left_type);
+		} else if (run->kind == SetKind::kPacked) {
+			buffer->length = 0;
+			for (int c = 0; c < plan.ncolumns; c++)
+				encode_column(buffer, plan.columns[c].kind, slot->tts_values[plan.columns[c].pk_attno - 1],
+				              plan.columns[c].left_type);
+			uint32 hash = keyset::hash_bytes(buffer->data, buffer->length);
+			keyset::Arena *arena = &run->arena;
+			ok = keyset::table_insert(
+			         &run->table, hash, [buffer](const void *stored) { return bytes_equal(stored, buffer); },
+			         [arena, buffer]() { return store_bytes(arena, buffer); }) != keyset::Insert::kNoMemory;
+		} else {
+			uint32 hash = 0;
+			for (int c = 0; c < plan.ncolumns; c++)
+				hash = keyset::combine(hash, generic_hash(&run->generic[c].pk_hash, plan.columns[c].collation,
+				                                          slot->tts_values[plan.columns[c].pk_attno - 1]));
+			if (hash == 0)
+				hash = 1;
+			Datum *stored = static_cast<Datum *>(keyset::arena_alloc(&run->arena, sizeof(Datum) * plan.ncolumns));
+			ok = stored != nullptr;
+			for (int c = 0; c < plan.ncolumns && ok; c++)
+				ok = store_datum(&run->arena, slot->tts_values[plan.columns[c].pk_attno - 1], run->generic[c].pk_len,
+				                 run->generic[c].pk_byval, &stored[c]);
+			/* Referenced keys are not deduplicated: the operator compares a
+			 * referenced key with a referencing one, not two referenced keys. */
+			if (ok)
+				ok = keyset::table_insert(
+				         &run->table, hash, [](const void *) { return false; },
+				         [stored]() { return static_cast<const void *>(stored); }) != keyset::Insert::kNoMemory;
+		}
+		MemoryContextSwitchTo(old);
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+
+	if (ok && run->kind == SetKind::kInts) {
+		ok = keyset::intset_build(&run->ints, values, nvalues, run->alloc);
+		run->alloc.release(run->alloc.arg, values, capacity * sizeof(int64));
+	}
+	if (!ok)
+		give_up(run, kOverBudget);
+	else if (!keyset::table_init(&run->missing, run->alloc, 16))
+		give_up(run, kOverBudget);
+}
+
+/* Whether the referencing row's (complete) key has a referenced row. */
+bool
+has_parent(KeyRun *run, TupleTableSlot *slot, Buffer *buffer)
+{
+	const KeyPlan &plan = run->plan;
+	if (run->kind == SetKind::kInts)
+		return keyset::intset_contains(
+		    &run->ints, int_value(slot->tts_values[plan.columns[0].fk_attno - 1], plan.columns[0].right_type));
+	if (run->kind == SetKind::kPacked) {
+		buffer->length = 0;
+		for (int c = 0; c < plan.ncolumns; c++)
+			encode_column(buffer, plan.columns[c].kind, slot->tts_values[plan.columns[c].fk_attno - 1],
+			              plan.columns[c].right_type);
+		uint32 hash = keyset::hash_bytes(buffer->data, buffer->length);
+		return keyset::table_find(&run->table, hash,
+		                          [buffer](const void *stored) { return bytes_equal(stored, buffer); }) != nullptr;
+	}
+	uint32 hash = 0;
+	for (int c = 0; c < plan.ncolumns; c++)
+		hash = keyset::combine(hash, generic_hash(&run->generic[c].fk_hash, plan.columns[c].collation,
+		                                          slot->tts_values[plan.columns[c].fk_attno - 1]));
+	if (hash == 0)
+		hash = 1;
+	auto equal = [run, slot, &plan](const void *stored) {
+		const Datum *pk = static_cast<const Datum *>(stored);
+		for (int c = 0; c < plan.ncolumns; c++)
+			if (!DatumGetBool(FunctionCall2Coll(&run->generic[c].eq, plan.columns[c].collation, pk[c],
+			                                    slot->tts_values[plan.columns[c].fk_attno - 1])))
+				return false;
+		return true;
+	};
+	return keyset::table_find(&run->table, hash, equal) != nullptr;
+}
+
+/* Adds the orphan's (complete) key to the distinct missing keys. */
+bool
+add_missing(KeyRun *run, TupleTableSlot *slot, Buffer *buffer)
+{
+	const KeyPlan &plan = run->plan;
+	if (run->kind != SetKind::kGeneric) {
+		buffer->length = 0;
+		for (int c = 0; c < plan.ncolumns; c++)
+			encode_column(buffer, plan.columns[c].kind, slot->tts_values[plan.columns[c].fk_attno - 1],
+			              plan.columns[c].right_type);
+		uint32 hash = keyset::hash_bytes(buffer->data, buffer->length);
+		keyset::Arena *arena = &run->missing_arena;
+		return keyset::table_insert(
+		           &run->missing, hash, [buffer](const void *stored) { return bytes_equal(stored, buffer); },
+		           [arena, buffer]() { return store_bytes(arena, buffer); }) != keyset::Insert::kNoMemory;
+	}
+	uint32 hash = 0;
+	for (int c = 0; c < plan.ncolumns; c++)
+		hash = keyset::combine(hash, generic_hash(&run->generic[c].distinct_hash, plan.columns[c].collation,
+		                                          slot->tts_values[plan.columns[c].fk_attno - 1]));
+	if (hash == 0)
+		hash = 1;
+	auto equal = [run, slot, &plan](const void *stored) {
+		const Datum *fk = static_cast<const Datum *>(stored);
+		for (int c = 0; c < plan.ncolumns; c++)
+			if (!DatumGetBool(FunctionCall2Coll(&run->generic[c].distinct_eq, plan.columns[c].collation, fk[c],
+			                                    slot->tts_values[plan.columns[c].fk_attno - 1])))
+				return false;
+		return true;
+	};
+	auto make = [run, slot, &plan]() -> const void * {
+		Datum *stored = static_cast<Datum *>(keyset::arena_alloc(&run->missing_arena, sizeof(Datum) * plan.ncolumns));
+		if (stored == nullptr)
+			return nullptr;
+		for (int c = 0; c < plan.ncolumns; c++)
+			if (!store_datum(&run->missing_arena, slot->tts_values[plan.columns[c].fk_attno - 1],
+			                 run->generic[c].fk_len, run->generic[c].fk_byval, &stored[c]))
+				return nullptr;
+		return stored;
+	};
+	return keyset::table_insert(&run->missing, hash, equal, make) != keyset::Insert::kNoMemory;
+}
+
+/* Records an orphan row's ctid (rows report); false when out of budget. */
+bool
+add_ctid(KeyRun *run, ItemPointer tid)
+{
+	OnePassResult *result = run->result;
+	if (result->nctids == run->ctid_capacity) {
+		int64 grown = run->ctid_capacity == 0 ? 1024 : run->ctid_capacity * 2;
+		ItemPointerData *ctids =
+		    static_cast<ItemPointerData *>(run->alloc.alloc(run->alloc.arg, sizeof(ItemPointerData) * grown));
+		if (ctids == nullptr)
+			return false;
+		if (result->nctids > 0) {
+			memcpy(ctids, result->ctids, sizeof(ItemPointerData) * result->nctids);
+			run->alloc.release(run->alloc.arg, result->ctids, sizeof(ItemPointerData) * run->ctid_capacity);
+		}
+		result->ctids = ctids;
+		run->ctid_capacity = grown;
+	}
+	result->ctids[result->nctids++] = *tid;
+	return true;
+}
+
+} // namespace
+
+EngineChoice
+choose_engine(const DeclaredForeignKey &fk, Report report)
+{
+	KeyPlan *plan = static_cast<KeyPlan *>(palloc(sizeof(KeyPlan)));
+	plan_key(fk, report, plan);
+	EngineChoice choice = plan->choice;
+	pfree(plan);
+	return choice;
+}
+
+void
+run_one_pass(const DeclaredForeignKey *keys, const int *which, int n, Report report, int64 limit,
+             MemoryContext context, OnePassResult *results)
+{
+	MemoryContext old = MemoryContextSwitchTo(context);
+	KeyRun *runs = static_cast<KeyRun *>(palloc0(sizeof(KeyRun) * (size_t) n));
+	MemoryContext row_context = AllocSetContextCreate(context, "fk_guard one-pass row", ALLOCSET_DEFAULT_SIZES);
+	Buffer buffer{static_cast<char *>(palloc(1024)), 1024, 0};
+	Snapshot snapshot = GetActiveSnapshot();
+	const ForeignKeySpec &first = keys[which[0]].spec;
+
+	SavedIdentity saved = become_owner(keys[which[0]].checker);
+	for (int i = 0; i < n; i++) {
+		KeyRun *run = &runs[i];
+		run->fk = &keys[which[i]];
+		run->result = &results[i];
+		*run->result = OnePassResult{true, "judged in one pass", 0, 0, nullptr, 0};
+		plan_key(*run->fk, report, &run->plan);
+		if (run->plan.choice.engine != Engine::kOnePass) {
+			give_up(run, run->plan.choice.reason);
+			continue;
+		}
+		start_key(run, context);
+		build_parent_set(run, snapshot, row_context, &buffer);
+	}
+
+	AttrNumber last = 0;
+	int active = 0;
+	for (int i = 0; i < n; i++)
+		if (runs[i].active) {
+			active++;
+			for (int c = 0; c < runs[i].plan.ncolumns; c++)
+				last = Max(last, runs[i].plan.columns[c].fk_attno);
+			if (report == Report::kRows && limit == 0)
+				runs[i].active = false, active--;
+		}
+
+	if (active > 0) {
+		Relation rel = table_open(first.scan_relid, AccessShareLock);
+		TupleTableSlot *slot = table_slot_create(rel, nullptr);
+		/* No synchronized scan: rows come in ctid order, the order of the planner's path. */
+		TableScanDesc scan = table_beginscan_strat(rel, snapshot, 0, nullptr, true, false);
+		while (active > 0 && table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
+			CHECK_FOR_INTERRUPTS();
+			slot_getsomeattrs(slot, last);
+			MemoryContextReset(row_context);
+			MemoryContext outer = MemoryContextSwitchTo(row_context);
+			for (int i = 0; i < n; i++) {
+				KeyRun *run = &runs[i];
+				if (!run->active)
+					continue;
+				const KeyPlan &plan = run->plan;
+				int nulls = 0;
+				for (int c = 0; c < plan.ncolumns; c++)
+					nulls += slot->tts_isnull[plan.columns[c].fk_attno - 1] ? 1 : 0;
+				/* ri_NullCheck: MATCH SIMPLE checks rows without nulls; MATCH
+				 * FULL checks rows with a non-null, and a partial one never
+				 * finds a partner. */
+				if (nulls == plan.ncolumns || (nulls > 0 && !run->fk->spec.match_full))
+					continue;
+				if (nulls == 0 && has_parent(run, slot, &buffer))
+					continue;
+				run->result->orphan_rows++;
+				bool ok = true;
+				if (report == Report::kRows) {
+					ok = add_ctid(run, &slot->tts_tid);
+					if (ok && limit >= 0 && run->result->nctids >= limit) {
+						run->active = false;
+						active--;
+					}
+				} else if (nulls == 0)
+					ok = add_missing(run, slot, &buffer);
+				if (!ok) {
+					give_up(run, "the orphans found exceed work_mem * hash_mem_multiplier");
+					active--;
+				}
+			}
+			MemoryContextSwitchTo(outer);
+		}
+		table_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
+		table_close(rel, NoLock);
+	}
+	for (int i = 0; i < n; i++)
+		if (runs[i].result->done && report != Report::kRows)
+			runs[i].result->missing_keys = (int64) runs[i].missing.count;
+	restore_identity(saved);
+	MemoryContextDelete(row_context);
+	MemoryContextSwitchTo(old);
+}
+
+} // namespace fkg
