@@ -5,6 +5,8 @@
 #                                fk_guard (test/preloaded.conf); run it as a user initdb accepts
 #   make prove_installcheck      the cluster tests (test/t, TAP) against the installed server; they
 #                                start their own clusters, so run them as a user initdb accepts
+#   make installcheck-engines    installcheck twice more, with fk_guard.orphan_engine forced to
+#                                one_pass, then to planner
 #   make unit                    the C++ unit tests (GoogleTest, through CMake and ctest)
 #   make format                  reformat src/ and test/unit/ with clang-format (.clang-format)
 #   make format-check            fail if clang-format would change any of them (scripts/test.sh runs it)
@@ -19,7 +21,7 @@ DATA = $(sort $(wildcard fk_guard--*.sql))
 PGFILEDESC = "fk_guard - find orphaned rows and watch foreign-key violations"
 
 REGRESS = test_setup orphans_basic orphans_semantics orphans_partitions orphans_identifiers \
-	orphans_privileges orphans_arguments orphans_summary orphans_fidelity violations_not_preloaded upgrade audit security security_schema
+	orphans_privileges orphans_arguments orphans_summary orphans_fidelity orphans_engine violations_not_preloaded upgrade audit security security_schema
 REGRESS_OPTS = --inputdir=. --load-extension=fk_guard
 # Needs shared_preload_libraries: run by installcheck-preloaded on a server of its own.
 REGRESS_PRELOADED = violations_preloaded
@@ -42,7 +44,12 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 PROVE ?= prove
-.PHONY: installcheck-preloaded prove_installcheck unit format format-check tidy
+.PHONY: installcheck-preloaded installcheck-engines prove_installcheck unit format format-check tidy
+# The whole pg_regress suite once more with each engine forced (fk_guard.orphan_engine).
+installcheck-engines:
+	PGOPTIONS='-c fk_guard.orphan_engine=one_pass' $(MAKE) installcheck
+	PGOPTIONS='-c fk_guard.orphan_engine=planner' $(MAKE) installcheck
+
 installcheck-preloaded:
 	$(pg_regress_installcheck) $(REGRESS_OPTS) --outputdir='$(PRELOADED_OUTPUTDIR)' \
 	  --temp-instance='$(PRELOADED_OUTPUTDIR)/tmp_check_preloaded' --temp-config='$(srcdir)/test/preloaded.conf' \

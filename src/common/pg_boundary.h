@@ -25,6 +25,16 @@
  *
  *   4. No PG_TRY block encloses code that may throw a C++ exception (the
  *      exception would leave PG_exception_stack pointing into a dead frame).
+ *
+ *   5. Data structures that must stay alive while PostgreSQL is called (the
+ *      one-pass engine's key sets, held while it scans and calls hash and
+ *      equality functions) are PODs over palloc'd memory of a dedicated
+ *      memory context (src/orphans/key_set.h, one_pass.cpp): they are
+ *      released by deleting that context, on success and after an error
+ *      alike, never by a destructor.  Their memory comes through an
+ *      allocator that reports failure (nullptr) instead of throwing; C++
+ *      callables (lambdas capturing pointers and references) may be passed
+ *      to their templates, as they are trivially destructible.
  */
 #ifndef FK_GUARD_PG_BOUNDARY_H
 #define FK_GUARD_PG_BOUNDARY_H

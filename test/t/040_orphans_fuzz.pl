@@ -38,11 +38,13 @@ $node->safe_psql('postgres', "CREATE DATABASE fuzz_template");
 $node->safe_psql('fuzz_template', $FkgFuzz::PRELUDE . $FkgFuzz::HELPERS);
 
 # Targets and join methods each case is checked under (FkgFuzz's case_report).
+# 'default' is fk_guard's own choice of engine, 'onepass' forces the one-pass
+# engine, the join methods force the planner's path (fk_guard.orphan_engine).
 my @variants = (
-	(map { "child:$_" } qw(default hash merge nestloop)),
-	'part:default', 'part:nestloop', 'all:default', 'all:hash',
-	(map { "child:$_:summary" } qw(default hash merge nestloop)),
-	'all:default:summary');
+	(map { "child:$_" } qw(default onepass hash merge nestloop)),
+	'part:default', 'part:onepass', 'part:nestloop', 'all:default', 'all:onepass', 'all:hash',
+	(map { "child:$_:summary" } qw(default onepass hash merge nestloop)),
+	'all:default:summary', 'all:onepass:summary');
 
 my (%tally, %first, %covered, %verdicts, $rows_checked, $redrawn, $failed_cases);
 my $started = Time::HiRes::time();
@@ -293,12 +295,14 @@ sub reproduction
 	$check =~ s/ (DEFERRABLE INITIALLY DEFERRED|NOT VALID)//g;
 	my %plans = map { $_ => 1 } map { split /, / } map { $_->{plans} } @$mismatches;
 	my $off = sub { join '', map { "SET enable_$_ = off; " } @_ };
+	my $planner = 'SET fk_guard.orphan_engine = planner; ';
 	my %set = (
 		default  => '',
-		hash     => $off->(qw(mergejoin indexscan indexonlyscan bitmapscan)),
-		merge    => $off->(qw(hashjoin indexscan indexonlyscan bitmapscan)),
-		nestloop => $off->(qw(hashjoin mergejoin)),
-		parallel => $off->(qw(mergejoin indexscan indexonlyscan bitmapscan)) . 'SET parallel_setup_cost = 0; '
+		onepass  => 'SET fk_guard.orphan_engine = one_pass; ',
+		hash     => $planner . $off->(qw(mergejoin indexscan indexonlyscan bitmapscan)),
+		merge    => $planner . $off->(qw(hashjoin indexscan indexonlyscan bitmapscan)),
+		nestloop => $planner . $off->(qw(hashjoin mergejoin)),
+		parallel => $planner . $off->(qw(mergejoin indexscan indexonlyscan bitmapscan)) . 'SET parallel_setup_cost = 0; '
 		  . 'SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0; SET max_parallel_workers_per_gather = 2; ');
 	%plans = (default => 1) if !%plans || grep { !exists $set{$_} } keys %plans;
 	return join "\n", "-- seed $seed case $n: $case->{summary}", $FkgFuzz::PRELUDE . 'SET search_path = public;',

@@ -135,7 +135,8 @@ EXCEPTION WHEN OTHERS THEN
   RETURN 'unknown: ' || SQLERRM;
 END $$;
 
--- Join methods: 'default', or one of hash, merge, nestloop, parallel (hash).
+-- Join methods: 'default', or one of hash, merge, nestloop, parallel (hash),
+-- all on the planner's path; or 'onepass', the one-pass engine.
 -- Index scans are turned off to keep the nested loop out of the hash and merge
 -- plans; enable_nestloop = off is not used for that, as it slows fk_guard's
 -- catalog query down to seconds.
@@ -150,6 +151,10 @@ DECLARE
 BEGIN
   PERFORM set_config(g, CASE WHEN g = ANY (settings) THEN 'off' ELSE 'on' END, true)
      FROM unnest('{enable_hashjoin,enable_mergejoin,enable_indexscan,enable_indexonlyscan,enable_bitmapscan}'::text[]) g;
+  -- 'default' lets fk_guard choose its engine; 'onepass' forces the one-pass
+  -- engine where it applies; the join methods are the planner's path.
+  PERFORM set_config('fk_guard.orphan_engine', CASE name WHEN 'default' THEN 'auto' WHEN 'onepass' THEN 'one_pass'
+                                                ELSE 'planner' END, true);
   PERFORM set_config('max_parallel_workers_per_gather', CASE WHEN name = 'parallel' THEN '2' ELSE '0' END, true),
           set_config('parallel_setup_cost', CASE WHEN name = 'parallel' THEN '0' ELSE '1000' END, true),
           set_config('parallel_tuple_cost', CASE WHEN name = 'parallel' THEN '0' ELSE '0.1' END, true),
