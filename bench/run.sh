@@ -5,10 +5,11 @@
 # (CUSTOMERS rows, default 500k), products, and a composite key into stores --
 # and 0.1% orphans, on a throwaway cluster with default work_mem. Then, ROUNDS
 # times, interleaved, it times (wall clock, results sent to the client):
-#   ours:      SELECT * FROM fk_orphans('orders')
+#   fk_orphans('orders') with fk_guard.orphan_engine = one_pass, and = planner
 #   reference: the hand-written "Step 1" LEFT JOIN query, one per constraint, summed
-#   floor:     SELECT count(*) over orders and over each parent
-# and prints the median ratios ours/reference and ours/floor. Only ratios
+#   floor:     reading every key value once (count(col) over orders and each parent)
+#   fk_orphan_summary('orders') with one_pass, and with planner
+# and prints each ratio's median over the rounds with its min and max. Only ratios
 # measured in the same run are meaningful; absolute times depend on the machine.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,12 +28,15 @@ echo "building: $ORDERS orders, $CUSTOMERS customers, 0.1% orphans"
 psql -X -q -v ON_ERROR_STOP=1 -v orders="$ORDERS" -v customers="$CUSTOMERS" -f "$repo/bench/orders_schema.sql"
 
 ours="SELECT * FROM fk_orphans('orders')"
+summary="SELECT * FROM fk_orphan_summary('orders')"
 reference=(
 	"SELECT o.* FROM orders o LEFT JOIN customers c ON c.id = o.customer_id WHERE c.id IS NULL AND o.customer_id IS NOT NULL"
 	"SELECT o.* FROM orders o LEFT JOIN products p ON p.id = o.product_id WHERE p.id IS NULL AND o.product_id IS NOT NULL"
 	"SELECT o.* FROM orders o LEFT JOIN stores s ON s.region = o.region AND s.store_no = o.store_no WHERE s.region IS NULL AND o.region IS NOT NULL AND o.store_no IS NOT NULL"
 )
-floor=("SELECT count(*) FROM orders" "SELECT count(*) FROM customers" "SELECT count(*) FROM products" "SELECT count(*) FROM stores")
+# The key-read floor: PostgreSQL reading every key value once (issue 12).
+floor=("SELECT count(customer_id), count(product_id), count(region), count(store_no) FROM orders"
+	"SELECT count(id) FROM customers" "SELECT count(id) FROM products" "SELECT count(region), count(store_no) FROM stores")
 
 echo "orphans found: $(psql -X -At -c "SELECT count(*) FROM fk_orphans('orders')")" \
 	"(reference: $(for q in "${reference[@]}"; do psql -X -At -c "SELECT count(*) FROM ($q) s"; done | awk '{ s += $1 } END { print s }'))"
@@ -49,23 +53,38 @@ time_queries() {
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 : >/tmp/fk_guard.bench.times
+# Columns: one_pass rows, planner rows, reference, floor, one_pass summary, planner summary.
 for round in $(seq 1 "$ROUNDS"); do
-	o=$(time_queries "$ours")
+	o=$(PGOPTIONS='-c fk_guard.orphan_engine=one_pass' time_queries "$ours")
 	r=$(time_queries "${reference[@]}")
+	p=$(PGOPTIONS='-c fk_guard.orphan_engine=planner' time_queries "$ours")
 	f=$(time_queries "${floor[@]}")
-	echo "round $round: fk_orphans ${o} ms, reference ${r} ms, floor ${f} ms"
-	echo "$o $r $f" >>/tmp/fk_guard.bench.times
+	so=$(PGOPTIONS='-c fk_guard.orphan_engine=one_pass' time_queries "$summary")
+	sp=$(PGOPTIONS='-c fk_guard.orphan_engine=planner' time_queries "$summary")
+	echo "round $round: fk_orphans one_pass ${o} ms, planner ${p} ms, reference ${r} ms, floor ${f} ms," \
+		"fk_orphan_summary one_pass ${so} ms, planner ${sp} ms"
+	echo "$o $p $r $f $so $sp" >>/tmp/fk_guard.bench.times
 done
 
-o=$(cut -d' ' -f1 /tmp/fk_guard.bench.times | median)
-r=$(cut -d' ' -f2 /tmp/fk_guard.bench.times | median)
-f=$(cut -d' ' -f3 /tmp/fk_guard.bench.times | median)
 echo
-echo "median of $ROUNDS rounds: fk_orphans ${o} ms, reference ${r} ms, floor ${f} ms"
-awk -v o="$o" -v r="$r" -v f="$f" 'BEGIN {
-	printf "ratio (a) fk_orphans / hand-written LEFT JOINs: %.2f  (target: <= 1.0)\n", o / r
-	printf "ratio (b) fk_orphans / count(*) floor:          %.2f\n", o / f
-}' 
+echo "per-round ratios over $ROUNDS interleaved rounds: median [min .. max]"
+awk '
+function stats(name, col, den, target,    i, n, v, t) {
+	n = 0
+	for (i = 1; i <= NR; i++) v[++n] = a[i, col] / a[i, den]
+	asort(v)
+	printf "%-52s %.2f [%.2f .. %.2f]%s\n", name, v[int((n + 1) / 2)], v[1], v[n], target
+}
+{ for (c = 1; c <= NF; c++) a[NR, c] = $c }
+END {
+	stats("(a) fk_orphans one_pass / hand-written LEFT JOINs", 1, 3, "  (target <= 0.5)")
+	stats("(b) fk_orphans one_pass / key-read floor", 1, 4, "  (target <= 3)")
+	stats("(c) fk_orphan_summary one_pass / LEFT JOINs", 5, 3, "  (target <= 0.4)")
+	stats("(d) fk_orphans one_pass / fk_orphans planner", 1, 2, "")
+	stats("(e) fk_orphans planner / LEFT JOINs", 2, 3, "")
+	stats("(f) fk_orphan_summary one_pass / summary planner", 5, 6, "")
+}' /tmp/fk_guard.bench.times
+echo "engine choices (auto): $(psql -X -At -F' ' -c "SELECT string_agg(constraint_name || '=' || engine, ', ') FROM fk_orphan_plan('orders')")"
 
 # Memory: the backend's private (anonymous) memory after fk_orphans over the
 # whole table. Results go to a tuplestore that spills past work_mem, so this
