@@ -69,10 +69,11 @@ done
 echo
 echo "per-round ratios over $ROUNDS interleaved rounds: median [min .. max]"
 awk '
-function stats(name, col, den, target,    i, n, v, t) {
+function stats(name, col, den, target,    i, j, n, v, t) {
 	n = 0
 	for (i = 1; i <= NR; i++) v[++n] = a[i, col] / a[i, den]
-	asort(v)
+	for (i = 2; i <= n; i++)  # insertion sort (mawk has no asort)
+		for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
 	printf "%-52s %.2f [%.2f .. %.2f]%s\n", name, v[int((n + 1) / 2)], v[1], v[n], target
 }
 { for (c = 1; c <= NF; c++) a[NR, c] = $c }
