@@ -2,6 +2,8 @@
 -- planner's path, chosen per foreign key (fk_guard.orphan_engine, fk_orphan_plan()).
 CREATE SCHEMA eng;
 SET search_path = eng, public;
+-- (explicit settings throughout: make installcheck-engines forces one by PGOPTIONS)
+SET fk_guard.orphan_engine = auto;
 CREATE COLLATION eng_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
 CREATE TABLE p_int (id int PRIMARY KEY);
 CREATE TABLE p_big (id bigint PRIMARY KEY);
@@ -39,7 +41,7 @@ RESET session_replication_role;
 SELECT constraint_name, engine, reason FROM fk_orphan_plan('c') ORDER BY 1;
 SET fk_guard.orphan_engine = planner;
 SELECT DISTINCT engine, reason FROM fk_orphan_plan('c');
-RESET fk_guard.orphan_engine;
+SET fk_guard.orphan_engine = auto;
 
 -- Both engines give the same rows, in the same order, and the same summaries.
 CREATE TEMP TABLE by_planner AS SELECT row_number() OVER () AS n, * FROM fk_orphans('c');
@@ -66,7 +68,7 @@ INSERT INTO c_wide VALUES (0, 7);
 RESET session_replication_role;
 SET work_mem = '64kB';
 SET hash_mem_multiplier = 1;
-RESET fk_guard.orphan_engine;
+SET fk_guard.orphan_engine = auto;
 SELECT engine, reason FROM fk_orphan_plan('c_wide');
 SET fk_guard.orphan_engine = one_pass;
 SELECT engine, reason FROM fk_orphan_plan('c_wide');
@@ -99,7 +101,7 @@ RESET ROLE;
 SELECT * FROM fk_orphan_plan('pg_class_oid_index');
 SELECT * FROM fk_orphan_plan(NULL);
 
-RESET fk_guard.orphan_engine;
+SET fk_guard.orphan_engine = auto;
 RESET search_path;
 DROP SCHEMA eng CASCADE;
 DROP ROLE eng_reader;
