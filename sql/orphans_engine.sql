@@ -101,6 +101,118 @@ RESET ROLE;
 SELECT * FROM fk_orphan_plan('pg_class_oid_index');
 SELECT * FROM fk_orphan_plan(NULL);
 
+-- The keys of one table share one budget, work_mem * hash_mem_multiplier:
+-- four keys that each fit alone, but not all together.  auto's estimate adds
+-- up the keys; one_pass admits keys while they fit and leaves the others to
+-- the planner (DEBUG1 says which); the results are those of the planner.
+CREATE TABLE p_b1 (id bigint PRIMARY KEY);
+CREATE TABLE p_b2 (id bigint PRIMARY KEY);
+CREATE TABLE p_b3 (id bigint PRIMARY KEY);
+CREATE TABLE p_b4 (id bigint PRIMARY KEY);
+INSERT INTO p_b1 SELECT g::bigint * 1000003 FROM generate_series(1, 4000) g;
+INSERT INTO p_b2 SELECT g::bigint * 1000033 FROM generate_series(1, 4000) g;
+INSERT INTO p_b3 SELECT g::bigint * 1000037 FROM generate_series(1, 4000) g;
+INSERT INTO p_b4 SELECT g::bigint * 1000039 FROM generate_series(1, 4000) g;
+ANALYZE p_b1, p_b2, p_b3, p_b4;
+CREATE TABLE c_b (id int, b1 bigint REFERENCES p_b1, b2 bigint REFERENCES p_b2,
+                  b3 bigint REFERENCES p_b3, b4 bigint REFERENCES p_b4);
+INSERT INTO c_b SELECT g, g::bigint * 1000003, g::bigint * 1000033, g::bigint * 1000037, g::bigint * 1000039
+  FROM generate_series(1, 200) g;
+SET session_replication_role = replica;
+INSERT INTO c_b VALUES (1000, 1, 2, 3, 4), (1001, NULL, 5, NULL, 6);
+RESET session_replication_role;
+SET fk_guard.orphan_engine = planner;
+CREATE TEMP TABLE b_planner AS SELECT row_number() OVER () AS n, * FROM fk_orphans('c_b');
+CREATE TEMP TABLE b_summary AS SELECT * FROM fk_orphan_summary('c_b');
+SET work_mem = '160kB';
+SET hash_mem_multiplier = 1;
+SET fk_guard.orphan_engine = auto;
+SELECT constraint_name, engine, reason FROM fk_orphan_plan('c_b') ORDER BY 1;
+SET fk_guard.orphan_engine = one_pass;
+SET client_min_messages = debug1;
+SELECT count(*) AS rows, count(*) FILTER (WHERE (o.*)::text IS DISTINCT FROM (p.*)::text) AS differing
+  FROM (SELECT row_number() OVER () AS n, * FROM fk_orphans('c_b')) o FULL JOIN b_planner p USING (n);
+RESET client_min_messages;
+SELECT constraint_name, orphan_rows, missing_keys FROM fk_orphan_summary('c_b')
+EXCEPT SELECT constraint_name, orphan_rows, missing_keys FROM b_summary;
+RESET work_mem;
+RESET hash_mem_multiplier;
+SET client_min_messages = debug1;
+SELECT count(*) FROM fk_orphans('c_b');
+RESET client_min_messages;
+
+-- The one pass calls the key's equality function itself, as the referencing
+-- table's owner: only where the planner's query could (EXECUTE on the
+-- function, USAGE on the schemas of the operator and of a COLLATE clause's
+-- collation).  Elsewhere the planner's path runs and fails as it does.
+CREATE ROLE eng_alice;
+CREATE SCHEMA eng_a AUTHORIZATION eng_alice;
+CREATE SCHEMA eng_adm;
+GRANT USAGE ON SCHEMA eng_adm TO PUBLIC;
+CREATE FUNCTION eng_adm.secret_eq(int, int) RETURNS bool LANGUAGE plpgsql VOLATILE STRICT AS
+  $$BEGIN RAISE NOTICE 'secret_eq ran as %', current_user; RETURN $1 = $2; END$$;
+CREATE FUNCTION eng_adm.secret_hash(int) RETURNS int LANGUAGE plpgsql VOLATILE STRICT AS
+  $$BEGIN RETURN hashint4($1); END$$;
+CREATE FUNCTION eng_adm.lt(int, int) RETURNS bool LANGUAGE sql IMMUTABLE STRICT AS 'SELECT $1 < $2';
+REVOKE ALL ON FUNCTION eng_adm.secret_eq(int, int), eng_adm.secret_hash(int) FROM PUBLIC;
+CREATE OPERATOR eng_adm.=== (LEFTARG = int, RIGHTARG = int, FUNCTION = eng_adm.secret_eq, HASHES, MERGES);
+CREATE OPERATOR eng_adm.<<< (LEFTARG = int, RIGHTARG = int, FUNCTION = eng_adm.lt);
+CREATE OPERATOR CLASS eng_adm.bt FOR TYPE int USING btree AS
+  OPERATOR 1 eng_adm.<<<, OPERATOR 3 eng_adm.===, FUNCTION 1 btint4cmp(int, int);
+CREATE OPERATOR CLASS eng_adm.hs FOR TYPE int USING hash AS
+  OPERATOR 1 eng_adm.===, FUNCTION 1 eng_adm.secret_hash(int);
+CREATE COLLATION eng_adm.c_too FROM "C";
+SET ROLE eng_alice;
+CREATE TABLE eng_a.p2 (k int);
+CREATE UNIQUE INDEX ON eng_a.p2 (k eng_adm.bt);
+INSERT INTO eng_a.p2 VALUES (1), (2);
+CREATE TABLE eng_a.c2 (k int);
+INSERT INTO eng_a.c2 VALUES (1), (1), (5);
+ALTER TABLE eng_a.c2 ADD FOREIGN KEY (k) REFERENCES eng_a.p2 (k) NOT VALID;
+-- text keys compared under a collation of eng_adm (the columns' collations differ)
+CREATE TABLE eng_a.p3 (code text COLLATE eng_adm.c_too PRIMARY KEY);
+INSERT INTO eng_a.p3 VALUES ('x');
+CREATE TABLE eng_a.c3 (code text COLLATE "C");
+INSERT INTO eng_a.c3 VALUES ('x'), ('y');
+ALTER TABLE eng_a.c3 ADD FOREIGN KEY (code) REFERENCES eng_a.p3 NOT VALID;
+RESET ROLE;
+-- (the error, without the position in the query, which holds OIDs)
+CREATE FUNCTION eng.error_of(query text) RETURNS text LANGUAGE plpgsql AS
+  $$BEGIN EXECUTE query; RETURN 'no error'; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END$$;
+-- no EXECUTE on the equality function
+SET fk_guard.orphan_engine = one_pass;
+SELECT constraint_name, engine, reason FROM fk_orphan_plan('eng_a.c2');
+SELECT error_of($$SELECT * FROM fk_orphans('eng_a.c2')$$);
+SELECT error_of($$SELECT * FROM fk_orphan_summary('eng_a.c2')$$);
+SET fk_guard.orphan_engine = planner;
+SELECT error_of($$SELECT * FROM fk_orphans('eng_a.c2')$$);
+SET fk_guard.orphan_engine = auto;
+SELECT error_of($$SELECT * FROM fk_orphans('eng_a.c2')$$);
+-- EXECUTE, but no USAGE on the operator's schema
+GRANT EXECUTE ON FUNCTION eng_adm.secret_eq(int, int) TO eng_alice;
+REVOKE USAGE ON SCHEMA eng_adm FROM PUBLIC;
+SET fk_guard.orphan_engine = one_pass;
+SELECT constraint_name, engine, reason FROM fk_orphan_plan('eng_a.c2');
+SELECT error_of($$SELECT * FROM fk_orphans('eng_a.c2')$$);
+SET fk_guard.orphan_engine = planner;
+SELECT error_of($$SELECT * FROM fk_orphans('eng_a.c2')$$);
+-- no USAGE on the schema of the collation the planner's query names
+SET fk_guard.orphan_engine = one_pass;
+SELECT constraint_name, engine, reason FROM fk_orphan_plan('eng_a.c3');
+SELECT error_of($$SELECT * FROM fk_orphans('eng_a.c3')$$);
+SET fk_guard.orphan_engine = planner;
+SELECT error_of($$SELECT * FROM fk_orphans('eng_a.c3')$$);
+-- with both, the one pass runs (and calls the function as the owner)
+GRANT USAGE ON SCHEMA eng_adm TO eng_alice;
+SET fk_guard.orphan_engine = one_pass;
+SELECT constraint_name, engine FROM fk_orphan_plan('eng_a.c2');
+SELECT key, child_ctid FROM fk_orphans('eng_a.c2');
+SELECT constraint_name, engine FROM fk_orphan_plan('eng_a.c3');
+SELECT key, child_ctid FROM fk_orphans('eng_a.c3');
+DROP SCHEMA eng_a CASCADE;
+DROP SCHEMA eng_adm CASCADE;
+DROP ROLE eng_alice;
+
 SET fk_guard.orphan_engine = auto;
 RESET search_path;
 DROP SCHEMA eng CASCADE;

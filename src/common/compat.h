@@ -8,6 +8,8 @@
 
 extern "C" {
 #include "postgres.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_proc.h"
 #include "executor/tstoreReceiver.h"
 #include "funcapi.h"
 #include "utils/acl.h"
@@ -52,6 +54,18 @@ may_execute(Oid proc, Oid role)
 	return object_aclcheck(ProcedureRelationId, proc, role, ACL_EXECUTE) == ACLCHECK_OK;
 #else
 	return pg_proc_aclcheck(proc, role, ACL_EXECUTE) == ACLCHECK_OK;
+#endif
+}
+
+/* True when role may use (look objects up in) the schema nsp.  (PostgreSQL 16
+ * replaced pg_namespace_aclcheck with object_aclcheck.) */
+inline bool
+may_use_namespace(Oid nsp, Oid role)
+{
+#if PG_VERSION_NUM >= 160000
+	return object_aclcheck(NamespaceRelationId, nsp, role, ACL_USAGE) == ACLCHECK_OK;
+#else
+	return pg_namespace_aclcheck(nsp, role, ACL_USAGE) == ACLCHECK_OK;
 #endif
 }
 

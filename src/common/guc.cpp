@@ -75,12 +75,12 @@ define_audit()
 void
 define_orphans()
 {
-	DefineCustomEnumVariable("fk_guard.orphan_engine", "How fk_orphans(), fk_orphan_summary() and fk_audit_run() check foreign keys.",
-	                         "auto: one pass over each table for every foreign key it can take, unless the referenced keys "
-	                         "are estimated to exceed work_mem * hash_mem_multiplier; one_pass: the one pass wherever it "
-	                         "applies; planner: one query per foreign key. fk_orphan_plan() shows each key's choice.",
-	                         &orphan_engine, kDefaultOrphanEngine, kOrphanEngines, PGC_USERSET, 0, nullptr, nullptr,
-	                         nullptr);
+	DefineCustomEnumVariable(
+		"fk_guard.orphan_engine", "How fk_orphans(), fk_orphan_summary() and fk_audit_run() check foreign keys.",
+		"auto: one pass over each table for every foreign key it can take, unless the referenced keys "
+		"are estimated to exceed work_mem * hash_mem_multiplier; one_pass: the one pass wherever it "
+		"applies; planner: one query per foreign key. fk_orphan_plan() shows each key's choice.",
+		&orphan_engine, kDefaultOrphanEngine, kOrphanEngines, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 }
 
 void

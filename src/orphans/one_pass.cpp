@@ -8,6 +8,7 @@
  */
 #include "orphans/one_pass.h"
 
+#include "common/compat.h"
 #include "common/guc.h"
 #include "common/owner_identity.h"
 #include "orphans/key_set.h"
@@ -17,13 +18,17 @@ extern "C" {
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
+#include "common/pg_prng.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "parser/parse_coerce.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/datum.h"
 #include "utils/uuid.h"
 #include "utils/fmgroids.h"
@@ -50,14 +55,14 @@ enum class ColumnKind {
 struct ColumnPlan {
 	AttrNumber fk_attno; /* in the scanned table */
 	AttrNumber pk_attno;
-	Oid left_type;       /* the operator's input types (pk, fk) */
+	Oid left_type; /* the operator's input types (pk, fk) */
 	Oid right_type;
 	Oid eq_function;
 	Oid pk_hash;
 	Oid fk_hash;
-	Oid collation;       /* the referenced column's: the one the planner's path compares under */
+	Oid collation; /* the referenced column's: the one the planner's path compares under */
 	ColumnKind kind;
-	Oid distinct_eq;     /* missing keys are distinct under the fk type's own equality (summaries) */
+	Oid distinct_eq; /* missing keys are distinct under the fk type's own equality (summaries) */
 	Oid distinct_hash;
 };
 
@@ -132,9 +137,70 @@ distinct_type(Oid fk_type, Oid right_type)
 	return IsPolymorphicType(right_type) ? getBaseType(fk_type) : right_type;
 }
 
-/* Fills plan for fk; plan->choice says whether the pass takes it. */
+/* The schema of a pg_operator, pg_collation or pg_type row (InvalidOid if gone). */
+Oid
+namespace_of(SysCacheIdentifier cache, Oid object)
+{
+	HeapTuple tuple = SearchSysCache1(cache, ObjectIdGetDatum(object));
+	if (!HeapTupleIsValid(tuple))
+		return InvalidOid;
+	Oid nsp = InvalidOid;
+	switch (cache) {
+	case OPEROID:
+		nsp = ((Form_pg_operator) GETSTRUCT(tuple))->oprnamespace;
+		break;
+	case COLLOID:
+		nsp = ((Form_pg_collation) GETSTRUCT(tuple))->collnamespace;
+		break;
+	case TYPEOID:
+		nsp = ((Form_pg_type) GETSTRUCT(tuple))->typnamespace;
+		break;
+	default:
+		break;
+	}
+	ReleaseSysCache(tuple);
+	return nsp;
+}
+
+bool
+may_use(SysCacheIdentifier cache, Oid object, Oid role)
+{
+	Oid nsp = namespace_of(cache, object);
+	return OidIsValid(nsp) && compat::may_use_namespace(nsp, role);
+}
+
+/*
+ * Whether checker may do what the planner's path does for one key column:
+ * name the operator (OPERATOR(schema.op): USAGE on its schema), the
+ * collation of a COLLATE clause and the types of casts (USAGE on their
+ * schemas), and execute the operator's function (EXECUTE), as the query's
+ * parser and executor check.  The one pass calls that function itself, so a
+ * key the owner may not check this way is left to the planner's path, which
+ * raises PostgreSQL's own "permission denied".  (Hash support functions are
+ * not checked: PostgreSQL does not check them either.)
+ */
+const char *
+planner_privilege_missing(Oid checker, Oid eq_operator, Oid eq_function, Oid pk_type, Oid fk_type, Oid fk_collation,
+                          const ColumnPlan &column)
+{
+	if (!may_use(OPEROID, eq_operator, checker))
+		return "the referencing table's owner may not use the schema of the key's equality operator";
+	if (OidIsValid(column.collation) && column.collation != fk_collation &&
+	    !may_use(COLLOID, column.collation, checker))
+		return "the referencing table's owner may not use the schema of the collation the key is compared under";
+	if ((pk_type != column.left_type && !may_use(TYPEOID, column.left_type, checker)) ||
+	    (fk_type != column.right_type && !may_use(TYPEOID, column.right_type, checker)))
+		return "the referencing table's owner may not use the schema of a type a key column is cast to";
+	if (!compat::may_execute(eq_function, checker))
+		return "the referencing table's owner may not execute the key's equality function";
+	return nullptr;
+}
+
+/* Fills plan for fk; plan->choice says whether the pass takes it.
+ * *estimated: the bytes auto mode estimates for the keys of the same table
+ * given the pass so far (the pass's budget is shared), updated. */
 void
-plan_key(const DeclaredForeignKey &fk, Report report, KeyPlan *plan)
+plan_key(const DeclaredForeignKey &fk, Report report, KeyPlan *plan, double *estimated)
 {
 	const ForeignKeySpec &spec = fk.spec;
 	plan->ncolumns = 0;
@@ -210,13 +276,23 @@ plan_key(const DeclaredForeignKey &fk, Report report, KeyPlan *plan)
 			return;
 		}
 		column.eq_function = get_opcode(pf_eq[i]);
-		if (!OidIsValid(column.eq_function) || !func_strict(column.eq_function)) {
+		if (!OidIsValid(column.eq_function)) {
+			plan->choice = planner("the key's equality operator has no function");
+			return;
+		}
+		if (const char *missing = planner_privilege_missing(fk.checker, pf_eq[i], column.eq_function, pk_type, fk_type,
+		                                                    fk_collation, column)) {
+			plan->choice = planner(missing);
+			return;
+		}
+		if (!func_strict(column.eq_function)) {
 			plan->choice = planner("the key's equality function is not strict");
 			return;
 		}
 		if (!get_op_hash_functions(pf_eq[i], &column.pk_hash, &column.fk_hash) || !func_strict(column.pk_hash) ||
 		    !func_strict(column.fk_hash)) {
-			plan->choice = planner("no hash operator family holds the key's equality with hash functions for both types");
+			plan->choice =
+				planner("no hash operator family holds the key's equality with hash functions for both types");
 			return;
 		}
 		if (is_int_equality(column.eq_function))
@@ -253,40 +329,68 @@ plan_key(const DeclaredForeignKey &fk, Report report, KeyPlan *plan)
 			tuples = ((Form_pg_class) GETSTRUCT(parent))->reltuples;
 			ReleaseSysCache(parent);
 		}
-		if (tuples * estimated_key_bytes(*plan) > (double) get_hash_memory_limit())
-			plan->choice = planner("the referenced keys are estimated to exceed work_mem * hash_mem_multiplier");
+		double bytes = Max(tuples, 0) * estimated_key_bytes(*plan);
+		if (*estimated + bytes > (double) get_hash_memory_limit())
+			plan->choice = planner(*estimated > 0
+			                           ? "the referenced keys, with those of the table's foreign keys before it, are "
+			                             "estimated to exceed work_mem * hash_mem_multiplier"
+			                           : "the referenced keys are estimated to exceed work_mem * hash_mem_multiplier");
+		else
+			*estimated += bytes;
 	}
 }
 
 /* ---- The pass ------------------------------------------------------------ */
 
-/* One key's memory budget: work_mem * hash_mem_multiplier, like a hash join's. */
+/* The pass's memory budget, shared by all its keys (they are all held at
+ * once): work_mem * hash_mem_multiplier, like one hash join's. */
 struct Budget {
-	MemoryContext context;
 	size_t used;
 	size_t limit;
+};
+
+/* One key's share: its memory, in a context of its own so that a key that
+ * gives up returns its memory to the others. */
+struct KeyBudget {
+	Budget *pass;
+	MemoryContext context;
+	size_t used;
 };
 
 void *
 budget_alloc(void *arg, size_t bytes)
 {
-	Budget *budget = static_cast<Budget *>(arg);
-	if (budget->used + bytes > budget->limit)
+	KeyBudget *budget = static_cast<KeyBudget *>(arg);
+	if (budget->pass->used + bytes > budget->pass->limit)
 		return nullptr;
-	void *memory =
-	    MemoryContextAllocExtended(budget->context, bytes, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO | MCXT_ALLOC_NO_OOM);
-	if (memory != nullptr)
+	void *memory = MemoryContextAllocExtended(budget->context, bytes,
+	                                          MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO | MCXT_ALLOC_NO_OOM);
+	if (memory != nullptr) {
 		budget->used += bytes;
+		budget->pass->used += bytes;
+	}
 	return memory;
 }
 
 void
 budget_release(void *arg, void *memory, size_t bytes)
 {
-	Budget *budget = static_cast<Budget *>(arg);
+	KeyBudget *budget = static_cast<KeyBudget *>(arg);
 	pfree(memory);
 	budget->used -= bytes;
+	budget->pass->used -= bytes;
 }
+
+/* The guard's interrupt hook (key_set.h): may longjmp out of a set's operation. */
+void
+check_interrupts(void *)
+{
+	CHECK_FOR_INTERRUPTS();
+}
+
+/* Most orphan ctids one key collects: what one tid[] array value can hold
+ * (report_one_pass passes them to the planner as one). */
+constexpr uint64 kMaxCtids = (MaxAllocSize - ARR_OVERHEAD_NONULLS(1)) / sizeof(ItemPointerData);
 
 /* How a key's referenced set is held. */
 enum class SetKind {
@@ -311,15 +415,16 @@ struct KeyRun {
 	const DeclaredForeignKey *fk;
 	KeyPlan plan;
 	SetKind kind;
-	Budget budget;
+	KeyBudget budget;
 	keyset::Allocator alloc;
+	keyset::Guard *guard;
 	keyset::IntSet ints;
 	keyset::Table table;
 	keyset::Arena arena;
 	keyset::Table missing; /* summaries: the distinct missing keys */
 	keyset::Arena missing_arena;
 	GenericColumn *generic; /* kGeneric: per column */
-	int64 ctid_capacity;    /* rows: result->ctids' */
+	keyset::Vector ctids;   /* rows: the orphans' ctids */
 	bool active;            /* still judged by the scan */
 	OnePassResult *result;
 };
@@ -403,8 +508,8 @@ bytes_equal(const void *stored, const Buffer *buffer)
 {
 	uint32 length;
 	memcpy(&length, stored, sizeof(length));
-	return length == buffer->length && memcmp(static_cast<const char *>(stored) + sizeof(length), buffer->data,
-	                                          length) == 0;
+	return length == buffer->length &&
+	       memcmp(static_cast<const char *>(stored) + sizeof(length), buffer->data, length) == 0;
 }
 
 /* A copy of value in the arena (detoasted), as a Datum. */
@@ -432,25 +537,29 @@ generic_hash(FmgrInfo *function, Oid collation, Datum value)
 	return DatumGetUInt32(FunctionCall1Coll(function, collation, value));
 }
 
-/* Sets up a key's run state (its functions and sets) in context. */
+/* Sets up a key's run state (its functions and sets) in a context of its own
+ * under context, drawing on the pass's budget. */
 void
-start_key(KeyRun *run, MemoryContext context)
+start_key(KeyRun *run, MemoryContext context, Budget *budget, keyset::Guard *guard)
 {
 	const KeyPlan &plan = run->plan;
-	run->budget = Budget{context, 0, get_hash_memory_limit()};
+	context = AllocSetContextCreate(context, "fk_guard one-pass key", ALLOCSET_DEFAULT_SIZES);
+	run->budget = KeyBudget{budget, context, 0};
 	run->alloc = keyset::Allocator{budget_alloc, budget_release, &run->budget};
+	run->guard = guard;
 	keyset::arena_init(&run->arena, run->alloc);
 	keyset::arena_init(&run->missing_arena, run->alloc);
+	keyset::vector_init(&run->ctids, run->alloc, sizeof(ItemPointerData), kMaxCtids);
 	bool all_fast = true;
 	for (int c = 0; c < plan.ncolumns; c++)
 		all_fast = all_fast && plan.columns[c].kind != ColumnKind::kGeneric;
 	run->kind = plan.ncolumns == 1 && plan.columns[0].kind == ColumnKind::kInt ? SetKind::kInts
-	            : all_fast                                                      ? SetKind::kPacked
-	                                                                            : SetKind::kGeneric;
+	            : all_fast                                                     ? SetKind::kPacked
+	                                                                           : SetKind::kGeneric;
 	run->generic = nullptr;
 	if (run->kind == SetKind::kGeneric) {
-		run->generic = static_cast<GenericColumn *>(
-		    MemoryContextAllocZero(context, sizeof(GenericColumn) * (size_t) plan.ncolumns));
+		run->generic = static_cast<GenericColumn *>(MemoryContextAllocZero(context, sizeof(GenericColumn) *
+		                                                                                (size_t) plan.ncolumns));
 		for (int c = 0; c < plan.ncolumns; c++) {
 			const ColumnPlan &column = plan.columns[c];
 			GenericColumn &g = run->generic[c];
@@ -468,16 +577,30 @@ start_key(KeyRun *run, MemoryContext context)
 	run->active = true;
 }
 
-/* The key fails over to the planner's path (its memory is left to the context). */
+/* The key fails over to the planner's path; its memory returns to the pass's budget. */
 void
 give_up(KeyRun *run, const char *reason)
 {
 	run->active = false;
 	run->result->done = false;
 	run->result->reason = reason;
+	if (run->budget.context != nullptr) {
+		MemoryContextDelete(run->budget.context);
+		run->budget.pass->used -= run->budget.used;
+		run->budget.context = nullptr;
+		run->budget.used = 0;
+	}
 }
 
-const char *const kOverBudget = "the referenced keys exceed work_mem * hash_mem_multiplier";
+const char *const kOverBudget =
+	"the key sets of the table's foreign keys exceed work_mem * hash_mem_multiplier, which they share";
+const char *const kTooLong = "too many keys share a hash value (a probe passed its cap)";
+
+const char *
+insert_failure(keyset::Insert outcome)
+{
+	return outcome == keyset::Insert::kTooLong ? kTooLong : kOverBudget;
+}
 
 /* Reads the referenced table into run's set. */
 void
@@ -501,7 +624,8 @@ build_parent_set(KeyRun *run, Snapshot snapshot, MemoryContext row_context, Buff
 		values = static_cast<int64 *>(run->alloc.alloc(run->alloc.arg, capacity * sizeof(int64)));
 		ok = values != nullptr;
 	} else
-		ok = keyset::table_init(&run->table, run->alloc, (uint64_t) Max(rel->rd_rel->reltuples, 0));
+		ok = keyset::table_init(&run->table, run->alloc, (uint64_t) Max(rel->rd_rel->reltuples, 0), run->guard);
+	const char *failure = kOverBudget;
 
 	while (ok && table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
 		CHECK_FOR_INTERRUPTS();
@@ -526,24 +650,28 @@ build_parent_set(KeyRun *run, Snapshot snapshot, MemoryContext row_context, Buff
 				}
 			}
 			if (ok)
-				values[nvalues++] = int_value(slot->tts_values[plan.columns[0].pk_attno - 1], plan.columns[0].left_type);
+				values[nvalues++] = int_value(slot->tts_values[plan.columns[0].pk_attno - 1],
+				                              plan.columns[0].left_type);
 		} else if (run->kind == SetKind::kPacked) {
 			buffer->length = 0;
 			for (int c = 0; c < plan.ncolumns; c++)
 				encode_column(buffer, plan.columns[c].kind, slot->tts_values[plan.columns[c].pk_attno - 1],
 				              plan.columns[c].left_type);
-			uint32 hash = keyset::hash_bytes(buffer->data, buffer->length);
+			uint32 hash = keyset::hash_bytes(buffer->data, buffer->length, run->guard->seed);
 			keyset::Arena *arena = &run->arena;
-			ok = keyset::table_insert(
-			         &run->table, hash, [buffer](const void *stored) { return bytes_equal(stored, buffer); },
-			         [arena, buffer]() { return store_bytes(arena, buffer); }) != keyset::Insert::kNoMemory;
+			keyset::Insert outcome = keyset::table_insert(
+				&run->table, hash, [buffer](const void *stored) { return bytes_equal(stored, buffer); },
+				[arena, buffer]() { return store_bytes(arena, buffer); });
+			ok = outcome == keyset::Insert::kAdded || outcome == keyset::Insert::kPresent;
+			if (!ok)
+				failure = insert_failure(outcome);
 		} else {
 			uint32 hash = 0;
 			for (int c = 0; c < plan.ncolumns; c++)
-				hash = keyset::combine(hash, generic_hash(&run->generic[c].pk_hash, plan.columns[c].collation,
-				                                          slot->tts_values[plan.columns[c].pk_attno - 1]));
-			if (hash == 0)
-				hash = 1;
+				hash = keyset::combine(hash,
+				                       generic_hash(&run->generic[c].pk_hash, plan.columns[c].collation,
+				                                    slot->tts_values[plan.columns[c].pk_attno - 1]),
+				                       run->guard->seed);
 			Datum *stored = static_cast<Datum *>(keyset::arena_alloc(&run->arena, sizeof(Datum) * plan.ncolumns));
 			ok = stored != nullptr;
 			for (int c = 0; c < plan.ncolumns && ok; c++)
@@ -551,10 +679,14 @@ build_parent_set(KeyRun *run, Snapshot snapshot, MemoryContext row_context, Buff
 				                 run->generic[c].pk_byval, &stored[c]);
 			/* Referenced keys are not deduplicated: the operator compares a
 			 * referenced key with a referencing one, not two referenced keys. */
-			if (ok)
-				ok = keyset::table_insert(
-				         &run->table, hash, [](const void *) { return false; },
-				         [stored]() { return static_cast<const void *>(stored); }) != keyset::Insert::kNoMemory;
+			if (ok) {
+				keyset::Insert outcome = keyset::table_insert(
+					&run->table, hash, [](const void *) { return false; },
+					[stored]() { return static_cast<const void *>(stored); });
+				ok = outcome == keyset::Insert::kAdded;
+				if (!ok)
+					failure = insert_failure(outcome);
+			}
 		}
 		MemoryContextSwitchTo(old);
 	}
@@ -563,38 +695,44 @@ build_parent_set(KeyRun *run, Snapshot snapshot, MemoryContext row_context, Buff
 	table_close(rel, NoLock);
 
 	if (ok && run->kind == SetKind::kInts) {
-		ok = keyset::intset_build(&run->ints, values, nvalues, run->alloc);
+		keyset::Build built = keyset::intset_build(&run->ints, values, nvalues, run->alloc, run->guard);
 		run->alloc.release(run->alloc.arg, values, capacity * sizeof(int64));
+		ok = built == keyset::Build::kBuilt;
+		if (!ok)
+			failure = built == keyset::Build::kTooLong ? kTooLong : kOverBudget;
 	}
 	if (!ok)
-		give_up(run, kOverBudget);
-	else if (!keyset::table_init(&run->missing, run->alloc, 16))
+		give_up(run, failure);
+	else if (!keyset::table_init(&run->missing, run->alloc, 16, run->guard))
 		give_up(run, kOverBudget);
 }
 
-/* Whether the referencing row's (complete) key has a referenced row. */
-bool
+/* Whether the referencing row's (complete) key has a referenced row
+ * (kFound, kAbsent), or kTooLong: the probe passed its cap, the key gives up. */
+keyset::Find
 has_parent(KeyRun *run, TupleTableSlot *slot, Buffer *buffer)
 {
 	const KeyPlan &plan = run->plan;
 	if (run->kind == SetKind::kInts)
-		return keyset::intset_contains(
-		    &run->ints, int_value(slot->tts_values[plan.columns[0].fk_attno - 1], plan.columns[0].right_type));
+		return keyset::intset_contains(&run->ints, int_value(slot->tts_values[plan.columns[0].fk_attno - 1],
+		                                                     plan.columns[0].right_type))
+		           ? keyset::Find::kFound
+		           : keyset::Find::kAbsent;
 	if (run->kind == SetKind::kPacked) {
 		buffer->length = 0;
 		for (int c = 0; c < plan.ncolumns; c++)
 			encode_column(buffer, plan.columns[c].kind, slot->tts_values[plan.columns[c].fk_attno - 1],
 			              plan.columns[c].right_type);
-		uint32 hash = keyset::hash_bytes(buffer->data, buffer->length);
+		uint32 hash = keyset::hash_bytes(buffer->data, buffer->length, run->guard->seed);
 		return keyset::table_find(&run->table, hash,
-		                          [buffer](const void *stored) { return bytes_equal(stored, buffer); }) != nullptr;
+		                          [buffer](const void *stored) { return bytes_equal(stored, buffer); });
 	}
 	uint32 hash = 0;
 	for (int c = 0; c < plan.ncolumns; c++)
-		hash = keyset::combine(hash, generic_hash(&run->generic[c].fk_hash, plan.columns[c].collation,
-		                                          slot->tts_values[plan.columns[c].fk_attno - 1]));
-	if (hash == 0)
-		hash = 1;
+		hash = keyset::combine(hash,
+		                       generic_hash(&run->generic[c].fk_hash, plan.columns[c].collation,
+		                                    slot->tts_values[plan.columns[c].fk_attno - 1]),
+		                       run->guard->seed);
 	auto equal = [run, slot, &plan](const void *stored) {
 		const Datum *pk = static_cast<const Datum *>(stored);
 		for (int c = 0; c < plan.ncolumns; c++)
@@ -603,11 +741,12 @@ has_parent(KeyRun *run, TupleTableSlot *slot, Buffer *buffer)
 				return false;
 		return true;
 	};
-	return keyset::table_find(&run->table, hash, equal) != nullptr;
+	return keyset::table_find(&run->table, hash, equal);
 }
 
-/* Adds the orphan's (complete) key to the distinct missing keys. */
-bool
+/* Adds the orphan's (complete) key to the distinct missing keys; null, or
+ * why the key gives up. */
+const char *
 add_missing(KeyRun *run, TupleTableSlot *slot, Buffer *buffer)
 {
 	const KeyPlan &plan = run->plan;
@@ -616,18 +755,20 @@ add_missing(KeyRun *run, TupleTableSlot *slot, Buffer *buffer)
 		for (int c = 0; c < plan.ncolumns; c++)
 			encode_column(buffer, plan.columns[c].kind, slot->tts_values[plan.columns[c].fk_attno - 1],
 			              plan.columns[c].right_type);
-		uint32 hash = keyset::hash_bytes(buffer->data, buffer->length);
+		uint32 hash = keyset::hash_bytes(buffer->data, buffer->length, run->guard->seed);
 		keyset::Arena *arena = &run->missing_arena;
-		return keyset::table_insert(
-		           &run->missing, hash, [buffer](const void *stored) { return bytes_equal(stored, buffer); },
-		           [arena, buffer]() { return store_bytes(arena, buffer); }) != keyset::Insert::kNoMemory;
+		keyset::Insert outcome = keyset::table_insert(
+			&run->missing, hash, [buffer](const void *stored) { return bytes_equal(stored, buffer); },
+			[arena, buffer]() { return store_bytes(arena, buffer); });
+		return outcome == keyset::Insert::kAdded || outcome == keyset::Insert::kPresent ? nullptr
+		                                                                                : insert_failure(outcome);
 	}
 	uint32 hash = 0;
 	for (int c = 0; c < plan.ncolumns; c++)
-		hash = keyset::combine(hash, generic_hash(&run->generic[c].distinct_hash, plan.columns[c].collation,
-		                                          slot->tts_values[plan.columns[c].fk_attno - 1]));
-	if (hash == 0)
-		hash = 1;
+		hash = keyset::combine(hash,
+		                       generic_hash(&run->generic[c].distinct_hash, plan.columns[c].collation,
+		                                    slot->tts_values[plan.columns[c].fk_attno - 1]),
+		                       run->guard->seed);
 	auto equal = [run, slot, &plan](const void *stored) {
 		const Datum *fk = static_cast<const Datum *>(stored);
 		for (int c = 0; c < plan.ncolumns; c++)
@@ -646,46 +787,42 @@ add_missing(KeyRun *run, TupleTableSlot *slot, Buffer *buffer)
 				return nullptr;
 		return stored;
 	};
-	return keyset::table_insert(&run->missing, hash, equal, make) != keyset::Insert::kNoMemory;
+	keyset::Insert outcome = keyset::table_insert(&run->missing, hash, equal, make);
+	return outcome == keyset::Insert::kAdded || outcome == keyset::Insert::kPresent ? nullptr : insert_failure(outcome);
 }
 
-/* Records an orphan row's ctid (rows report); false when out of budget. */
-bool
+/* Records an orphan row's ctid (rows report); null, or why the key gives up. */
+const char *
 add_ctid(KeyRun *run, ItemPointer tid)
 {
-	OnePassResult *result = run->result;
-	if (result->nctids == run->ctid_capacity) {
-		int64 grown = run->ctid_capacity == 0 ? 1024 : run->ctid_capacity * 2;
-		ItemPointerData *ctids =
-		    static_cast<ItemPointerData *>(run->alloc.alloc(run->alloc.arg, sizeof(ItemPointerData) * grown));
-		if (ctids == nullptr)
-			return false;
-		if (result->nctids > 0) {
-			memcpy(ctids, result->ctids, sizeof(ItemPointerData) * result->nctids);
-			run->alloc.release(run->alloc.arg, result->ctids, sizeof(ItemPointerData) * run->ctid_capacity);
-		}
-		result->ctids = ctids;
-		run->ctid_capacity = grown;
+	switch (keyset::vector_push(&run->ctids, tid)) {
+	case keyset::Push::kPushed:
+		run->result->ctids = reinterpret_cast<ItemPointerData *>(run->ctids.data);
+		run->result->nctids = (int64) run->ctids.count;
+		return nullptr;
+	case keyset::Push::kFull:
+		return "more orphans than one tid[] array holds";
+	case keyset::Push::kNoMemory:
+		break;
 	}
-	result->ctids[result->nctids++] = *tid;
-	return true;
+	return "the orphans found exceed work_mem * hash_mem_multiplier";
 }
 
 } // namespace
 
 EngineChoice
-choose_engine(const DeclaredForeignKey &fk, Report report)
+choose_engine(const DeclaredForeignKey &fk, Report report, double *estimated)
 {
 	KeyPlan *plan = static_cast<KeyPlan *>(palloc(sizeof(KeyPlan)));
-	plan_key(fk, report, plan);
+	plan_key(fk, report, plan, estimated);
 	EngineChoice choice = plan->choice;
 	pfree(plan);
 	return choice;
 }
 
 void
-run_one_pass(const DeclaredForeignKey *keys, const int *which, int n, Report report, int64 limit,
-             MemoryContext context, OnePassResult *results)
+run_one_pass(const DeclaredForeignKey *keys, const int *which, int n, Report report, int64 limit, MemoryContext context,
+             OnePassResult *results)
 {
 	MemoryContext old = MemoryContextSwitchTo(context);
 	KeyRun *runs = static_cast<KeyRun *>(palloc0(sizeof(KeyRun) * (size_t) n));
@@ -693,6 +830,13 @@ run_one_pass(const DeclaredForeignKey *keys, const int *which, int n, Report rep
 	Buffer buffer{static_cast<char *>(palloc(1024)), 1024, 0};
 	Snapshot snapshot = GetActiveSnapshot();
 	const ForeignKeySpec &first = keys[which[0]].spec;
+	/* One budget for every key: they are all held until the scan ends.  A
+	 * key whose set does not fit gives up (returning its memory), and the
+	 * keys after it may still fit. */
+	Budget budget{0, get_hash_memory_limit()};
+	/* A seed per pass: the keys' owner cannot choose keys that collide. */
+	keyset::Guard guard = keyset::guard_make(pg_prng_uint64(&pg_global_prng_state), check_interrupts);
+	double estimated = 0;
 
 	SavedIdentity saved = become_owner(keys[which[0]].checker);
 	for (int i = 0; i < n; i++) {
@@ -700,12 +844,12 @@ run_one_pass(const DeclaredForeignKey *keys, const int *which, int n, Report rep
 		run->fk = &keys[which[i]];
 		run->result = &results[i];
 		*run->result = OnePassResult{true, "judged in one pass", 0, 0, nullptr, 0};
-		plan_key(*run->fk, report, &run->plan);
+		plan_key(*run->fk, report, &run->plan, &estimated);
 		if (run->plan.choice.engine != Engine::kOnePass) {
 			give_up(run, run->plan.choice.reason);
 			continue;
 		}
-		start_key(run, context);
+		start_key(run, context, &budget, &guard);
 		build_parent_set(run, snapshot, row_context, &buffer);
 	}
 
@@ -743,20 +887,28 @@ run_one_pass(const DeclaredForeignKey *keys, const int *which, int n, Report rep
 				 * finds a partner. */
 				if (nulls == plan.ncolumns || (nulls > 0 && !run->fk->spec.match_full))
 					continue;
-				if (nulls == 0 && has_parent(run, slot, &buffer))
-					continue;
+				if (nulls == 0) {
+					keyset::Find found = has_parent(run, slot, &buffer);
+					if (found == keyset::Find::kFound)
+						continue;
+					if (found == keyset::Find::kTooLong) {
+						give_up(run, kTooLong);
+						active--;
+						continue;
+					}
+				}
 				run->result->orphan_rows++;
-				bool ok = true;
+				const char *failure = nullptr;
 				if (report == Report::kRows) {
-					ok = add_ctid(run, &slot->tts_tid);
-					if (ok && limit >= 0 && run->result->nctids >= limit) {
+					failure = add_ctid(run, &slot->tts_tid);
+					if (failure == nullptr && limit >= 0 && run->result->nctids >= limit) {
 						run->active = false;
 						active--;
 					}
 				} else if (nulls == 0)
-					ok = add_missing(run, slot, &buffer);
-				if (!ok) {
-					give_up(run, "the orphans found exceed work_mem * hash_mem_multiplier");
+					failure = add_missing(run, slot, &buffer);
+				if (failure != nullptr) {
+					give_up(run, failure);
 					active--;
 				}
 			}

@@ -41,16 +41,19 @@ struct EngineChoice {
 /*
  * The path fk takes, from the catalogs and the setting alone (no data is
  * read): what fk_orphan_plan() shows.  fk must be checkable and its tables
- * locked.  The run may still fall back when the keys turn out not to fit in
- * memory, or when the pass raises an error.
+ * locked.  The keys of one table share one memory budget: *estimated (start
+ * at 0 for each table, then pass it to each of its keys in turn) is what
+ * auto mode estimates the keys given the pass so far take.  The run may
+ * still fall back when the keys turn out not to fit in memory, or when the
+ * pass raises an error.
  */
-EngineChoice choose_engine(const DeclaredForeignKey &fk, Report report);
+EngineChoice choose_engine(const DeclaredForeignKey &fk, Report report, double *estimated);
 
 /* What the pass found for one foreign key.  Trivially destructible. */
 struct OnePassResult {
-	bool done;              /* false: not judged by the pass (reason says why); use the planner's path */
+	bool done; /* false: not judged by the pass (reason says why); use the planner's path */
 	const char *reason;
-	int64 orphan_rows;      /* summaries */
+	int64 orphan_rows; /* summaries */
 	int64 missing_keys;
 	ItemPointerData *ctids; /* rows: the orphans' ctids, ascending, at most limit */
 	int64 nctids;

@@ -376,11 +376,18 @@ report_one_pass(const DeclaredForeignKey &fk, Report report, bool strict, const 
 	}
 	if (result.nctids == 0)
 		return;
-	Datum *elements = static_cast<Datum *>(palloc(sizeof(Datum) * result.nctids));
-	for (int64 i = 0; i < result.nctids; i++)
-		elements[i] = PointerGetDatum(&result.ctids[i]);
-	ArrayType *ctids = construct_array(elements, (int) result.nctids, TIDOID, sizeof(ItemPointerData), false,
-	                                   TYPALIGN_SHORT);
+	/* A tid[] of the ctids as they are (6 bytes each, short alignment: no
+	 * padding), without a Datum per element: the pass collects no more than
+	 * one array holds (run_one_pass's cap). */
+	Size bytes = ARR_OVERHEAD_NONULLS(1) + sizeof(ItemPointerData) * (Size) result.nctids;
+	ArrayType *ctids = static_cast<ArrayType *>(palloc0(bytes));
+	SET_VARSIZE(ctids, bytes);
+	ctids->ndim = 1;
+	ctids->dataoffset = 0;
+	ctids->elemtype = TIDOID;
+	ARR_DIMS(ctids)[0] = (int) result.nctids;
+	ARR_LBOUND(ctids)[0] = 1;
+	memcpy(ARR_DATA_PTR(ctids), result.ctids, sizeof(ItemPointerData) * (Size) result.nctids);
 	char *sql = to_palloc(orphan_rows_by_ctid_query(spec));
 	if (strict)
 		run_as_checker(sql, fk, out, desc, ctids);
@@ -388,7 +395,6 @@ report_one_pass(const DeclaredForeignKey &fk, Report report, bool strict, const 
 		check_isolated(fk, report, sql, out, desc, ctids);
 	pfree(sql);
 	pfree(ctids);
-	pfree(elements);
 }
 
 /* The planner's path for one key, as before the one pass existed. */
@@ -414,11 +420,12 @@ check_table(const DeclaredForeignKey *keys, int from, int to, Report report, int
 	int *slot_of = static_cast<int *>(palloc(sizeof(int) * n));
 	const char **reasons = static_cast<const char **>(palloc(sizeof(const char *) * n));
 	int passed = 0;
+	double estimated = 0; /* the keys given the pass share one budget */
 	for (int i = from; i < to; i++) {
 		slot_of[i - from] = -1;
 		if (!keys[i].checkable())
 			continue;
-		EngineChoice choice = choose_engine(keys[i], report);
+		EngineChoice choice = choose_engine(keys[i], report, &estimated);
 		reasons[i - from] = choice.reason;
 		if (choice.engine == Engine::kOnePass) {
 			slot_of[i - from] = passed;
@@ -484,10 +491,14 @@ plan_foreign_keys(Oid target, Tuplestorestate *out, TupleDesc desc)
 	for (int i = 0; i < count; i++)
 		if (!keys[i].checkable())
 			raise_refusal(keys[i]);
+	double estimated = 0;
 	for (int i = 0; i < count; i++) {
 		/* what fk_orphans() would do; fk_orphan_summary() decides the same but
-		 * also needs a hashable equality of the referencing type */
-		EngineChoice choice = choose_engine(keys[i], Report::kRows);
+		 * also needs a hashable equality of the referencing type.  The keys of
+		 * one table (consecutive) share the pass's budget. */
+		if (i > 0 && keys[i].spec.scan_relid != keys[i - 1].spec.scan_relid)
+			estimated = 0;
+		EngineChoice choice = choose_engine(keys[i], Report::kRows, &estimated);
 		Datum values[4] = {DirectFunctionCall1(namein, CStringGetDatum(keys[i].spec.constraint_name)),
 		                   ObjectIdGetDatum(keys[i].spec.scan_relid),
 		                   CStringGetTextDatum(choice.engine == Engine::kOnePass ? "one_pass" : "planner"),
