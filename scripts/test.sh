@@ -47,10 +47,18 @@ status=0
 fkg_cluster_start regress
 make -C "$repo" -s PG_CONFIG="$PG_BIN/pg_config" installcheck 2>&1 | tee "$logs/regress" || status=$?
 [ "$status" = 0 ] || cat "$repo/regression.diffs" 2>/dev/null | head -200
-fkg_cluster_stop
 total=$(grep -c '^test .* \.\.\. ' "$logs/regress" || true)
 bad=$(grep -c '^test .* \.\.\. FAILED' "$logs/regress" || true)
 record pg_regress "$status" $((total - bad)) "$bad"
+
+echo "== pg_regress, each orphan engine forced (one_pass, then planner)"
+status=0
+make -C "$repo" -s PG_CONFIG="$PG_BIN/pg_config" installcheck-engines 2>&1 | tee "$logs/engines" || status=$?
+[ "$status" = 0 ] || cat "$repo/regression.diffs" 2>/dev/null | head -200
+fkg_cluster_stop
+total=$(grep -c '^test .* \.\.\. ' "$logs/engines" || true)
+bad=$(grep -c '^test .* \.\.\. FAILED' "$logs/engines" || true)
+record pg_regress_engines "$status" $((total - bad)) "$bad"
 
 echo "== pg_regress, preloaded"
 status=0
