@@ -11,6 +11,12 @@
 #   fk_orphan_summary('orders') with one_pass, and with planner
 # and prints each ratio's median over the rounds with its min and max. Only ratios
 # measured in the same run are meaningful; absolute times depend on the machine.
+#
+# PROFILE=1: then records one fk_orphans('orders') call on the one-pass path with
+#   perf (perf record -g on the backend) and prints the top of perf report.
+# SCALING=1: then runs bench/scaling.sh on the same cluster: the scaling table
+#   (child rows and parent keys, time and peak memory against the budget).
+# PG_BIN: the server to build for, install into and run (default: the system's).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 source "$repo/scripts/lib.sh"
@@ -97,3 +103,29 @@ SELECT pg_backend_pid() AS pid \gset
 SELECT count(*) AS orphans FROM fk_orphans('orders') \gset
 \! echo "backend private memory after fk_orphans (work_mem 4MB): $(grep RssAnon /proc/$FKG_PID/status | tr -s ' \t' ' ')"
 SQL
+
+if [ "${PROFILE:-0}" = 1 ]; then
+	if ! command -v perf >/dev/null; then
+		echo "PROFILE=1: perf is not installed; no profile"
+	else
+		# perf attaches to the backend before the call and stops when it returns.
+		prof=$(mktemp -d /tmp/fk_guard.profile.XXXXXX)
+		PGOPTIONS='-c fk_guard.orphan_engine=one_pass' FKG_PROF=$prof psql -X -q -o /dev/null <<'SQL'
+SELECT count(*) FROM fk_orphan_plan('orders');
+SELECT pg_backend_pid() AS pid \gset
+\setenv FKG_PID :pid
+\! perf record -q -g -o "$FKG_PROF/perf.data" -p "$FKG_PID" >"$FKG_PROF/record.log" 2>&1 & echo $! >"$FKG_PROF/perf.pid"; sleep 1
+SELECT count(*) FROM fk_orphans('orders');
+\! kill -INT "$(cat "$FKG_PROF/perf.pid")"; while kill -0 "$(cat "$FKG_PROF/perf.pid")" 2>/dev/null; do sleep 0.1; done
+SQL
+		echo
+		echo "profile of one fk_orphans('orders') on the one-pass path (perf report --no-children, self time):"
+		perf report -i "$prof/perf.data" --stdio --no-children --sort dso,symbol -g none --percent-limit 0.5 2>/dev/null |
+			grep -v '^#' | grep -v '^$' | head -40
+		rm -rf "$prof"
+	fi
+fi
+
+if [ "${SCALING:-0}" = 1 ]; then
+	FKG_SCALING_IN_CLUSTER=1 FKG_SCALING_REUSE="postgres $ORDERS $CUSTOMERS" bash "$repo/bench/scaling.sh"
+fi
