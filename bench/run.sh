@@ -12,8 +12,9 @@
 # and prints each ratio's median over the rounds with its min and max. Only ratios
 # measured in the same run are meaningful; absolute times depend on the machine.
 #
-# PROFILE=1: then records one fk_orphans('orders') call on the one-pass path with
+# PERF=1: then records one fk_orphans('orders') call on the one-pass path with
 #   perf (perf record -g on the backend) and prints the top of perf report.
+#   (Not PROFILE=1: PGXS passes $PROFILE to the compiler and the linker.)
 # SCALING=1: then runs bench/scaling.sh on the same cluster: the scaling table
 #   (child rows and parent keys, time and peak memory against the budget).
 # PG_BIN: the server to build for, install into and run (default: the system's).
@@ -104,9 +105,9 @@ SELECT count(*) AS orphans FROM fk_orphans('orders') \gset
 \! echo "backend private memory after fk_orphans (work_mem 4MB): $(grep RssAnon /proc/$FKG_PID/status | tr -s ' \t' ' ')"
 SQL
 
-if [ "${PROFILE:-0}" = 1 ]; then
+if [ "${PERF:-0}" = 1 ]; then
 	if ! command -v perf >/dev/null; then
-		echo "PROFILE=1: perf is not installed; no profile"
+		echo "PERF=1: perf is not installed; no profile"
 	else
 		# perf attaches to the backend before the call and stops when it returns.
 		prof=$(mktemp -d /tmp/fk_guard.profile.XXXXXX)
