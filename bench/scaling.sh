@@ -14,7 +14,7 @@
 #             key: the pass then gives up at run time and the planner's path checks it)
 #   ns/row    auto's median per child row
 #   pass max  the most memory the one pass held at once (key sets, their build buffers,
-#             orphan ctids), by its own account (its DEBUG1 line), in one auto call;
+#             orphan ctids), by its own account (its DEBUG2 line), in one auto call;
 #             /bdg: that as a share of the budget
 #   RssAnon+  the backend's private memory (RssAnon) at its highest during that auto
 #             call in a fresh connection, less what it held just before the call,
@@ -87,7 +87,7 @@ stats() { # median [min .. max] of the numbers on stdin (awk: floats)
 # so that what the first call of a session caches (catalog entries, plans) is
 # mostly in the baseline, then the measured call under fk_guard.orphan_engine = engine.
 # Prints "kB bytes": the RssAnon growth, and the most the pass held by its own
-# account (its DEBUG1 line; - when no pass ran).
+# account (its DEBUG2 line; - when no pass ran).
 peak_kb() { # peak_kb PGOPTIONS engine db
 	local out=$tmp/peak
 	rm -f "$out" "$out".*
@@ -95,7 +95,7 @@ peak_kb() { # peak_kb PGOPTIONS engine db
 SET fk_guard.orphan_engine = planner;
 SELECT count(*) FROM fk_orphans('orders', 0);
 SET fk_guard.orphan_engine = $2;
-SET client_min_messages = debug1;
+SET client_min_messages = debug2;
 SELECT pg_backend_pid() AS pid \gset
 \setenv FKG_PID :pid
 \! bash "\$FKG_SELF" --sample "\$FKG_PID" "\$FKG_OUT" >/dev/null 2>&1 & while [ ! -e "\$FKG_OUT.ready" ]; do sleep 0.01; done
