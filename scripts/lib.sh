@@ -71,3 +71,68 @@ fkg_cluster_stop() {
 	[ "${FKG_KEEP:-0}" = 1 ] || rm -rf "$FKG_CLUSTER_DIR"
 	unset FKG_CLUSTER_DIR
 }
+
+# fkg_vendor_postgres VERSION
+# Prints the install prefix of PostgreSQL VERSION built from the vendored
+# postgresql-VERSION.tar.xz (FKG_VENDOR_DIR, default ../shared/vendor next to the
+# checkout). Built once into FKG_CACHE_DIR (default /var/cache/fk_guard), outside
+# the checkout, under postgresql-VERSION-<first 12 hex digits of the tarball's
+# sha256>, and reused when present. The build happens in a private directory that
+# is renamed into place only once complete, so a killed build is never taken for
+# a finished one. Besides the server (with TAP test support) it installs what the
+# tests need: contrib/spi (autoinc, refint) and, under PREFIX/src/test/regress,
+# the tree's regression files with their regress.so built for this server.
+# Build output goes to PREFIX.build.log next to the cache entry.
+fkg_vendor_postgres() {
+	local version=$1
+	local repo
+	repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	local vendor=${FKG_VENDOR_DIR:-$repo/../shared/vendor}
+	local cache=${FKG_CACHE_DIR:-/var/cache/fk_guard}
+	local tarball=$vendor/postgresql-$version.tar.xz
+	if [ ! -f "$tarball" ]; then
+		echo "fkg_vendor_postgres: no $tarball (FKG_VENDOR_DIR names the vendor directory)" >&2
+		return 1
+	fi
+	local sha
+	sha=$(sha256sum "$tarball" | cut -d' ' -f1)
+	if [ -f "$vendor/SHA256SUMS" ] && ! grep -q "^$sha  postgresql-$version.tar.xz\$" "$vendor/SHA256SUMS"; then
+		echo "fkg_vendor_postgres: $tarball does not match $vendor/SHA256SUMS" >&2
+		return 1
+	fi
+	local prefix=$cache/postgresql-$version-${sha:0:12}
+	if [ -x "$prefix/bin/pg_config" ]; then
+		echo "$prefix"
+		return 0
+	fi
+	mkdir -p "$cache" || return 1
+	local tmp log=$prefix.build.log
+	tmp=$(mktemp -d "$cache/.build-postgresql-$version.XXXXXX") || return 1
+	echo "building PostgreSQL $version into $prefix (log: $log)" >&2
+	if ! (
+		set -e
+		tar -xJf "$tarball" -C "$tmp"
+		cd "$tmp/postgresql-$version"
+		sh ./configure --prefix="$prefix" --enable-tap-tests --without-icu
+		make -j"$(nproc)"
+		make install DESTDIR="$tmp/dest"
+		make -C contrib/spi install DESTDIR="$tmp/dest"
+		make -C src/test/regress all
+		mkdir -p "$tmp/dest$prefix/src/test"
+		cp -r src/test/regress "$tmp/dest$prefix/src/test/regress"
+		cp COPYRIGHT "$tmp/dest$prefix/src/"
+	) >"$log" 2>&1; then
+		echo "fkg_vendor_postgres: building PostgreSQL $version failed; the end of $log:" >&2
+		tail -n 30 "$log" >&2
+		rm -rf "$tmp"
+		return 1
+	fi
+	# rename(2) is atomic; if a concurrent build got there first, use its result.
+	mv -T "$tmp/dest$prefix" "$prefix" 2>/dev/null || [ -x "$prefix/bin/pg_config" ] || {
+		echo "fkg_vendor_postgres: cannot move the build into $prefix" >&2
+		rm -rf "$tmp"
+		return 1
+	}
+	rm -rf "$tmp"
+	echo "$prefix"
+}
