@@ -33,6 +33,7 @@ extern "C" {
 #include "catalog/pg_trigger.h"
 #include "commands/trigger.h"
 #include "lib/stringinfo.h"
+#include "utils/array.h" /* DatumGetArrayTypeP, ARR_*: PostgreSQL 18's headers no longer bring it in */
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"

@@ -34,6 +34,7 @@
 #include "capture/violation_store.h"
 #include "capture/violation_writer.h"
 #include "common/clipped_copy.h"
+#include "common/compat.h"
 #include "common/guc.h"
 #include "common/pg_boundary.h"
 
@@ -163,7 +164,7 @@ innermost_altering()
 bool
 describe(ViolationEvent *e, char *message, const ErrorData *edata, const Frame *frame)
 {
-	if (!is_ri_error(edata->sqlerrcode == ERRCODE_FOREIGN_KEY_VIOLATION, edata->filename))
+	if (!is_ri_error(compat::is_ri_violation_sqlstate(edata->sqlerrcode), edata->filename))
 		return false;
 	bool match_full = edata->detail != nullptr &&
 	                  strcmp(edata->detail, _("MATCH FULL does not allow mixing of null and nonnull key values.")) == 0;
@@ -229,7 +230,7 @@ add_violation(const ViolationEvent &e, const char *message, const char *statemen
 void
 error_raised(const Frame *frame)
 {
-	if (geterrcode() != ERRCODE_FOREIGN_KEY_VIOLATION || capture_context == nullptr || !active() ||
+	if (!compat::is_ri_violation_sqlstate(geterrcode()) || capture_context == nullptr || !active() ||
 	    innermost_frame() != frame)
 		return;
 	MemoryContext old = MemoryContextSwitchTo(capture_context);
@@ -397,16 +398,16 @@ executor_start(QueryDesc *query, int eflags)
 }
 
 void
-executor_run(QueryDesc *query, ScanDirection direction, uint64 count, bool execute_once)
+executor_run(FKG_EXECUTOR_RUN_PARAMS)
 {
 	Frame frame;
 	bool capture = active();
 	if (capture)
 		push_frame(&frame, query, 0, false, query->sourceText);
 	if (prev_executor_run)
-		prev_executor_run(query, direction, count, execute_once);
+		prev_executor_run(FKG_EXECUTOR_RUN_ARGS);
 	else
-		standard_ExecutorRun(query, direction, count, execute_once);
+		standard_ExecutorRun(FKG_EXECUTOR_RUN_ARGS);
 	if (capture)
 		pop_frame(&frame);
 }
@@ -463,7 +464,7 @@ process_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tre
 void
 emit_log(ErrorData *edata)
 {
-	if (edata->elevel < ERROR || edata->sqlerrcode != ERRCODE_FOREIGN_KEY_VIOLATION || !active())
+	if (edata->elevel < ERROR || !compat::is_ri_violation_sqlstate(edata->sqlerrcode) || !active())
 		return;
 	char message[kMessageLength];
 	if (!describe(&scratch, message, edata, nullptr))
@@ -559,10 +560,10 @@ fkg_ExecutorStart(QueryDesc *query, int eflags)
 }
 
 static void
-fkg_ExecutorRun(QueryDesc *query, ScanDirection direction, uint64 count, bool execute_once)
+fkg_ExecutorRun(FKG_EXECUTOR_RUN_PARAMS)
 {
 	invoke([&]() {
-		executor_run(query, direction, count, execute_once);
+		executor_run(FKG_EXECUTOR_RUN_ARGS);
 		return (Datum) 0;
 	});
 }

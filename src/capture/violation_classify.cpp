@@ -2,8 +2,9 @@
  * violation_classify.cpp
  *    Classification, hints and log lines for foreign-key violations.
  *
- * The message formats below are PostgreSQL 15's (src/backend/utils/adt/ri_triggers.c);
- * they are the one place to change when a version words them differently.
+ * The message formats below are ri_triggers.c's (src/backend/utils/adt/ri_triggers.c,
+ * PostgreSQL 15 to 18); they are the one place to change when a version words
+ * them differently.  Formats a version does not have are simply never seen.
  */
 #include "capture/violation_classify.h"
 
@@ -18,6 +19,10 @@ namespace {
 const char *const kChildMessage = "insert or update on table \"%s\" violates foreign key constraint \"%s\"";
 const char *const kParentMessage =
 	"update or delete on table \"%s\" violates foreign key constraint \"%s\" on table \"%s\"";
+/* PostgreSQL 18 reports the referenced side of a RESTRICT key with its own
+ * message (and SQLSTATE 23001: see compat::is_ri_violation_sqlstate). */
+const char *const kRestrictMessage =
+	"update or delete on table \"%s\" violates RESTRICT setting of foreign key constraint \"%s\" on table \"%s\"";
 const char *const kPartitionMessage = "removing partition \"%s\" violates foreign key constraint \"%s\"";
 
 bool
@@ -67,7 +72,7 @@ classify_side(const char *message_id, bool match_full_detail, Side *side)
 		return false;
 	if (std::strcmp(message_id, kChildMessage) == 0)
 		*side = match_full_detail ? Side::MatchFull : Side::Child;
-	else if (std::strcmp(message_id, kParentMessage) == 0)
+	else if (std::strcmp(message_id, kParentMessage) == 0 || std::strcmp(message_id, kRestrictMessage) == 0)
 		*side = Side::Parent;
 	else if (std::strcmp(message_id, kPartitionMessage) == 0)
 		*side = Side::Partition;

@@ -15,7 +15,9 @@
 namespace fkg {
 
 /* True when (sqlstate, source file) come from PostgreSQL's own RI code, as
- * opposed to 23503 re-raised by an FDW or by RAISE ... USING ERRCODE. */
+ * opposed to 23503 re-raised by an FDW or by RAISE ... USING ERRCODE.  The
+ * caller says whether the SQLSTATE is one RI raises (compat.h:
+ * is_ri_violation_sqlstate). */
 bool is_ri_error(bool is_foreign_key_violation, const char *filename);
 
 /* The side of a violation, from the error's untranslated message format

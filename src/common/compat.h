@@ -1,7 +1,10 @@
 /*
  * compat.h
  *    Every PostgreSQL-version-specific call fk_guard makes, in one place.
- *    Written against PostgreSQL 15; a port to another major version changes this file.
+ *    fk_guard supports PostgreSQL 15 to 18 (tested: 15, 16 and 18; 17 by
+ *    reading its headers).  Every PG_VERSION_NUM conditional lives here, each
+ *    with a comment naming the upstream change it follows; the rest of the
+ *    code calls these helpers and macros.
  */
 #ifndef FK_GUARD_COMPAT_H
 #define FK_GUARD_COMPAT_H
@@ -10,6 +13,7 @@ extern "C" {
 #include "postgres.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
+#include "executor/executor.h"
 #include "executor/tstoreReceiver.h"
 #include "funcapi.h"
 #include "utils/acl.h"
@@ -25,7 +29,47 @@ extern "C" {
 #error "fk_guard needs PostgreSQL 15 or later"
 #endif
 
+/*
+ * ExecutorRun_hook's parameters, and the arguments that pass them on.
+ * PostgreSQL 18 removed ExecutorRun()'s execute_once argument, and with it the
+ * hook type's (executor/executor.h, ExecutorRun_hook_type, PostgreSQL 18).
+ */
+#if PG_VERSION_NUM >= 180000
+#define FKG_EXECUTOR_RUN_PARAMS QueryDesc *query, ScanDirection direction, uint64 count
+#define FKG_EXECUTOR_RUN_ARGS query, direction, count
+#else
+#define FKG_EXECUTOR_RUN_PARAMS QueryDesc *query, ScanDirection direction, uint64 count, bool execute_once
+#define FKG_EXECUTOR_RUN_ARGS query, direction, count, execute_once
+#endif
+
+/*
+ * An SQL expression over pg_constraint c (for catalog queries), true for a
+ * temporal foreign key (... PERIOD col).  PostgreSQL 18 added them with the
+ * column (catalog/pg_constraint.h: conperiod; 17's were reverted before
+ * release); before 18 no foreign key is temporal.
+ */
+#if PG_VERSION_NUM >= 180000
+#define FKG_SQL_CONPERIOD "c.conperiod"
+#else
+#define FKG_SQL_CONPERIOD "false"
+#endif
+
 namespace fkg::compat {
+
+/* True for the SQLSTATEs ri_triggers.c raises a foreign-key violation with:
+ * 23503, and from PostgreSQL 18 also 23001 (restrict_violation) for the
+ * referenced side of an ON UPDATE/ON DELETE RESTRICT key, with its own message
+ * ("... violates RESTRICT setting of foreign key constraint ...": ri_triggers.c,
+ * ri_ReportViolation(), PostgreSQL 18). */
+inline bool
+is_ri_violation_sqlstate(int sqlerrcode)
+{
+#if PG_VERSION_NUM >= 180000
+	return sqlerrcode == ERRCODE_FOREIGN_KEY_VIOLATION || sqlerrcode == ERRCODE_RESTRICT_VIOLATION;
+#else
+	return sqlerrcode == ERRCODE_FOREIGN_KEY_VIOLATION;
+#endif
+}
 
 /* A DestReceiver appending a query's rows to tupstore, converted to target's row type. */
 inline DestReceiver *

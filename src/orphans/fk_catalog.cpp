@@ -8,6 +8,8 @@
  */
 #include "orphans/fk_catalog.h"
 
+#include "common/compat.h"
+
 extern "C" {
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
@@ -72,7 +74,8 @@ SELECT c.oid, c.conname,
          AND pg_catalog.has_column_privilege(s.relowner, p.oid, pa.attnum, 'SELECT')
          AND NOT (p.relrowsecurity AND NOT pg_catalog.pg_has_role(s.relowner, p.relowner, 'USAGE')
                   AND NOT EXISTS (SELECT FROM pg_catalog.pg_roles ro
-                                   WHERE ro.oid = s.relowner AND (ro.rolsuper OR ro.rolbypassrls)))
+                                   WHERE ro.oid = s.relowner AND (ro.rolsuper OR ro.rolbypassrls))),
+       )SQL" FKG_SQL_CONPERIOD R"SQL(
   FROM pg_catalog.pg_constraint c
   CROSS JOIN LATERAL (
       SELECT COALESCE($1, c.conrelid) AS relid
@@ -155,6 +158,7 @@ enum Column {
 	kOtherSessionTemp,
 	kUnloggedInRecovery,
 	kOwnerReadsParent,
+	kTemporal,
 };
 
 static Oid
@@ -188,6 +192,7 @@ refusal_of_row(HeapTuple row, TupleDesc desc)
 		bool refuses_when;
 		Refusal refusal;
 	} kChecks[] = {
+		{kTemporal, true, Refusal::kTemporal},
 		{kOtherSessionTemp, true, Refusal::kOtherSessionTemp},
 		{kUnloggedInRecovery, true, Refusal::kUnloggedInRecovery},
 		{kChildSchemaUsage, false, Refusal::kChildSchemaUsage},
@@ -230,6 +235,8 @@ refusal_reason(Refusal refusal)
 	switch (refusal) {
 	case Refusal::kNone:
 		break;
+	case Refusal::kTemporal:
+		return "temporal foreign key: not supported";
 	case Refusal::kOtherSessionTemp:
 		return "temporary table of another session";
 	case Refusal::kUnloggedInRecovery:
@@ -269,6 +276,16 @@ raise_refusal(const DeclaredForeignKey &fk)
 	switch (fk.refusal) {
 	case Refusal::kNone:
 		break;
+	case Refusal::kTemporal:
+		/* RI_FKey_check judges a PERIOD key by whether the referenced rows'
+		 * periods, merged, cover the referencing row's: not the equality
+		 * join fk_guard's queries are built on. */
+		ereport(ERROR,
+		        (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+		         errmsg("fk_guard cannot check temporal foreign key \"%s\" on table %s", spec.constraint_name, child),
+		         errdetail("Foreign keys with PERIOD are not supported: PostgreSQL checks them by range "
+		                   "containment over the referenced rows' periods.")));
+		pg_unreachable();
 	case Refusal::kOtherSessionTemp:
 		ereport(ERROR,
 		        (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("cannot access temporary tables of other sessions"),

@@ -16,6 +16,7 @@ namespace fkg {
 /* Why a foreign key cannot be checked for the current role (kNone: it can). */
 enum class Refusal {
 	kNone,
+	kTemporal,             /* a temporal foreign key (PERIOD, PostgreSQL 18): not implemented */
 	kOtherSessionTemp,     /* another session's temporary table: its rows are not readable here */
 	kUnloggedInRecovery,   /* an unlogged table (or partition) on a hot standby */
 	kChildSchemaUsage,     /* no USAGE on the referencing table's schema */

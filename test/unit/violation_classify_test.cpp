@@ -63,6 +63,11 @@ TEST(ClassifySide, UsesTheUntranslatedMessageFormat)
 	ASSERT_TRUE(fkg::classify_side(
 		"update or delete on table \"%s\" violates foreign key constraint \"%s\" on table \"%s\"", false, &side));
 	EXPECT_EQ(side, Side::Parent);
+	/* PostgreSQL 18's message for the referenced side of a RESTRICT key (SQLSTATE 23001). */
+	ASSERT_TRUE(fkg::classify_side("update or delete on table \"%s\" violates RESTRICT setting of foreign key "
+	                               "constraint \"%s\" on table \"%s\"",
+	                               false, &side));
+	EXPECT_EQ(side, Side::Parent);
 	ASSERT_TRUE(fkg::classify_side("removing partition \"%s\" violates foreign key constraint \"%s\"", false, &side));
 	EXPECT_EQ(side, Side::Partition);
 	EXPECT_FALSE(fkg::classify_side("insert or update on table \"orders\" violates foreign key constraint \"c\"", false,
@@ -78,6 +83,8 @@ TEST(KeyFromDetail, KeepsColumnsAndValuesWithNestedParentheses)
 	EXPECT_STREQ(key, "(customer_id)=(9842)");
 	fkg::key_from_detail(key, sizeof(key), "Key (a, b)=((1,2), f(x)) is still referenced from table \"t\".");
 	EXPECT_STREQ(key, "(a, b)=((1,2), f(x))");
+	fkg::key_from_detail(key, sizeof(key), "Key (a)=(1) is referenced from table \"t\".");
+	EXPECT_STREQ(key, "(a)=(1)");
 	fkg::key_from_detail(key, sizeof(key), "Key (code)=(x\") database=evil (pid=1) is not present in table \"codes\".");
 	EXPECT_STREQ(key, "(code)=(x\") database=evil (pid=1)") << "unbalanced parentheses and quotes in the value";
 	fkg::key_from_detail(key, sizeof(key), "Key is not present in table \"we(i)rd\".");
