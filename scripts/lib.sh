@@ -2,18 +2,40 @@
 # Installs what fk_guard needs on Debian 12 and runs throwaway PostgreSQL clusters
 # as an unprivileged OS user (PostgreSQL refuses to run as root).
 
-PG_MAJOR=${PG_MAJOR:-15}
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
+# The server: PG_BIN (its bin directory) names it; without one, Debian's
+# packaged PG_MAJOR (default 15). A PG_BIN outside /usr/lib/postgresql is a
+# server built from source (scripts/test-matrix.sh: fkg_vendor_postgres), for
+# which no server package is installed.
+if [ -n "${PG_BIN:-}" ]; then
+	case $PG_BIN in
+	/usr/lib/postgresql/*/bin) PG_MAJOR=$(basename "$(dirname "$PG_BIN")") ;;
+	*) PG_MAJOR=$("$PG_BIN/pg_config" --version | sed -n 's/^PostgreSQL \([0-9]*\).*/\1/p') ;;
+	esac
+else
+	PG_MAJOR=${PG_MAJOR:-15}
+	PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+fi
 PG_OS_USER=${PG_OS_USER:-postgres}
 export PATH="$PG_BIN:$PATH"
 
-# Debian packages fk_guard needs to build, test, benchmark and demo.
-FKG_PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib postgresql-$PG_MAJOR-cron
-  libboost-dev libgtest-dev cmake g++ make libipc-run-perl perl clang-format"
+# Debian packages fk_guard needs to build, test, benchmark and demo: the
+# toolchain, and for a packaged server the server, its headers, contrib and
+# pg_cron (where Debian packages one for that major).
+FKG_PACKAGES="libboost-dev libgtest-dev cmake g++ make libipc-run-perl perl clang-format"
+case $PG_BIN in
+/usr/lib/postgresql/*/bin)
+	FKG_PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib $FKG_PACKAGES"
+	if dpkg-query -W -f='${Status}' "postgresql-$PG_MAJOR-cron" 2>/dev/null | grep -q "install ok installed" ||
+		apt-cache show "postgresql-$PG_MAJOR-cron" >/dev/null 2>&1; then
+		FKG_PACKAGES="$FKG_PACKAGES postgresql-$PG_MAJOR-cron"
+	fi
+	;;
+esac
 
+# fkg_install_packages [PACKAGE...]: installs those missing (default: FKG_PACKAGES).
 fkg_install_packages() {
 	local missing=""
-	for p in $FKG_PACKAGES; do
+	for p in ${*:-$FKG_PACKAGES}; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 	done
 	[ -z "$missing" ] && return 0

@@ -2,14 +2,17 @@
 # scripts/test.sh -- runs every fk_guard test and exits non-zero on any failure.
 #
 # On a fresh Debian 12 machine (as root) it installs the packages it needs, builds
-# and installs the extension, then runs:
+# and installs the extension into the server of PG_BIN (default Debian's
+# PostgreSQL 15, /usr/lib/postgresql/15/bin; a source-built server's bin works too:
+# scripts/test-matrix.sh runs this against 15, 16 and 18), then runs:
 #   0. make format-check (the sources as clang-format writes them; a second or so),
 #   1. the C++ unit tests (GoogleTest, via CMake and ctest),
 #   2. the pg_regress suite (sql/, expected/) against a throwaway cluster, and its
 #      preloaded part on a temporary server pg_regress starts (make installcheck-preloaded),
 #   3. the cluster tests (test/t/*.pl, TAP) that need several sessions or servers.
-#      One runs PostgreSQL 15.1's own regression files from ../shared/vendor (FKG_VENDOR_DIR)
-#      with and without fk_guard; it caches their build in /var/cache/fk_guard (FKG_CACHE_DIR).
+#      One runs PostgreSQL's own regression files (the server's major: for 15 the 15.1 files
+#      from ../shared/vendor, FKG_VENDOR_DIR, built once into /var/cache/fk_guard, FKG_CACHE_DIR;
+#      for a source-built server its tree's) with and without fk_guard.
 # Clusters run as the unprivileged OS user "postgres" in directories under /tmp.
 set -euo pipefail
 
