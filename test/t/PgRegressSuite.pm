@@ -12,7 +12,12 @@ use File::Path qw(make_path remove_tree);
 use File::Temp ();
 use PostgreSQL::Test::Utils;
 
-our @EXPORT = qw(prepare_suite input_dir scheduled ri_errors);
+our @EXPORT = qw(prepare_suite input_dir scheduled scheduled_here ri_errors);
+
+# Whether input_dir adapts the sql files to a later psql (psql_compatible):
+# for the vendored 15.1 files run by a later 15.x psql. A suite from the
+# server's own tree matches its psql: set this to 0.
+our $psql_compatible = 1;
 
 # The unpacked suite (its src/test/regress) and its regress.so, built against
 # the server of the pg_config on PATH, under $cache/<tarball name>-<sha256>:
@@ -49,6 +54,13 @@ sub scheduled
 	return sort { $position{$a} <=> $position{$b} } @tests;
 }
 
+# True when the suite's parallel_schedule runs the test.
+sub scheduled_here
+{
+	my ($suite, $test) = @_;
+	return grep { /^test:\s*(.*)/ && grep { $_ eq $test } split(' ', $1) } split /\n/, slurp_file("$suite/parallel_schedule");
+}
+
 # An --inputdir (and --dlpath, its lib/) for pg_regress: the suite's data and
 # expected files, its libraries and those of the installed server's contrib
 # (the triggers test loads contrib/spi's autoinc and refint), and the tests'
@@ -63,7 +75,9 @@ sub input_dir
 	for my $test (@tests)
 	{
 		PostgreSQL::Test::Utils::append_to_file("$dir/sql/$test.sql",
-			psql_compatible(slurp_file("$suite/sql/$test.sql"), slurp_file("$suite/expected/$test.out")));
+			$psql_compatible
+			? psql_compatible(slurp_file("$suite/sql/$test.sql"), slurp_file("$suite/expected/$test.out"))
+			: slurp_file("$suite/sql/$test.sql"));
 	}
 	return $dir;
 }
@@ -95,7 +109,8 @@ sub psql_compatible
 }
 
 # The foreign-key violations a result file shows the client: every message
-# ri_triggers.c raises with SQLSTATE 23503, with its DETAIL. Each is a hash:
+# ri_triggers.c raises with SQLSTATE 23503 (and from PostgreSQL 18 with 23001,
+# for the referenced side of a RESTRICT key), with its DETAIL. Each is a hash:
 # line, side (child, parent, match_full, partition), constraint, child (the
 # referencing table's name) and parent (the referenced one's, when shown),
 # key ("(cols)=(values)" when shown), and before: the output since the
@@ -122,10 +137,10 @@ sub ri_errors
 			}
 		}
 		elsif ($lines[$n] =~
-			/^ERROR:  update or delete on table "(.+)" violates foreign key constraint "(.+)" on table "(.+)"$/)
+			/^ERROR:  update or delete on table "(.+)" violates (?:RESTRICT setting of )?foreign key constraint "(.+)" on table "(.+)"$/)
 		{
 			$e = { side => 'parent', parent => $1, constraint => $2, child => $3 };
-			$e->{key} = $1 if $detail =~ /^DETAIL:  Key (\(.*\)=\(.*\)) is still referenced from table "(.+)"\.$/;
+			$e->{key} = $1 if $detail =~ /^DETAIL:  Key (\(.*\)=\(.*\)) is (?:still )?referenced from table "(.+)"\.$/;
 		}
 		elsif ($lines[$n] =~ /^ERROR:  removing partition "(.+)" violates foreign key constraint "(.+)"$/)
 		{
