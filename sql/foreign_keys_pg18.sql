@@ -4,7 +4,9 @@
 -- one. Before 18 neither exists: the test only says so (expected/foreign_keys_pg18_1.out).
 SELECT current_setting('server_version_num')::int >= 180000 AS pg18 \gset
 \if :pg18
-\ir include/foreign_keys_pg18.sql
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set body :abs_srcdir '/sql/include/foreign_keys_pg18.sql'
+\i :body
 \else
 \echo 'skipped: NOT ENFORCED and PERIOD foreign keys need PostgreSQL 18 or later'
 \endif
