@@ -104,7 +104,12 @@ fkg_cluster_stop() {
 # a finished one. Besides the server (with TAP test support) it installs what the
 # tests need: contrib/spi (autoinc, refint) and, under PREFIX/src/test/regress,
 # the tree's regression files with their regress.so built for this server.
-# Build output goes to PREFIX.build.log next to the cache entry.
+# It is built with ICU (nondeterministic collations, which the tests exercise,
+# as every packaged PostgreSQL has them: needs libicu-dev and pkg-config). A
+# cache entry built by another recipe (FKG_VENDOR_RECIPE below, recorded in
+# PREFIX/.fkg-recipe) is rebuilt. Build output goes to PREFIX.build.log.
+FKG_VENDOR_RECIPE="configure --enable-tap-tests --with-icu; install; contrib/spi; src/test/regress"
+FKG_BUILD_PACKAGES="bison flex libreadline-dev zlib1g-dev libssl-dev libicu-dev pkg-config make gcc"
 fkg_vendor_postgres() {
 	local version=$1
 	local repo
@@ -123,10 +128,11 @@ fkg_vendor_postgres() {
 		return 1
 	fi
 	local prefix=$cache/postgresql-$version-${sha:0:12}
-	if [ -x "$prefix/bin/pg_config" ]; then
+	if [ -x "$prefix/bin/pg_config" ] && [ "$(cat "$prefix/.fkg-recipe" 2>/dev/null)" = "$FKG_VENDOR_RECIPE" ]; then
 		echo "$prefix"
 		return 0
 	fi
+	fkg_install_packages $FKG_BUILD_PACKAGES >&2 || return 1
 	mkdir -p "$cache" || return 1
 	local tmp log=$prefix.build.log
 	tmp=$(mktemp -d "$cache/.build-postgresql-$version.XXXXXX") || return 1
@@ -135,7 +141,7 @@ fkg_vendor_postgres() {
 		set -e
 		tar -xJf "$tarball" -C "$tmp"
 		cd "$tmp/postgresql-$version"
-		sh ./configure --prefix="$prefix" --enable-tap-tests --without-icu
+		sh ./configure --prefix="$prefix" --enable-tap-tests --with-icu
 		make -j"$(nproc)"
 		make install DESTDIR="$tmp/dest"
 		make -C contrib/spi install DESTDIR="$tmp/dest"
@@ -143,14 +149,19 @@ fkg_vendor_postgres() {
 		mkdir -p "$tmp/dest$prefix/src/test"
 		cp -r src/test/regress "$tmp/dest$prefix/src/test/regress"
 		cp COPYRIGHT "$tmp/dest$prefix/src/"
+		echo "$FKG_VENDOR_RECIPE" >"$tmp/dest$prefix/.fkg-recipe"
 	) >"$log" 2>&1; then
 		echo "fkg_vendor_postgres: building PostgreSQL $version failed; the end of $log:" >&2
 		tail -n 30 "$log" >&2
 		rm -rf "$tmp"
 		return 1
 	fi
-	# rename(2) is atomic; if a concurrent build got there first, use its result.
-	mv -T "$tmp/dest$prefix" "$prefix" 2>/dev/null || [ -x "$prefix/bin/pg_config" ] || {
+	# An entry of another recipe goes aside first. rename(2) is atomic; if a
+	# concurrent build got there first, use its result.
+	if [ -e "$prefix" ] && [ "$(cat "$prefix/.fkg-recipe" 2>/dev/null)" != "$FKG_VENDOR_RECIPE" ]; then
+		mv -T "$prefix" "$tmp/previous"
+	fi
+	mv -T "$tmp/dest$prefix" "$prefix" 2>/dev/null || [ -f "$prefix/.fkg-recipe" ] || {
 		echo "fkg_vendor_postgres: cannot move the build into $prefix" >&2
 		rm -rf "$tmp"
 		return 1

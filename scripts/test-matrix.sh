@@ -29,8 +29,6 @@ export FKG_VENDOR_DIR=$vendor
 pg15_bin=${FKG_PG15_BIN:-/usr/lib/postgresql/15/bin}
 fuzz_cases=${FKG_MATRIX_FUZZ_CASES:-150}
 
-# What building PostgreSQL from source needs.
-FKG_BUILD_PACKAGES="bison flex libreadline-dev zlib1g-dev libssl-dev make gcc perl libipc-run-perl"
 
 elapsed() {
 	local s=$(($(date +%s) - $1))
@@ -48,7 +46,6 @@ for version in $versions; do
 	if [ "$version" = 15 ]; then
 		bin=$pg15_bin
 	else
-		fkg_install_packages $FKG_BUILD_PACKAGES || true
 		if ! prefix=$(fkg_vendor_postgres "$version"); then
 			summary+=("PostgreSQL $version: tests: 0 passed, 1 failed (could not build the server; $(elapsed "$version_started"))")
 			total_failed=$((total_failed + 1))
