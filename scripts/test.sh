@@ -50,8 +50,9 @@ status=0
 fkg_cluster_start regress
 make -C "$repo" -s PG_CONFIG="$PG_BIN/pg_config" installcheck 2>&1 | tee "$logs/regress" || status=$?
 [ "$status" = 0 ] || cat "$repo/regression.diffs" 2>/dev/null | head -200
-total=$(grep -c '^test .* \.\.\. ' "$logs/regress" || true)
-bad=$(grep -c '^test .* \.\.\. FAILED' "$logs/regress" || true)
+# pg_regress 15 prints "test name ... ok|FAILED", 16 and later "ok|not ok N - name".
+total=$(grep -cE '^(test .* \.\.\. |(not )?ok [0-9]+ +- )' "$logs/regress" || true)
+bad=$(grep -cE '^(test .* \.\.\. FAILED|not ok [0-9]+ )' "$logs/regress" || true)
 record pg_regress "$status" $((total - bad)) "$bad"
 
 echo "== pg_regress, each orphan engine forced (one_pass, then planner)"
@@ -59,8 +60,8 @@ status=0
 make -C "$repo" -s PG_CONFIG="$PG_BIN/pg_config" installcheck-engines 2>&1 | tee "$logs/engines" || status=$?
 [ "$status" = 0 ] || cat "$repo/regression.diffs" 2>/dev/null | head -200
 fkg_cluster_stop
-total=$(grep -c '^test .* \.\.\. ' "$logs/engines" || true)
-bad=$(grep -c '^test .* \.\.\. FAILED' "$logs/engines" || true)
+total=$(grep -cE '^(test .* \.\.\. |(not )?ok [0-9]+ +- )' "$logs/engines" || true)
+bad=$(grep -cE '^(test .* \.\.\. FAILED|not ok [0-9]+ )' "$logs/engines" || true)
 record pg_regress_engines "$status" $((total - bad)) "$bad"
 
 echo "== pg_regress, preloaded"
