@@ -50,14 +50,13 @@ else
 {
 	$suite = dirname($bindir) . '/src/test/regress';
 	$regress_so = "$suite/regress.so";
-	plan skip_all => "PostgreSQL $major's regression files are not at $suite (scripts/lib.sh's "
+	plan skip_all => "PostgreSQL ${major}'s regression files are not at $suite (scripts/lib.sh's "
 	  . 'fkg_vendor_postgres installs them with the servers it builds)'
 	  unless -f $regress_so;
 	$PgRegressSuite::psql_compatible = 0;
 }
 
 my $started = time;
-my $cache = $ENV{FKG_CACHE_DIR} // ($ENV{XDG_CACHE_HOME} // "$ENV{HOME}/.cache") . '/fk_guard';
 ($suite, $regress_so) = prepare_suite($tarball, $cache) if $tarball;
 @tests = grep { scheduled_here($suite, $_) } @tests;
 my @schedule = scheduled($suite, @prerequisites, @tests);
