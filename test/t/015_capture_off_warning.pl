@@ -67,10 +67,13 @@ $node->safe_psql('postgres', q{ALTER SYSTEM RESET session_preload_libraries; SEL
 wait_for_setting('');
 
 # A parallel worker loading the library the leader autoloaded says nothing.
+# (PostgreSQL 16 renamed force_parallel_mode to debug_parallel_query.)
+my $force_parallel = $node->safe_psql('postgres',
+	q{SELECT name FROM pg_settings WHERE name IN ('debug_parallel_query', 'force_parallel_mode')});
 $offset = -s $node->logfile;
-($ret, $stdout, $stderr) = $node->psql('postgres', q{
+($ret, $stdout, $stderr) = $node->psql('postgres', qq{
 	SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
-	SET max_parallel_workers_per_gather = 2; SET force_parallel_mode = on;
+	SET max_parallel_workers_per_gather = 2; SET $force_parallel = on;
 	SELECT count(*) FROM fk_orphans();
 	SELECT count(*) FROM c});
 is($stderr, '', 'parallel query after autoloading: no warning');

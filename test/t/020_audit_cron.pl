@@ -50,7 +50,7 @@ like($log, qr/WARNING:  fk_guard: 4 orphaned rows in 2 foreign keys/, 'the audit
 my $locker = $node->background_psql('postgres');
 $locker->query_safe('BEGIN; LOCK TABLE second_orders IN ACCESS EXCLUSIVE MODE;');
 my $auditor = $node->background_psql('postgres', on_error_stop => 0);
-my $auditor_pid = $auditor->query_safe('SELECT pg_backend_pid()');
+chomp(my $auditor_pid = $auditor->query_safe('SELECT pg_backend_pid()'));
 $auditor->{stdin} .= "CALL fk_audit_run();\n";
 $auditor->{run}->pump_nb();
 ok( $node->poll_query_until('postgres',
