@@ -71,8 +71,8 @@ preloaded=$(mktemp -d /tmp/fk_guard.preloaded.XXXXXX)
 fkg_as_pg make -C "$repo" -s PG_CONFIG="$PG_BIN/pg_config" PRELOADED_OUTPUTDIR="$preloaded" installcheck-preloaded 2>&1 |
 	tee "$logs/preloaded" || status=$?
 [ "$status" = 0 ] && rm -rf "$preloaded" || cat "$preloaded/regression.diffs" 2>/dev/null | head -200
-total=$(grep -c '^test .* \.\.\. ' "$logs/preloaded" || true)
-bad=$(grep -c '^test .* \.\.\. FAILED' "$logs/preloaded" || true)
+total=$(grep -cE '^(test .* \.\.\. |(not )?ok [0-9]+ +- )' "$logs/preloaded" || true)
+bad=$(grep -cE '^(test .* \.\.\. FAILED|not ok [0-9]+ )' "$logs/preloaded" || true)
 record pg_regress_preloaded "$status" $((total - bad)) "$bad"
 
 echo "== cluster tests (prove)"
