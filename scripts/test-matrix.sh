@@ -57,6 +57,7 @@ for version in $versions; do
 	# A copy of the checkout (tracked and untracked files, none ignored): the
 	# extension's objects live next to its sources.
 	work=$(mktemp -d "/tmp/fk_guard.matrix-$version.XXXXXX")
+	chmod 755 "$work" # test.sh runs some steps in it as the clusters' OS user
 	if git -C "$repo" rev-parse --git-dir >/dev/null 2>&1; then
 		(cd "$repo" && git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$work")
 	else

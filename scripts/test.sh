@@ -49,7 +49,7 @@ echo "== pg_regress"
 status=0
 fkg_cluster_start regress
 make -C "$repo" -s PG_CONFIG="$PG_BIN/pg_config" installcheck 2>&1 | tee "$logs/regress" || status=$?
-[ "$status" = 0 ] || cat "$repo/regression.diffs" 2>/dev/null | head -200
+[ "$status" = 0 ] || cat "$repo/regression.diffs" 2>/dev/null | head -200 || true
 # pg_regress 15 prints "test name ... ok|FAILED", 16 and later "ok|not ok N - name".
 total=$(grep -cE '^(test .* \.\.\. |(not )?ok [0-9]+ +- )' "$logs/regress" || true)
 bad=$(grep -cE '^(test .* \.\.\. FAILED|not ok [0-9]+ )' "$logs/regress" || true)
@@ -58,7 +58,7 @@ record pg_regress "$status" $((total - bad)) "$bad"
 echo "== pg_regress, each orphan engine forced (one_pass, then planner)"
 status=0
 make -C "$repo" -s PG_CONFIG="$PG_BIN/pg_config" installcheck-engines 2>&1 | tee "$logs/engines" || status=$?
-[ "$status" = 0 ] || cat "$repo/regression.diffs" 2>/dev/null | head -200
+[ "$status" = 0 ] || cat "$repo/regression.diffs" 2>/dev/null | head -200 || true
 fkg_cluster_stop
 total=$(grep -cE '^(test .* \.\.\. |(not )?ok [0-9]+ +- )' "$logs/engines" || true)
 bad=$(grep -cE '^(test .* \.\.\. FAILED|not ok [0-9]+ )' "$logs/engines" || true)
@@ -70,7 +70,7 @@ preloaded=$(mktemp -d /tmp/fk_guard.preloaded.XXXXXX)
 [ "$(id -u)" = 0 ] && chown "$PG_OS_USER" "$preloaded"
 fkg_as_pg make -C "$repo" -s PG_CONFIG="$PG_BIN/pg_config" PRELOADED_OUTPUTDIR="$preloaded" installcheck-preloaded 2>&1 |
 	tee "$logs/preloaded" || status=$?
-[ "$status" = 0 ] && rm -rf "$preloaded" || cat "$preloaded/regression.diffs" 2>/dev/null | head -200
+[ "$status" = 0 ] && rm -rf "$preloaded" || cat "$preloaded/regression.diffs" 2>/dev/null | head -200 || true
 total=$(grep -cE '^(test .* \.\.\. |(not )?ok [0-9]+ +- )' "$logs/preloaded" || true)
 bad=$(grep -cE '^(test .* \.\.\. FAILED|not ok [0-9]+ )' "$logs/preloaded" || true)
 record pg_regress_preloaded "$status" $((total - bad)) "$bad"
