@@ -72,7 +72,9 @@ my $with = run_paths($node);
 
 # The script did what it is meant to do: 23 violations reached the client, one
 # was swallowed by PL/pgSQL.
-my @client_errors = $without =~ /^psql:[^\n]*: ERROR:  [^\n]*violates foreign key constraint/mg;
+# (PostgreSQL 18 words a RESTRICT key's error "violates RESTRICT setting of
+# foreign key constraint".)
+my @client_errors = $without =~ /^psql:[^\n]*: ERROR:  [^\n]*violates (?:RESTRICT setting of )?foreign key constraint/mg;
 is(scalar @client_errors, 23, 'without fk_guard: 23 violations reach the client');
 like($without, qr/^ caught 23503$/m, 'without fk_guard: the EXCEPTION block caught one violation');
 unlike($without, qr/^psql:[^\n]*: (?:FATAL|PANIC|WARNING)|server closed the connection/m,
@@ -80,7 +82,7 @@ unlike($without, qr/^psql:[^\n]*: (?:FATAL|PANIC|WARNING)|server closed the conn
 
 # Each error is printed before the marker of its path (stderr merged in order).
 my $marker_re = join('|', @markers);
-my @sequence = $without =~ /violates foreign key constraint "[^"]+"|^ (?:$marker_re) +\| /mg;
+my @sequence = $without =~ /violates (?:RESTRICT setting of )?foreign key constraint "[^"]+"|^ (?:$marker_re) +\| /mg;
 s/^violates.*/error/, s/^ (\w+).*/$1/ for @sequence;
 is( join(' ', @sequence),
 	join(' ', map { $_ eq 'swallowed' ? $_ : "error $_" } @markers),
