@@ -1,8 +1,9 @@
 /*
  * compat.h
  *    Every PostgreSQL-version-specific call fk_guard makes, in one place.
- *    fk_guard supports PostgreSQL 15 to 18 (tested: 15, 16 and 18; 17 by
- *    reading its headers).  Every PG_VERSION_NUM conditional lives here, each
+ *    fk_guard supports PostgreSQL 15 to 18 (tested: 15, 16 and 18; 17 is not
+ *    built here: which side of each conditional it takes follows the release
+ *    each change landed in).  Every PG_VERSION_NUM conditional lives here, each
  *    with a comment naming the upstream change it follows; the rest of the
  *    code calls these helpers and macros.
  */
