@@ -16,7 +16,6 @@ extern "C" {
 #include "catalog/pg_proc.h"
 #include "executor/executor.h"
 #include "executor/tstoreReceiver.h"
-#include "catalog/pg_proc.h" /* ProcedureRelationId, for object_aclcheck (16+) */
 #include "funcapi.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
