@@ -202,24 +202,26 @@ append_rows(Tuplestorestate *to, Tuplestorestate *from, TupleDesc desc)
 }
 
 /*
- * Runs one foreign key's query in a subtransaction, so that a check
- * PostgreSQL itself cannot complete costs only that key its report.  Rows go
- * to a scratch tuplestore first, so a failed key leaves none behind.
+ * Runs body() in a subtransaction.  Returns nullptr when it completes; when it
+ * raises an error that does not end the call (ends_the_call), rolls the
+ * subtransaction back and returns the error, for the caller to report; any
+ * other error is raised again.  body is a lambda capturing references (rule 5
+ * of pg_boundary.h), and like everything under PG_TRY it throws no C++
+ * exception (rule 4).
  */
-void
-check_isolated(const DeclaredForeignKey &fk, Report report, const char *sql, Tuplestorestate *out, TupleDesc desc,
-               ArrayType *ctids = nullptr)
+template <typename Body>
+ErrorData *
+in_subtransaction(Body &&body)
 {
 	MemoryContext context = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	Tuplestorestate *scratch = tuplestore_begin_heap(false, false, work_mem);
-	volatile bool failed = false;
+	ErrorData *volatile error = nullptr;
 
 	BeginInternalSubTransaction(nullptr);
 	MemoryContextSwitchTo(context);
 	PG_TRY();
 	{
-		run_as_checker(sql, fk, scratch, desc, ctids);
+		body();
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(context);
 		CurrentResourceOwner = owner;
@@ -234,6 +236,24 @@ check_isolated(const DeclaredForeignKey &fk, Report report, const char *sql, Tup
 		CurrentResourceOwner = owner;
 		if (ends_the_call(edata->sqlerrcode))
 			ReThrowError(edata);
+		error = edata;
+	}
+	PG_END_TRY();
+	return error;
+}
+
+/*
+ * Runs one foreign key's query in a subtransaction, so that a check
+ * PostgreSQL itself cannot complete costs only that key its report.  Rows go
+ * to a scratch tuplestore first, so a failed key leaves none behind.
+ */
+void
+check_isolated(const DeclaredForeignKey &fk, Report report, const char *sql, Tuplestorestate *out, TupleDesc desc,
+               ArrayType *ctids = nullptr)
+{
+	Tuplestorestate *scratch = tuplestore_begin_heap(false, false, work_mem);
+	ErrorData *edata = in_subtransaction([&]() { run_as_checker(sql, fk, scratch, desc, ctids); });
+	if (edata != nullptr) {
 		ereport(WARNING, (errcode(edata->sqlerrcode),
 		                  errmsg("fk_guard could not check foreign key \"%s\" on %s: %s", fk.spec.constraint_name,
 		                         relation_name(fk.spec.scan_relation), edata->message),
@@ -241,11 +261,6 @@ check_isolated(const DeclaredForeignKey &fk, Report report, const char *sql, Tup
 		                  errhint("PostgreSQL's own check raises this error for some row; the other foreign keys "
 		                          "were checked. Check this one alone with its table as target to see the error.")));
 		FreeErrorData(edata);
-		failed = true;
-	}
-	PG_END_TRY();
-
-	if (failed) {
 		if (report != Report::kRows)
 			put_unchecked_summary(fk.spec, out, desc);
 	} else
@@ -319,34 +334,13 @@ void
 run_pass_isolated(const DeclaredForeignKey *keys, const int *which, int n, Report report, int64 limit,
                   MemoryContext pass_context, OnePassResult *results)
 {
-	MemoryContext context = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-
-	BeginInternalSubTransaction(nullptr);
-	MemoryContextSwitchTo(context);
-	PG_TRY();
-	{
-		run_one_pass(keys, which, n, report, limit, pass_context, results);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(context);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(context);
-		ErrorData *edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(context);
-		CurrentResourceOwner = owner;
-		if (ends_the_call(edata->sqlerrcode))
-			ReThrowError(edata);
-		char *reason = psprintf("the one pass raised an error: %s", edata->message);
-		for (int i = 0; i < n; i++)
-			results[i] = OnePassResult{false, reason, 0, 0, nullptr, 0};
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
+	ErrorData *edata = in_subtransaction([&]() { run_one_pass(keys, which, n, report, limit, pass_context, results); });
+	if (edata == nullptr)
+		return;
+	char *reason = psprintf("the one pass raised an error: %s", edata->message);
+	for (int i = 0; i < n; i++)
+		results[i] = OnePassResult{false, reason, 0, 0, nullptr, 0};
+	FreeErrorData(edata);
 }
 
 void
