@@ -33,6 +33,16 @@ record() {
 	[ "$2" != 0 ] && [ "$f" = 0 ] && f=1
 	tests_passed=$((tests_passed + p)) tests_failed=$((tests_failed + f))
 }
+# record_regress NAME STATUS LOG DIFFS: a pg_regress run's result, counted from its
+# output (pg_regress 15 prints "test name ... ok|FAILED", 16 and later
+# "ok|not ok N - name"), with the first lines of its diffs when it failed.
+record_regress() {
+	local total bad
+	[ "$2" = 0 ] || head -200 "$4" 2>/dev/null || true
+	total=$(grep -cE '^(test .* \.\.\. |(not )?ok [0-9]+ +- )' "$3" || true)
+	bad=$(grep -cE '^(test .* \.\.\. FAILED|not ok [0-9]+ )' "$3" || true)
+	record "$1" "$2" $((total - bad)) "$bad"
+}
 
 echo "== format (clang-format)"
 status=0
@@ -49,20 +59,13 @@ echo "== pg_regress"
 status=0
 fkg_cluster_start regress
 make -C "$repo" -s PG_CONFIG="$PG_BIN/pg_config" installcheck 2>&1 | tee "$logs/regress" || status=$?
-[ "$status" = 0 ] || cat "$repo/regression.diffs" 2>/dev/null | head -200 || true
-# pg_regress 15 prints "test name ... ok|FAILED", 16 and later "ok|not ok N - name".
-total=$(grep -cE '^(test .* \.\.\. |(not )?ok [0-9]+ +- )' "$logs/regress" || true)
-bad=$(grep -cE '^(test .* \.\.\. FAILED|not ok [0-9]+ )' "$logs/regress" || true)
-record pg_regress "$status" $((total - bad)) "$bad"
+record_regress pg_regress "$status" "$logs/regress" "$repo/regression.diffs"
 
 echo "== pg_regress, each orphan engine forced (one_pass, then planner)"
 status=0
 make -C "$repo" -s PG_CONFIG="$PG_BIN/pg_config" installcheck-engines 2>&1 | tee "$logs/engines" || status=$?
-[ "$status" = 0 ] || cat "$repo/regression.diffs" 2>/dev/null | head -200 || true
 fkg_cluster_stop
-total=$(grep -cE '^(test .* \.\.\. |(not )?ok [0-9]+ +- )' "$logs/engines" || true)
-bad=$(grep -cE '^(test .* \.\.\. FAILED|not ok [0-9]+ )' "$logs/engines" || true)
-record pg_regress_engines "$status" $((total - bad)) "$bad"
+record_regress pg_regress_engines "$status" "$logs/engines" "$repo/regression.diffs"
 
 echo "== pg_regress, preloaded"
 status=0
@@ -70,10 +73,8 @@ preloaded=$(mktemp -d /tmp/fk_guard.preloaded.XXXXXX)
 [ "$(id -u)" = 0 ] && chown "$PG_OS_USER" "$preloaded"
 fkg_as_pg make -C "$repo" -s PG_CONFIG="$PG_BIN/pg_config" PRELOADED_OUTPUTDIR="$preloaded" installcheck-preloaded 2>&1 |
 	tee "$logs/preloaded" || status=$?
-[ "$status" = 0 ] && rm -rf "$preloaded" || cat "$preloaded/regression.diffs" 2>/dev/null | head -200 || true
-total=$(grep -cE '^(test .* \.\.\. |(not )?ok [0-9]+ +- )' "$logs/preloaded" || true)
-bad=$(grep -cE '^(test .* \.\.\. FAILED|not ok [0-9]+ )' "$logs/preloaded" || true)
-record pg_regress_preloaded "$status" $((total - bad)) "$bad"
+record_regress pg_regress_preloaded "$status" "$logs/preloaded" "$preloaded/regression.diffs"
+[ "$status" = 0 ] && rm -rf "$preloaded"
 
 echo "== cluster tests (prove)"
 status=0

@@ -4,6 +4,10 @@
 # refuses fk_audit_run with a clear error.
 use strict;
 use warnings;
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use lib dirname(abs_path(__FILE__));
+use FkgNode;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -37,10 +41,6 @@ my $locker = $primary->background_psql('postgres');
 $locker->query_safe('BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE;');
 
 my $checker = $primary->background_psql('postgres', on_error_stop => 0);
-# BackgroundPsql's query results, without the trailing newline some minor
-# releases (16.2) leave.
-sub chomped { my ($v) = @_; chomp $v; return $v }
-
 my $checker_pid = chomped($checker->query_safe('SELECT pg_backend_pid()'));
 
 sub wait_until_blocked

@@ -1,25 +1,18 @@
 # fk_audit_run() under pg_cron, two sessions at once, and a cancel halfway.
 use strict;
 use warnings;
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use lib dirname(abs_path(__FILE__));
+use FkgNode;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-# pg_cron is packaged by Debian for PostgreSQL 15 only; the source-built
-# servers of the version matrix (scripts/test-matrix.sh) have none.
-chomp(my $sharedir = `pg_config --sharedir`);
-plan skip_all => "pg_cron is not installed for this server ($sharedir/extension/pg_cron.control is absent)"
-  unless -f "$sharedir/extension/pg_cron.control";
+plan skip_all => 'pg_cron is not installed for this server (Debian packages it for PostgreSQL 15 only)'
+  unless have_pg_cron();
 
-my $node = PostgreSQL::Test::Cluster->new('cron');
-$node->init;
-$node->append_conf('postgresql.conf', q{
-shared_preload_libraries = 'pg_cron, fk_guard'
-cron.database_name = 'postgres'
-cron.use_background_workers = on
-max_worker_processes = 16
-});
-$node->start;
+my $node = start_node('cron', preload_conf(1));
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION pg_cron;
 	CREATE EXTENSION fk_guard;

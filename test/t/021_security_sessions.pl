@@ -4,32 +4,21 @@
 # Each must leave the superuser's calls working and the attacker powerless.
 use strict;
 use warnings;
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use lib dirname(abs_path(__FILE__));
+use FkgNode;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-# pg_cron is packaged by Debian for PostgreSQL 15 only: without it the planted
-# operators face an audit the superuser runs directly, with the same default
-# search_path a pg_cron job has.
-chomp(my $sharedir = `pg_config --sharedir`);
-my $cron = -f "$sharedir/extension/pg_cron.control";
+# Without pg_cron (see FkgNode::have_pg_cron) the planted operators face an
+# audit the superuser runs directly, with the same default search_path a
+# pg_cron job has.
+my $cron = have_pg_cron();
 note "pg_cron is not installed for this server: the audit runs without it" unless $cron;
 
-# BackgroundPsql's query results, without the trailing newline some minor
-# releases (16.2) leave.
-sub chomped { my ($v) = @_; chomp $v; return $v }
-
-my $node = PostgreSQL::Test::Cluster->new('security');
-$node->init;
-$node->append_conf('postgresql.conf', $cron ? q{
-shared_preload_libraries = 'pg_cron, fk_guard'
-cron.database_name = 'postgres'
-cron.use_background_workers = on
-max_worker_processes = 16
-} : q{
-shared_preload_libraries = 'fk_guard'
-});
-$node->start;
+my $node = start_node('security', preload_conf($cron));
 $node->safe_psql('postgres', 'CREATE EXTENSION pg_cron') if $cron;
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION fk_guard;
