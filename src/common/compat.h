@@ -90,28 +90,32 @@ init_materialized_srf(FunctionCallInfo fcinfo)
 	return reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 }
 
-/* True when role may execute the function or procedure proc.  (PostgreSQL 16
- * replaced pg_proc_aclcheck with object_aclcheck.) */
+/* True when role holds mode on a function or procedure (classid
+ * ProcedureRelationId) or a schema (NamespaceRelationId).  (PostgreSQL 16
+ * replaced pg_proc_aclcheck and pg_namespace_aclcheck with object_aclcheck.) */
 inline bool
-may_execute(Oid proc, Oid role)
+object_allowed(Oid classid, Oid objectid, Oid role, AclMode mode)
 {
 #if PG_VERSION_NUM >= 160000
-	return object_aclcheck(ProcedureRelationId, proc, role, ACL_EXECUTE) == ACLCHECK_OK;
+	return object_aclcheck(classid, objectid, role, mode) == ACLCHECK_OK;
 #else
-	return pg_proc_aclcheck(proc, role, ACL_EXECUTE) == ACLCHECK_OK;
+	return (classid == ProcedureRelationId ? pg_proc_aclcheck(objectid, role, mode)
+	                                       : pg_namespace_aclcheck(objectid, role, mode)) == ACLCHECK_OK;
 #endif
 }
 
-/* True when role may use (look objects up in) the schema nsp.  (PostgreSQL 16
- * replaced pg_namespace_aclcheck with object_aclcheck.) */
+/* True when role may execute the function or procedure proc. */
+inline bool
+may_execute(Oid proc, Oid role)
+{
+	return object_allowed(ProcedureRelationId, proc, role, ACL_EXECUTE);
+}
+
+/* True when role may use (look objects up in) the schema nsp. */
 inline bool
 may_use_namespace(Oid nsp, Oid role)
 {
-#if PG_VERSION_NUM >= 160000
-	return object_aclcheck(NamespaceRelationId, nsp, role, ACL_USAGE) == ACLCHECK_OK;
-#else
-	return pg_namespace_aclcheck(nsp, role, ACL_USAGE) == ACLCHECK_OK;
-#endif
+	return object_allowed(NamespaceRelationId, nsp, role, ACL_USAGE);
 }
 
 /* Pins search_path to pg_catalog, pg_temp in the current GUC nest level, as

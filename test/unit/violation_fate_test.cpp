@@ -103,16 +103,39 @@ protected:
 	std::vector<std::pair<std::string, bool>>
 	flush_final()
 	{
+		auto written = write_out(fkg::is_final);
+		book.finals_removed();
+		return written;
+	}
+
+	/* Removes the entries done(fate) selects; returns their texts, with whether
+	 * each is written as handled. */
+	std::vector<std::pair<std::string, bool>>
+	write_out(bool (*done)(const fkg::Fate &))
+	{
 		std::vector<std::pair<std::string, bool>> written;
 		std::vector<Entry> kept;
 		for (const Entry &e : store)
-			if (fkg::is_final(e.fate))
+			if (done(e.fate))
 				written.emplace_back(e.text, fkg::written_as_handled(e.fate));
 			else
 				kept.push_back(e);
 		store = kept;
-		book.finals_removed();
 		return written;
+	}
+
+	/* "fk_a (1)" reaches the client, "fk_a (2)" is caught by a subtransaction
+	 * rollback, "fk_a (3)" is still in flight. */
+	void
+	raise_one_of_each()
+	{
+		book.frame_starts();
+		int emitted = raise("fk_a (1)");
+		book.reaches_client(fates(), emitted);
+		begin_subtransaction();
+		raise("fk_a (2)");
+		abort_subtransaction();
+		raise("fk_a (3)");
 	}
 
 	/* The transaction ends (flush): what is written, as handled or not. */
@@ -120,14 +143,7 @@ protected:
 	end_transaction(bool committed, bool frames_live = false)
 	{
 		int waiting = book.transaction_ends(fates(), committed, frames_live);
-		std::vector<std::pair<std::string, bool>> written;
-		std::vector<Entry> kept;
-		for (const Entry &e : store)
-			if (fkg::is_recorded(e.fate))
-				written.emplace_back(e.text, fkg::written_as_handled(e.fate));
-			else
-				kept.push_back(e);
-		store = kept;
+		auto written = write_out(fkg::is_recorded);
 		EXPECT_EQ(waiting, static_cast<int>(store.size()));
 		return written;
 	}
@@ -357,13 +373,7 @@ TEST_F(Backend, PastTheBudgetNothingIsMarked)
 
 TEST_F(Backend, TopLevelCommitWritesWhatDidNotReachTheClientAsHandled)
 {
-	book.frame_starts();
-	int emitted = raise("fk_a (1)");
-	book.reaches_client(fates(), emitted);
-	begin_subtransaction();
-	raise("fk_a (2)");
-	abort_subtransaction();
-	raise("fk_a (3)");
+	raise_one_of_each();
 	EXPECT_EQ(end_transaction(true), (Written{{"fk_a (1)", false}, {"fk_a (2)", true}, {"fk_a (3)", true}}));
 	EXPECT_TRUE(store.empty());
 	EXPECT_EQ(book.in_flight(), kNoEntry);
@@ -372,13 +382,7 @@ TEST_F(Backend, TopLevelCommitWritesWhatDidNotReachTheClientAsHandled)
 
 TEST_F(Backend, TopLevelAbortWritesOnlyWhatWasCaughtAsHandled)
 {
-	book.frame_starts();
-	int emitted = raise("fk_a (1)");
-	book.reaches_client(fates(), emitted);
-	begin_subtransaction();
-	raise("fk_a (2)");
-	abort_subtransaction();
-	raise("fk_a (3)");
+	raise_one_of_each();
 	EXPECT_EQ(end_transaction(false), (Written{{"fk_a (1)", false}, {"fk_a (2)", true}, {"fk_a (3)", false}}));
 	EXPECT_TRUE(store.empty());
 }
