@@ -14,12 +14,14 @@
 #include "orphans/key_set.h"
 
 extern "C" {
+#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "common/pg_prng.h"
@@ -28,6 +30,7 @@ extern "C" {
 #include "miscadmin.h"
 #include "parser/parse_coerce.h"
 #include "portability/instr_time.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/datum.h"
@@ -71,6 +74,11 @@ struct KeyPlan {
 	EngineChoice choice;
 	int ncolumns;
 	ColumnPlan columns[INDEX_MAX_KEYS];
+	/* The tables holding the referenced rows: the referenced table, or the
+	 * leaf partitions of a partitioned one (palloc'd). */
+	Oid *parent_leaves;
+	int nparent_leaves;
+	double parent_tuples; /* their reltuples, summed */
 };
 
 bool
@@ -98,7 +106,8 @@ planner(const char *reason)
 	return EngineChoice{Engine::kPlanner, reason};
 }
 
-/* relkind and relrowsecurity of a relation, from the syscache. */
+/* relkind and relrowsecurity of a relation, from the syscache.  The
+ * referenced table may be partitioned (referenced_leaves() reads its leaves). */
 bool
 plain_table_without_rls(Oid relid, const char **reason, bool parent)
 {
@@ -109,8 +118,8 @@ plain_table_without_rls(Oid relid, const char **reason, bool parent)
 	}
 	Form_pg_class form = (Form_pg_class) GETSTRUCT(tuple);
 	bool ok = true;
-	if (form->relkind != RELKIND_RELATION) {
-		*reason = parent ? "the referenced table is partitioned" : "the referencing table is partitioned";
+	if (form->relkind != RELKIND_RELATION && !(parent && form->relkind == RELKIND_PARTITIONED_TABLE)) {
+		*reason = parent ? "the referenced table is not a table" : "the referencing table is partitioned";
 		ok = false;
 	} else if (form->relrowsecurity) {
 		*reason = parent ? "row-level security is enabled on the referenced table"
@@ -119,6 +128,88 @@ plain_table_without_rls(Oid relid, const char **reason, bool parent)
 	}
 	ReleaseSysCache(tuple);
 	return ok;
+}
+
+/*
+ * Fills plan->parent_leaves: relid itself, or, when it is partitioned, every
+ * leaf partition under it, which a query on it reads (its partitions' row
+ * security and privileges are not applied there, nor by the pass, which reads
+ * them directly).  Each is locked AccessShareLock, as that query locks them.
+ * False, with *reason, when the key is left to the planner's path: a
+ * partition left detach-pending (whether a query on the partitioned table
+ * reads it depends on the snapshot), or one that is not a plain table.
+ */
+bool
+referenced_leaves(Oid relid, bool partitioned, KeyPlan *plan, const char **reason)
+{
+	int capacity = 8, n = 0;
+	Oid *leaves = static_cast<Oid *>(palloc(sizeof(Oid) * capacity));
+	Oid *pending = static_cast<Oid *>(palloc(sizeof(Oid) * capacity)); /* partitioned tables to expand */
+	int npending = 0, pending_capacity = capacity;
+	double tuples = 0;
+	bool ok = true;
+	if (!partitioned)
+		leaves[n++] = relid;
+	else
+		pending[npending++] = relid;
+	Relation inherits = npending > 0 ? table_open(InheritsRelationId, AccessShareLock) : nullptr;
+	while (ok && npending > 0) {
+		Oid parent = pending[--npending];
+		ScanKeyData key;
+		ScanKeyInit(&key, Anum_pg_inherits_inhparent, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(parent));
+		SysScanDesc scan = systable_beginscan(inherits, InheritsParentIndexId, true, nullptr, 1, &key);
+		HeapTuple tuple;
+		while (ok && HeapTupleIsValid(tuple = systable_getnext(scan))) {
+			Form_pg_inherits form = (Form_pg_inherits) GETSTRUCT(tuple);
+			if (form->inhdetachpending) {
+				*reason = "a partition of the referenced table is detach-pending";
+				ok = false;
+				break;
+			}
+			Oid child = form->inhrelid;
+			LockRelationOid(child, AccessShareLock);
+			char relkind = get_rel_relkind(child);
+			if (relkind == RELKIND_PARTITIONED_TABLE) {
+				if (npending == pending_capacity) {
+					pending_capacity *= 2;
+					pending = static_cast<Oid *>(repalloc(pending, sizeof(Oid) * pending_capacity));
+				}
+				pending[npending++] = child;
+			} else if (relkind == RELKIND_RELATION) {
+				if (n == capacity) {
+					capacity *= 2;
+					leaves = static_cast<Oid *>(repalloc(leaves, sizeof(Oid) * capacity));
+				}
+				leaves[n++] = child;
+			} else {
+				*reason = relkind == '\0' ? "a table was dropped"
+				                          : "a partition of the referenced table is not a plain table";
+				ok = false;
+			}
+		}
+		systable_endscan(scan);
+	}
+	if (inherits != nullptr)
+		table_close(inherits, AccessShareLock);
+	pfree(pending);
+	for (int i = 0; ok && i < n; i++) {
+		HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(leaves[i]));
+		if (!HeapTupleIsValid(tuple)) {
+			*reason = "a table was dropped";
+			ok = false;
+			break;
+		}
+		tuples += Max(((Form_pg_class) GETSTRUCT(tuple))->reltuples, 0);
+		ReleaseSysCache(tuple);
+	}
+	if (!ok) {
+		pfree(leaves);
+		return false;
+	}
+	plan->parent_leaves = leaves;
+	plan->nparent_leaves = n;
+	plan->parent_tuples = tuples;
+	return true;
 }
 
 /* Bytes per referenced key that auto mode's estimate assumes. */
@@ -205,6 +296,9 @@ plan_key(const DeclaredForeignKey &fk, Report report, KeyPlan *plan, double *est
 {
 	const ForeignKeySpec &spec = fk.spec;
 	plan->ncolumns = 0;
+	plan->parent_leaves = nullptr;
+	plan->nparent_leaves = 0;
+	plan->parent_tuples = 0;
 	plan->choice = EngineChoice{Engine::kOnePass, "hashable equality"};
 	if (guc::orphan_engine == guc::kEnginePlanner) {
 		plan->choice = planner("fk_guard.orphan_engine is planner");
@@ -215,12 +309,12 @@ plan_key(const DeclaredForeignKey &fk, Report report, KeyPlan *plan, double *est
 		plan->choice = planner("the referencing table is partitioned");
 		return;
 	}
-	if (spec.parent_partitioned) {
-		plan->choice = planner("the referenced table is partitioned");
-		return;
-	}
 	if (!plain_table_without_rls(spec.scan_relid, &reason, false) ||
 	    !plain_table_without_rls(spec.parent_relid, &reason, true)) {
+		plan->choice = planner(reason);
+		return;
+	}
+	if (!referenced_leaves(spec.parent_relid, spec.parent_partitioned, plan, &reason)) {
 		plan->choice = planner(reason);
 		return;
 	}
@@ -324,13 +418,7 @@ plan_key(const DeclaredForeignKey &fk, Report report, KeyPlan *plan, double *est
 	plan->choice.reason = all_fast ? "int, text or uuid keys, compared as bytes"
 	                               : "hashable equality, hashed and compared through fmgr";
 	if (guc::orphan_engine == guc::kEngineAuto) {
-		HeapTuple parent = SearchSysCache1(RELOID, ObjectIdGetDatum(spec.parent_relid));
-		double tuples = 0;
-		if (HeapTupleIsValid(parent)) {
-			tuples = ((Form_pg_class) GETSTRUCT(parent))->reltuples;
-			ReleaseSysCache(parent);
-		}
-		double bytes = Max(tuples, 0) * estimated_key_bytes(*plan);
+		double bytes = plan->parent_tuples * estimated_key_bytes(*plan);
 		if (*estimated + bytes > (double) get_hash_memory_limit())
 			plan->choice = planner(*estimated > 0
 			                           ? "the referenced keys, with those of the table's foreign keys before it, are "
@@ -605,37 +693,34 @@ insert_failure(keyset::Insert outcome)
 	return outcome == keyset::Insert::kTooLong ? kTooLong : kOverBudget;
 }
 
-/* Reads the referenced table into run's set. */
+/* What build_parent_set has collected so far, across the referenced leaves. */
+struct Collected {
+	int64 *values; /* kInts: the keys, before intset_build */
+	size_t nvalues;
+	size_t capacity;
+	bool ok;
+	const char *failure; /* why not ok */
+};
+
+/* Adds the rows of one scan of a table holding referenced rows (pk: the key
+ * columns' numbers in it, last the greatest) to run's set: build_parent_set's
+ * loop, once per leaf. */
 void
-build_parent_set(KeyRun *run, Snapshot snapshot, MemoryContext row_context, Buffer *buffer)
+build_from_scan(KeyRun *run, TableScanDesc scan, TupleTableSlot *slot, const AttrNumber *pk, AttrNumber last,
+                MemoryContext row_context, Buffer *buffer, Collected *collected)
 {
 	const KeyPlan &plan = run->plan;
-	const ForeignKeySpec &spec = run->fk->spec;
-	Relation rel = table_open(spec.parent_relid, AccessShareLock);
-	TupleTableSlot *slot = table_slot_create(rel, nullptr);
-	TableScanDesc scan = table_beginscan_strat(rel, snapshot, 0, nullptr, true, false);
-	AttrNumber last = 0;
-	for (int c = 0; c < plan.ncolumns; c++)
-		last = Max(last, plan.columns[c].pk_attno);
-
-	int64 *values = nullptr;
-	size_t nvalues = 0, capacity = 0;
-	bool ok = true;
-	if (run->kind == SetKind::kInts) {
-		double tuples = rel->rd_rel->reltuples;
-		capacity = tuples > 1024 ? (size_t) (tuples * 1.05) : 1024;
-		values = static_cast<int64 *>(run->alloc.alloc(run->alloc.arg, capacity * sizeof(int64)));
-		ok = values != nullptr;
-	} else
-		ok = keyset::table_init(&run->table, run->alloc, (uint64_t) Max(rel->rd_rel->reltuples, 0), run->guard);
-	const char *failure = kOverBudget;
+	int64 *values = collected->values;
+	size_t nvalues = collected->nvalues, capacity = collected->capacity;
+	bool ok = collected->ok;
+	const char *failure = collected->failure;
 
 	while (ok && table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
 		CHECK_FOR_INTERRUPTS();
 		slot_getsomeattrs(slot, last);
 		bool complete = true;
 		for (int c = 0; c < plan.ncolumns && complete; c++)
-			complete = !slot->tts_isnull[plan.columns[c].pk_attno - 1];
+			complete = !slot->tts_isnull[pk[c] - 1];
 		if (!complete)
 			continue; /* a referenced row with a null key matches nothing */
 		MemoryContextReset(row_context);
@@ -653,13 +738,11 @@ build_parent_set(KeyRun *run, Snapshot snapshot, MemoryContext row_context, Buff
 				}
 			}
 			if (ok)
-				values[nvalues++] = int_value(slot->tts_values[plan.columns[0].pk_attno - 1],
-				                              plan.columns[0].left_type);
+				values[nvalues++] = int_value(slot->tts_values[pk[0] - 1], plan.columns[0].left_type);
 		} else if (run->kind == SetKind::kPacked) {
 			buffer->length = 0;
 			for (int c = 0; c < plan.ncolumns; c++)
-				encode_column(buffer, plan.columns[c].kind, slot->tts_values[plan.columns[c].pk_attno - 1],
-				              plan.columns[c].left_type);
+				encode_column(buffer, plan.columns[c].kind, slot->tts_values[pk[c] - 1], plan.columns[c].left_type);
 			uint32 hash = keyset::hash_bytes(buffer->data, buffer->length, run->guard->seed);
 			keyset::Arena *arena = &run->arena;
 			keyset::Insert outcome = keyset::table_insert(
@@ -673,12 +756,12 @@ build_parent_set(KeyRun *run, Snapshot snapshot, MemoryContext row_context, Buff
 			for (int c = 0; c < plan.ncolumns; c++)
 				hash = keyset::combine(hash,
 				                       generic_hash(&run->generic[c].pk_hash, plan.columns[c].collation,
-				                                    slot->tts_values[plan.columns[c].pk_attno - 1]),
+				                                    slot->tts_values[pk[c] - 1]),
 				                       run->guard->seed);
 			Datum *stored = static_cast<Datum *>(keyset::arena_alloc(&run->arena, sizeof(Datum) * plan.ncolumns));
 			ok = stored != nullptr;
 			for (int c = 0; c < plan.ncolumns && ok; c++)
-				ok = store_datum(&run->arena, slot->tts_values[plan.columns[c].pk_attno - 1], run->generic[c].pk_len,
+				ok = store_datum(&run->arena, slot->tts_values[pk[c] - 1], run->generic[c].pk_len,
 				                 run->generic[c].pk_byval, &stored[c]);
 			/* Referenced keys are not deduplicated: the operator compares a
 			 * referenced key with a referencing one, not two referenced keys. */
@@ -693,13 +776,60 @@ build_parent_set(KeyRun *run, Snapshot snapshot, MemoryContext row_context, Buff
 		}
 		MemoryContextSwitchTo(old);
 	}
-	table_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	table_close(rel, NoLock);
+	*collected = Collected{values, nvalues, capacity, ok, failure};
+}
 
+/* Reads the referenced table (each of its leaf partitions in turn, when it
+ * is partitioned) into run's set. */
+void
+build_parent_set(KeyRun *run, Snapshot snapshot, MemoryContext row_context, Buffer *buffer)
+{
+	const KeyPlan &plan = run->plan;
+	const ForeignKeySpec &spec = run->fk->spec;
+	double tuples = 0;
+	for (int l = 0; l < plan.nparent_leaves; l++) {
+		/* the leaves' statistics, read under their lock (plan_key's sum may be older) */
+		HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(plan.parent_leaves[l]));
+		if (HeapTupleIsValid(tuple)) {
+			tuples += Max(((Form_pg_class) GETSTRUCT(tuple))->reltuples, 0);
+			ReleaseSysCache(tuple);
+		}
+	}
+	Collected got{nullptr, 0, 0, true, kOverBudget};
+	if (run->kind == SetKind::kInts) {
+		got.capacity = tuples > 1024 ? (size_t) (tuples * 1.05) : 1024;
+		got.values = static_cast<int64 *>(run->alloc.alloc(run->alloc.arg, got.capacity * sizeof(int64)));
+		got.ok = got.values != nullptr;
+	} else
+		got.ok = keyset::table_init(&run->table, run->alloc, (uint64_t) tuples, run->guard);
+
+	for (int l = 0; got.ok && l < plan.nparent_leaves; l++) {
+		Oid leaf = plan.parent_leaves[l];
+		/* The key columns by name: a partition's columns may be in another
+		 * order, or follow dropped ones. */
+		AttrNumber pk[INDEX_MAX_KEYS];
+		AttrNumber last = 0;
+		for (int c = 0; c < plan.ncolumns; c++) {
+			pk[c] = leaf == spec.parent_relid ? plan.columns[c].pk_attno : get_attnum(leaf, spec.keys[c].pk_column);
+			if (pk[c] <= 0)
+				elog(ERROR, "fk_guard: column \"%s\" of the referenced key not found in relation %u",
+				     spec.keys[c].pk_column, leaf);
+			last = Max(last, pk[c]);
+		}
+		Relation rel = table_open(leaf, AccessShareLock);
+		TupleTableSlot *slot = table_slot_create(rel, nullptr);
+		TableScanDesc scan = table_beginscan_strat(rel, snapshot, 0, nullptr, true, false);
+		build_from_scan(run, scan, slot, pk, last, row_context, buffer, &got);
+		table_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
+		table_close(rel, NoLock);
+	}
+
+	bool ok = got.ok;
+	const char *failure = got.failure;
 	if (ok && run->kind == SetKind::kInts) {
-		keyset::Build built = keyset::intset_build(&run->ints, values, nvalues, run->alloc, run->guard);
-		run->alloc.release(run->alloc.arg, values, capacity * sizeof(int64));
+		keyset::Build built = keyset::intset_build(&run->ints, got.values, got.nvalues, run->alloc, run->guard);
+		run->alloc.release(run->alloc.arg, got.values, got.capacity * sizeof(int64));
 		ok = built == keyset::Build::kBuilt;
 		if (!ok)
 			failure = built == keyset::Build::kTooLong ? kTooLong : kOverBudget;
@@ -819,6 +949,8 @@ choose_engine(const DeclaredForeignKey &fk, Report report, double *estimated)
 	KeyPlan *plan = static_cast<KeyPlan *>(palloc(sizeof(KeyPlan)));
 	plan_key(fk, report, plan, estimated);
 	EngineChoice choice = plan->choice;
+	if (plan->parent_leaves != nullptr)
+		pfree(plan->parent_leaves);
 	pfree(plan);
 	return choice;
 }

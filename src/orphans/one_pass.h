@@ -14,6 +14,10 @@
  * deterministic collation and uuid, and composites of them, compare as bytes
  * without fmgr calls; any other hashable equality goes through fmgr.
  *
+ * A partitioned referenced table is read leaf by leaf, each leaf's key
+ * columns found by name; a partitioned referencing table is left to the
+ * planner's path.
+ *
  * A key the engine does not take falls back to the planner's path
  * (orphan_query.cpp), which is always correct: see choose_engine().
  */

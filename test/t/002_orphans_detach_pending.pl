@@ -83,5 +83,41 @@ is( $node->safe_psql('postgres', q{
 		  FROM fk_orphans('entries_2')}),
 	'entries_2 702, entries_2 703', 'and entries_2 its own');
 
+# A referenced partitioned table with a detach-pending partition: whether a
+# query on it reads that partition depends on the snapshot, so the one pass,
+# which otherwise reads a partitioned referenced table leaf by leaf, leaves
+# the key to the planner's path, under either engine setting.
+$node->safe_psql('postgres', q{
+	CREATE TABLE regions (id int PRIMARY KEY) PARTITION BY RANGE (id);
+	CREATE TABLE regions_1 PARTITION OF regions FOR VALUES FROM (0) TO (10);
+	CREATE TABLE regions_2 PARTITION OF regions FOR VALUES FROM (10) TO (20);
+	INSERT INTO regions VALUES (1), (11);
+	CREATE TABLE shops (region_id int REFERENCES regions);
+	SET session_replication_role = replica;
+	-- (nothing references regions_2's rows, or the DETACH would be refused)
+	INSERT INTO shops VALUES (1), (5), (15);
+});
+is($node->safe_psql('postgres', q{SELECT engine FROM fk_orphan_plan('shops')}),
+	'one_pass', 'a partitioned referenced table takes the one pass');
+$holder = $node->background_psql('postgres');
+$holder->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM regions;');
+($ret, $out, $err) = $node->psql('postgres',
+	q{SET statement_timeout = '500ms'; ALTER TABLE regions DETACH PARTITION regions_2 CONCURRENTLY});
+like($err, qr/canceling statement due to statement timeout/, 'the DETACH of regions_2 is interrupted');
+$holder->query_safe('COMMIT');
+$holder->quit;
+is($node->safe_psql('postgres', q{SELECT format('%s %s', engine, reason) FROM fk_orphan_plan('shops')}),
+	'planner a partition of the referenced table is detach-pending',
+	'a detach-pending partition of the referenced table: the planner\'s path');
+my %by_engine;
+for my $engine ('planner', 'one_pass', 'auto')
+{
+	$by_engine{$engine} = $node->safe_psql('postgres', qq{
+		SET fk_guard.orphan_engine = $engine;
+		SELECT string_agg(format('%s %s', child_ctid, key->>'region_id'), ', ') FROM fk_orphans('shops')});
+}
+is($by_engine{one_pass}, $by_engine{planner}, 'one_pass forced: the same orphans as the planner\'s path');
+is($by_engine{auto}, $by_engine{planner}, 'auto: the same orphans as the planner\'s path');
+
 $node->stop;
 done_testing();
