@@ -474,7 +474,7 @@ budget_release(void *arg, void *memory, size_t bytes)
 
 /* The guard's interrupt hook (key_set.h): may longjmp out of a set's operation. */
 void
-check_interrupts(void *)
+check_interrupts(void * /*arg*/)
 {
 	CHECK_FOR_INTERRUPTS();
 }
@@ -731,7 +731,8 @@ build_from_scan(KeyRun *run, TableScanDesc scan, TupleTableSlot *slot, const Att
 				if (grown == nullptr)
 					ok = false;
 				else {
-					memcpy(grown, values, nvalues * sizeof(int64));
+					if (nvalues > 0)
+						memcpy(grown, values, nvalues * sizeof(int64));
 					run->alloc.release(run->alloc.arg, values, capacity * sizeof(int64));
 					values = grown;
 					capacity *= 2;
@@ -807,7 +808,7 @@ build_parent_set(KeyRun *run, Snapshot snapshot, MemoryContext row_context, Buff
 		Oid leaf = plan.parent_leaves[l];
 		/* The key columns by name: a partition's columns may be in another
 		 * order, or follow dropped ones. */
-		AttrNumber pk[INDEX_MAX_KEYS];
+		AttrNumber pk[INDEX_MAX_KEYS] = {};
 		AttrNumber last = 0;
 		for (int c = 0; c < plan.ncolumns; c++) {
 			pk[c] = leaf == spec.parent_relid ? plan.columns[c].pk_attno : get_attnum(leaf, spec.keys[c].pk_column);
