@@ -841,6 +841,35 @@ build_parent_set(KeyRun *run, Snapshot snapshot, MemoryContext row_context, Buff
 		give_up(run, kOverBudget);
 }
 
+/* The referencing row's key encoded into buffer as the byte-compared sets
+ * hold keys; returns its hash. */
+uint32
+encode_child_key(const KeyRun *run, TupleTableSlot *slot, Buffer *buffer)
+{
+	const KeyPlan &plan = run->plan;
+	buffer->length = 0;
+	for (int c = 0; c < plan.ncolumns; c++)
+		encode_column(buffer, plan.columns[c].kind, slot->tts_values[plan.columns[c].fk_attno - 1],
+		              plan.columns[c].right_type);
+	return keyset::hash_bytes(buffer->data, buffer->length, run->guard->seed);
+}
+
+/* The referencing row's key hashed column by column with each column's
+ * function (fk_hash to probe the referenced keys, distinct_hash for the
+ * distinct missing keys). */
+uint32
+generic_child_hash(KeyRun *run, TupleTableSlot *slot, FmgrInfo GenericColumn::*function)
+{
+	const KeyPlan &plan = run->plan;
+	uint32 hash = 0;
+	for (int c = 0; c < plan.ncolumns; c++)
+		hash = keyset::combine(hash,
+		                       generic_hash(&(run->generic[c].*function), plan.columns[c].collation,
+		                                    slot->tts_values[plan.columns[c].fk_attno - 1]),
+		                       run->guard->seed);
+	return hash;
+}
+
 /* Whether the referencing row's (complete) key has a referenced row
  * (kFound, kAbsent), or kTooLong: the probe passed its cap, the key gives up. */
 keyset::Find
@@ -853,20 +882,11 @@ has_parent(KeyRun *run, TupleTableSlot *slot, Buffer *buffer)
 		           ? keyset::Find::kFound
 		           : keyset::Find::kAbsent;
 	if (run->kind == SetKind::kPacked) {
-		buffer->length = 0;
-		for (int c = 0; c < plan.ncolumns; c++)
-			encode_column(buffer, plan.columns[c].kind, slot->tts_values[plan.columns[c].fk_attno - 1],
-			              plan.columns[c].right_type);
-		uint32 hash = keyset::hash_bytes(buffer->data, buffer->length, run->guard->seed);
+		uint32 hash = encode_child_key(run, slot, buffer);
 		return keyset::table_find(&run->table, hash,
 		                          [buffer](const void *stored) { return bytes_equal(stored, buffer); });
 	}
-	uint32 hash = 0;
-	for (int c = 0; c < plan.ncolumns; c++)
-		hash = keyset::combine(hash,
-		                       generic_hash(&run->generic[c].fk_hash, plan.columns[c].collation,
-		                                    slot->tts_values[plan.columns[c].fk_attno - 1]),
-		                       run->guard->seed);
+	uint32 hash = generic_child_hash(run, slot, &GenericColumn::fk_hash);
 	auto equal = [run, slot, &plan](const void *stored) {
 		const Datum *pk = static_cast<const Datum *>(stored);
 		for (int c = 0; c < plan.ncolumns; c++)
@@ -885,11 +905,7 @@ add_missing(KeyRun *run, TupleTableSlot *slot, Buffer *buffer)
 {
 	const KeyPlan &plan = run->plan;
 	if (run->kind != SetKind::kGeneric) {
-		buffer->length = 0;
-		for (int c = 0; c < plan.ncolumns; c++)
-			encode_column(buffer, plan.columns[c].kind, slot->tts_values[plan.columns[c].fk_attno - 1],
-			              plan.columns[c].right_type);
-		uint32 hash = keyset::hash_bytes(buffer->data, buffer->length, run->guard->seed);
+		uint32 hash = encode_child_key(run, slot, buffer);
 		keyset::Arena *arena = &run->missing_arena;
 		keyset::Insert outcome = keyset::table_insert(
 			&run->missing, hash, [buffer](const void *stored) { return bytes_equal(stored, buffer); },
@@ -897,12 +913,7 @@ add_missing(KeyRun *run, TupleTableSlot *slot, Buffer *buffer)
 		return outcome == keyset::Insert::kAdded || outcome == keyset::Insert::kPresent ? nullptr
 		                                                                                : insert_failure(outcome);
 	}
-	uint32 hash = 0;
-	for (int c = 0; c < plan.ncolumns; c++)
-		hash = keyset::combine(hash,
-		                       generic_hash(&run->generic[c].distinct_hash, plan.columns[c].collation,
-		                                    slot->tts_values[plan.columns[c].fk_attno - 1]),
-		                       run->guard->seed);
+	uint32 hash = generic_child_hash(run, slot, &GenericColumn::distinct_hash);
 	auto equal = [run, slot, &plan](const void *stored) {
 		const Datum *fk = static_cast<const Datum *>(stored);
 		for (int c = 0; c < plan.ncolumns; c++)
