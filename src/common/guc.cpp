@@ -5,6 +5,7 @@
 #include "common/guc.h"
 
 #include "common/compat.h"
+#include "common/pg_boundary.h"
 
 extern "C" {
 #include "postgres.h"
@@ -55,11 +56,14 @@ const struct config_enum_entry kOrphanEngines[] = {
 bool
 check_audit_retention(char **newval, void **extra, GucSource source)
 {
-	if (!compat::is_positive_interval(*newval)) {
-		GUC_check_errdetail("fk_guard.audit_retention must be an interval greater than zero, such as '90 days'.");
-		return false;
-	}
-	return true;
+	/* A callback PostgreSQL calls: through the boundary, like every entry point. */
+	return DatumGetBool(fkg::invoke([newval]() {
+		if (!compat::is_positive_interval(*newval)) {
+			GUC_check_errdetail("fk_guard.audit_retention must be an interval greater than zero, such as '90 days'.");
+			return BoolGetDatum(false);
+		}
+		return BoolGetDatum(true);
+	}));
 }
 
 } // namespace
