@@ -1,4 +1,4 @@
-/* fk_guard--1.6.sql: the whole extension at version 1.6 (earlier installations
+/* fk_guard--1.7.sql: the whole extension at version 1.7 (earlier installations
  * get here through the upgrade scripts; sql/upgrade.sql checks both ways agree). */
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
@@ -402,3 +402,15 @@ COMMENT ON VIEW @extschema@.fk_audit IS
 'one row per declared foreign key: its health, and the fix for each finding';
 
 GRANT SELECT ON @extschema@.fk_audit TO PUBLIC;
+
+-- ---- Bypass tracking and incremental audits (issue 13) ---------------------
+
+-- (end of bypass tracking)
+
+-- ---- Repair, pre-load check and load order (issue 14) ----------------------
+
+-- (end of repair)
+
+-- ---- Citus (issue 15) -------------------------------------------------------
+
+-- (end of Citus)
