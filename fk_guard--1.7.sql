@@ -409,6 +409,21 @@ GRANT SELECT ON @extschema@.fk_audit TO PUBLIC;
 
 -- ---- Repair, pre-load check and load order (issue 14) ----------------------
 
+CREATE FUNCTION @extschema@.fk_load_order(tables regclass[] DEFAULT NULL)
+RETURNS TABLE (
+    level integer,
+    table_name regclass,
+    cycle integer,
+    cycle_deferrable boolean,
+    self_references name[],
+    make_deferrable text)
+AS 'MODULE_PATHNAME', 'fk_load_order'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.fk_load_order(regclass[]) IS
+'tables in an order that loads parents before children; cycles of foreign keys, and the SQL making them DEFERRABLE';
+
 -- (end of repair)
 
 -- ---- Citus (issue 15) -------------------------------------------------------
