@@ -28,6 +28,23 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.fk_load_order(regclass[]) IS
 'tables in an order that loads parents before children; cycles of foreign keys, and the SQL making them DEFERRABLE';
 
+CREATE FUNCTION @extschema@.fk_precheck(
+    source regclass,
+    target regclass,
+    with_parents regclass[] DEFAULT NULL,
+    parent_tables regclass[] DEFAULT NULL)
+RETURNS TABLE (
+    constraint_name name,
+    parent_table regclass,
+    staging_ctid tid,
+    key text)
+AS 'MODULE_PATHNAME', 'fk_precheck'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.fk_precheck(regclass, regclass, regclass[], regclass[]) IS
+'rows of a staging table that would violate a foreign key of target if inserted now, judged as PostgreSQL''s RI check would';
+
 -- (end of repair)
 
 -- ---- Citus (issue 15) -------------------------------------------------------

@@ -72,12 +72,14 @@ is_ri_violation_sqlstate(int sqlerrcode)
 #endif
 }
 
-/* A DestReceiver appending a query's rows to tupstore, converted to target's row type. */
+/* A DestReceiver appending a query's rows to tupstore, converted to target's
+ * row type (target null: as they are); detoast stores values, not pointers
+ * into a table's TOAST relation. */
 inline DestReceiver *
-tuplestore_receiver(Tuplestorestate *tupstore, MemoryContext context, TupleDesc target)
+tuplestore_receiver(Tuplestorestate *tupstore, MemoryContext context, TupleDesc target, bool detoast = false)
 {
 	DestReceiver *dest = CreateDestReceiver(DestTuplestore);
-	SetTuplestoreDestReceiverParams(dest, tupstore, context, false, target,
+	SetTuplestoreDestReceiverParams(dest, tupstore, context, detoast, target,
 	                                "fk_guard: query result does not match the function's row type");
 	return dest;
 }

@@ -60,15 +60,23 @@ key_complete(const ForeignKeySpec &fk)
 	return key_row(fk) + " IS NOT NULL";
 }
 
+/* A relation as a query reads it: ONLY the table, or with its partitions; an
+ * ephemeral named relation (no schema: fk_precheck's staged rows) by its name. */
+static std::string
+relation_ref(const QualifiedName &n, bool with_partitions)
+{
+	if (n.schema == nullptr)
+		return sql::quote_ident(n.name);
+	return (with_partitions ? "" : "ONLY ") + qualified(n);
+}
+
 /* FROM ... WHERE ...: the rows of fk.scan_relation that RI_FKey_check checks.
  * MATCH SIMPLE checks rows whose key has no null; MATCH FULL checks every row
  * with a non-null column (and partial nulls never find a partner). */
 static std::string
 checked_rows(const ForeignKeySpec &fk)
 {
-	std::string sql = " FROM ";
-	sql += fk.scan_partitioned ? "" : "ONLY ";
-	sql += qualified(fk.scan_relation) + " fk WHERE ";
+	std::string sql = " FROM " + relation_ref(fk.scan_relation, fk.scan_partitioned) + " fk WHERE ";
 	if (fk.match_full)
 		sql += "NOT (" + key_row(fk) + " IS NULL)";
 	else
@@ -76,17 +84,14 @@ checked_rows(const ForeignKeySpec &fk)
 	return sql;
 }
 
-/* FROM ... WHERE ...: the rows of fk.scan_relation that RI_FKey_check would
- * reject.  The referenced row is looked for as RI does (SELECT 1 FROM pk
+/* " AND NOT EXISTS (...)": no row of parent (read as relation_ref reads it)
+ * equals the referencing row's key, looked for as RI does (SELECT 1 FROM pk
  * WHERE pk.a = fk.a ...): an anti join, whose "no partner" cannot be mistaken
  * for a partner whose key reads as NULL. */
 static std::string
-orphan_from_where(const ForeignKeySpec &fk)
+no_partner_in(const ForeignKeySpec &fk, const std::string &parent)
 {
-	std::string sql = checked_rows(fk);
-	sql += " AND NOT EXISTS (SELECT FROM ";
-	sql += fk.parent_partitioned ? "" : "ONLY ";
-	sql += qualified(fk.parent_relation) + " pk WHERE ";
+	std::string sql = " AND NOT EXISTS (SELECT FROM " + parent + " pk WHERE ";
 	for (int i = 0; i < fk.nkeys; i++) {
 		const KeyColumnSpec &k = fk.keys[i];
 		if (i > 0)
@@ -99,6 +104,13 @@ orphan_from_where(const ForeignKeySpec &fk)
 	}
 	sql += ")";
 	return sql;
+}
+
+/* FROM ... WHERE ...: the rows of fk.scan_relation that RI_FKey_check would reject. */
+static std::string
+orphan_from_where(const ForeignKeySpec &fk)
+{
+	return checked_rows(fk) + no_partner_in(fk, relation_ref(fk.parent_relation, fk.parent_partitioned));
 }
 
 /* Whether some key column pair has this flag set. */
@@ -208,6 +220,32 @@ orphan_summary_query(const ForeignKeySpec &fk, bool with_oid)
 	if (with_oid)
 		sql += ", " + std::to_string(fk.constraint_oid) + "::pg_catalog.oid";
 	sql += orphan_from_where(fk);
+	return sql;
+}
+
+std::string
+precheck_rows_query(const ForeignKeySpec &fk, const char *ctid_column, const char *const *stand_ins, int nstand_ins)
+{
+	/* The key as ri_ReportViolation's DETAIL writes it: column names as they
+	 * are, values through their output function (format's %s), NULL as null. */
+	std::string names;
+	for (int i = 0; i < fk.nkeys; i++)
+		names += (i > 0 ? ", " : "") + std::string(fk.keys[i].fk_column);
+	std::string key = "pg_catalog.concat(" + sql::quote_literal(("(" + names + ")=(").c_str());
+	for (int i = 0; i < fk.nkeys; i++) {
+		const std::string column = "fk." + sql::quote_ident(fk.keys[i].fk_column);
+		key += i > 0 ? ", ', ', " : ", ";
+		key += "CASE WHEN pg_catalog.num_nulls(" + column + ") OPERATOR(pg_catalog.=) 1 THEN 'null' ";
+		key += "ELSE pg_catalog.format('%s', " + column + ") END";
+	}
+	key += ", ')')";
+
+	std::string sql = "SELECT " + sql::quote_literal(fk.constraint_name) + "::pg_catalog.name, ";
+	sql += regclass_literal(fk.parent_relid) + ", fk." + sql::quote_ident(ctid_column) + ", " + key;
+	sql += orphan_from_where(fk);
+	for (int i = 0; i < nstand_ins; i++)
+		sql += no_partner_in(fk, sql::quote_ident(stand_ins[i]));
+	sql += " ORDER BY fk." + sql::quote_ident(ctid_column);
 	return sql;
 }
 

@@ -51,9 +51,9 @@ struct KeyColumnSpec {
 struct ForeignKeySpec {
 	unsigned constraint_oid; /* the declared constraint */
 	const char *constraint_name;
-	unsigned scan_relid; /* the referencing table to scan (a partition when asked for one) */
-	QualifiedName scan_relation;
-	bool scan_partitioned; /* partitioned tables are scanned with their partitions */
+	unsigned scan_relid;         /* the referencing table to scan (a partition when asked for one) */
+	QualifiedName scan_relation; /* schema null: an ephemeral named relation (fk_precheck) */
+	bool scan_partitioned;       /* partitioned tables are scanned with their partitions */
 	unsigned parent_relid;
 	QualifiedName parent_relation;
 	bool parent_partitioned;
@@ -93,6 +93,20 @@ std::string checked_rows_exist_query(const ForeignKeySpec &fk);
  * cross-type equality's two hash functions (name's and text's, say) need not
  * agree.  Such queries must run without hashing: RI_FKey_check never hashes. */
 bool hashing_may_split(const ForeignKeySpec &fk);
+
+/*
+ * fk_precheck's rows for one foreign key of the table a staging table is to
+ * be loaded into: constraint name, referenced table, the staging row's ctid
+ * and the key as PostgreSQL's DETAIL writes it ("(a, b)=(1, null)"), for the
+ * rows of fk.scan_relation (an ephemeral named relation: schema null, holding
+ * the staging rows' keys already cast to the referencing columns' types, and
+ * their ctids in ctid_column) that RI_FKey_check would reject.  A key also
+ * counts as present when one of the ephemeral named relations stand_ins (the
+ * rows of other staging tables, as they will be loaded into the referenced
+ * table, in its column names and types) holds it.
+ */
+std::string precheck_rows_query(const ForeignKeySpec &fk, const char *ctid_column, const char *const *stand_ins,
+                                int nstand_ins);
 
 } // namespace fkg
 

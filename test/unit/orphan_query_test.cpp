@@ -173,3 +173,42 @@ TEST(OrphanSummaryQuery, CountsRowsAndKeysDistinctUnderTheConstraintsEquality)
 }
 
 } // namespace
+
+namespace {
+
+TEST(PrecheckRowsQuery, JudgesTheStagedKeysWithTheOrphanPredicateAndTheStandIns)
+{
+	ForeignKeySpec fk = two_column_key(false);
+	fk.scan_relation = {nullptr, "fk_guard_staged"};
+	const char *stand_ins[] = {"fk_guard_parent_1"};
+	const std::string sql = fkg::precheck_rows_query(fk, "ctid col", stand_ins, 1);
+	EXPECT_TRUE(contains(sql, " FROM \"fk_guard_staged\" fk WHERE ROW(fk.\"customer_id\", fk.\"region\") IS NOT NULL "
+	                          "AND NOT EXISTS (SELECT FROM ONLY \"public\".\"customers\" pk WHERE "
+	                          "pk.\"id\" OPERATOR(\"pg_catalog\".=) fk.\"customer_id\" AND "
+	                          "pk.\"region\" OPERATOR(\"pg_catalog\".=) fk.\"region\") "
+	                          "AND NOT EXISTS (SELECT FROM \"fk_guard_parent_1\" pk WHERE "
+	                          "pk.\"id\" OPERATOR(\"pg_catalog\".=) fk.\"customer_id\" AND "
+	                          "pk.\"region\" OPERATOR(\"pg_catalog\".=) fk.\"region\") ORDER BY fk.\"ctid col\""))
+		<< sql;
+	EXPECT_TRUE(contains(sql, "SELECT 'orders_customer_id_fkey'::pg_catalog.name, "
+	                          "16390::pg_catalog.oid::pg_catalog.regclass, fk.\"ctid col\", "))
+		<< sql;
+	EXPECT_FALSE(contains(sql, "ONLY \"fk_guard")) << sql;
+}
+
+TEST(PrecheckRowsQuery, WritesTheKeyAsPostgresqlsDetailDoes)
+{
+	ForeignKeySpec fk = two_column_key(true);
+	fk.scan_relation = {nullptr, "staged"};
+	fk.keys[1].fk_column = "Ré'gion";
+	const std::string sql = fkg::precheck_rows_query(fk, "c", nullptr, 0);
+	EXPECT_TRUE(contains(sql, "pg_catalog.concat('(customer_id, Ré''gion)=(', "
+	                          "CASE WHEN pg_catalog.num_nulls(fk.\"customer_id\") OPERATOR(pg_catalog.=) 1 THEN 'null' "
+	                          "ELSE pg_catalog.format('%s', fk.\"customer_id\") END, ', ', "
+	                          "CASE WHEN pg_catalog.num_nulls(fk.\"Ré'gion\") OPERATOR(pg_catalog.=) 1 THEN 'null' "
+	                          "ELSE pg_catalog.format('%s', fk.\"Ré'gion\") END, ')')"))
+		<< sql;
+	EXPECT_TRUE(contains(sql, "WHERE NOT (ROW(fk.\"customer_id\", fk.\"Ré'gion\") IS NULL) AND NOT EXISTS")) << sql;
+}
+
+} // namespace

@@ -1,0 +1,588 @@
+/*
+ * precheck.cpp
+ *    fk_precheck(): the rows of a staging table that would violate a foreign
+ *    key of the table they are to be loaded into, judged as PostgreSQL's RI
+ *    check would judge them if they were inserted now.
+ *
+ * Two steps, each running as the role PostgreSQL would run it as, in a
+ * security-restricted operation with search_path pinned (owner_identity.h):
+ *
+ *   1. The staging table is read once, as its owner: for each row, its ctid
+ *      and the foreign-key columns of target, converted as INSERT converts
+ *      them (assignment_cast.h), into a tuplestore.  Each staging table in
+ *      with_parents is read the same way, as its owner, converted to the
+ *      referenced table's column types: the rows that will be loaded into it.
+ *   2. For each foreign key, those stored keys are judged as its owner -- the
+ *      role RI_FKey_check runs as (ri_PerformCheck) -- by the orphan
+ *      predicate fk_orphans() uses (orphan_query.h), over the stored rows as
+ *      an ephemeral named relation (the way trigger transition tables are
+ *      read), with the stored parent rows counting as present too.
+ *
+ * Who may learn what: the caller must be able to read the staging tables
+ * (SELECT on the table, USAGE on its schema, no row-level security hiding
+ * rows).  Whether a key exists in the referenced table is what an INSERT of
+ * the row into target would tell, whoever may insert into target's key
+ * columns; so a foreign key may be prechecked by a role that may insert into
+ * its columns of target, or that may read the referenced columns, as
+ * fk_orphans() requires (and no row-level security applies to the table its
+ * answer rests on).
+ */
+#include "common/compat.h"
+#include "common/owner_identity.h"
+#include "common/pg_boundary.h"
+#include "orphans/fk_catalog.h"
+#include "orphans/orphan_query.h"
+#include "precheck/assignment_cast.h"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/qunique.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/plancache.h"
+#include "utils/queryenvironment.h"
+#include "utils/rls.h"
+#include "utils/syscache.h"
+}
+
+namespace {
+
+using fkg::DeclaredForeignKey;
+using fkg::ForeignKeySpec;
+
+/* The ephemeral named relation holding the staging rows' keys. */
+const char *const kStagedRelation = "fk_guard_staged";
+
+/* A with_parents staging table and the table it will be loaded into. */
+struct StandIn {
+	Oid staging;
+	Oid parent;
+};
+
+Oid
+relation_owner(Oid relid)
+{
+	HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "fk_guard: cache lookup failed for relation %u", relid);
+	Oid owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+const char *
+qualified_relation_name(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
+}
+
+bool
+rls_applies(Oid relid)
+{
+	return check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED;
+}
+
+/* True when the current role holds mode on relid's column (or the whole table). */
+bool
+column_allowed(Oid relid, const char *column, AclMode mode)
+{
+	Oid user = GetUserId();
+	if (pg_class_aclcheck(relid, user, mode) == ACLCHECK_OK)
+		return true;
+	AttrNumber attnum = get_attnum(relid, column);
+	return attnum != InvalidAttrNumber && pg_attribute_aclcheck(relid, attnum, user, mode) == ACLCHECK_OK;
+}
+
+/*
+ * A staging table the caller names (what is the source, or in with_parents):
+ * a plain table (its rows are named by ctid, which a partitioned table's
+ * partitions repeat) that the caller may read whole.
+ */
+void
+check_staging_table(Oid relid, const char *argument)
+{
+	char relkind = get_rel_relkind(relid);
+	if (relkind == '\0')
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", relid)));
+	if (relkind == RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+		                errmsg("%s %s is a partitioned table", argument, get_rel_name(relid)),
+		                errdetail("fk_precheck names staging rows by ctid, which partitions repeat."),
+		                errhint("Check each partition as a staging table of its own.")));
+	if (relkind != RELKIND_RELATION)
+		ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("\"%s\" is not a table", get_rel_name(relid)),
+		                errdetail("The %s of fk_precheck must be a table holding the rows to be loaded.", argument)));
+	if (!fkg::compat::may_use_namespace(get_rel_namespace(relid), GetUserId()))
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_SCHEMA, get_namespace_name(get_rel_namespace(relid)));
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, get_rel_name(relid));
+	if (rls_applies(relid))
+		ereport(ERROR,
+		        (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+		         errmsg("cannot precheck staging table %s", qualified_relation_name(relid)),
+		         errdetail("Row-level security is active on it for the current role; fk_precheck reads every row."),
+		         errhint("Run fk_precheck as the table owner or as a role with BYPASSRLS.")));
+}
+
+/* The oids of a regclass[] argument; NULL elements refused. */
+Oid *
+regclass_array(FunctionCallInfo fcinfo, int arg, const char *name, int *count)
+{
+	*count = 0;
+	if (PG_ARGISNULL(arg))
+		return nullptr;
+	Datum *elems;
+	bool *nulls;
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(arg), REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT, &elems, &nulls, count);
+	Oid *oids = static_cast<Oid *>(palloc(sizeof(Oid) * (*count + 1)));
+	for (int i = 0; i < *count; i++) {
+		if (nulls[i])
+			ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not contain NULL", name)));
+		oids[i] = DatumGetObjectId(elems[i]);
+	}
+	return oids;
+}
+
+/* AccessShareLock on each relation, in OID order. */
+void
+lock_relations(const Oid *relids, int n)
+{
+	Oid *sorted = static_cast<Oid *>(palloc(sizeof(Oid) * (n + 1)));
+	memcpy(sorted, relids, sizeof(Oid) * n);
+	qsort(sorted, n, sizeof(Oid), oid_cmp);
+	n = (int) qunique(sorted, n, sizeof(Oid), oid_cmp);
+	for (int i = 0; i < n; i++)
+		LockRelationOid(sorted[i], AccessShareLock);
+	pfree(sorted);
+}
+
+/* The declared foreign keys of target (clones folded), one entry each. */
+DeclaredForeignKey *
+target_foreign_keys(Oid target, int *count)
+{
+	int n = 0;
+	DeclaredForeignKey *keys = fkg::load_declared_foreign_keys(target, &n);
+	int kept = 0;
+	for (int i = 0; i < n; i++)
+		if (keys[i].spec.scan_relid == target) /* not a detach-pending partition's second entry */
+			keys[kept++] = keys[i];
+	*count = kept;
+	return keys;
+}
+
+/* Foreign keys declared on partitions below target only: which rows they
+ * apply to depends on where each row is routed, so they are not checked. */
+void
+notice_partition_keys(Oid target)
+{
+	if (get_rel_relkind(target) != RELKIND_PARTITIONED_TABLE)
+		return;
+	const char *sql = "SELECT pg_catalog.string_agg(pg_catalog.format('%I on %s', c.conname, c.conrelid::pg_catalog."
+					  "regclass), ', ' ORDER BY c.conname) FROM pg_catalog.pg_constraint c "
+					  "WHERE c.contype = 'f' AND c.conparentid = 0 AND c.conrelid IN "
+					  "(SELECT t.relid FROM pg_catalog.pg_partition_tree($1) t WHERE t.relid <> $1)";
+	Oid argtypes[1] = {REGCLASSOID};
+	Datum args[1] = {ObjectIdGetDatum(target)};
+	if (SPI_execute_with_args(sql, 1, argtypes, args, nullptr, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "fk_guard: partition key query failed");
+	char *names = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (names != nullptr)
+		ereport(NOTICE, (errmsg("fk_precheck does not check foreign keys declared on partitions of %s only",
+		                        qualified_relation_name(target)),
+		                 errdetail("Not checked: %s.", names),
+		                 errhint("Precheck the staging rows against the partition they will be routed to.")));
+}
+
+/*
+ * Whether the current role may learn, for the keys of fk, whether they exist:
+ * what an INSERT into target's key columns would tell it, or what reading
+ * the referenced columns would.  Raises 42501 otherwise.
+ */
+void
+require_may_learn_keys(const DeclaredForeignKey &fk, Oid target)
+{
+	const ForeignKeySpec &spec = fk.spec;
+	bool by_insert = fkg::compat::may_use_namespace(get_rel_namespace(target), GetUserId()) && !rls_applies(target);
+	bool by_select = fkg::compat::may_use_namespace(get_rel_namespace(spec.parent_relid), GetUserId()) &&
+	                 !rls_applies(spec.parent_relid);
+	StringInfoData fk_columns, pk_columns;
+	initStringInfo(&fk_columns);
+	initStringInfo(&pk_columns);
+	for (int i = 0; i < spec.nkeys; i++) {
+		by_insert = by_insert && column_allowed(target, spec.keys[i].fk_column, ACL_INSERT);
+		by_select = by_select && column_allowed(spec.parent_relid, spec.keys[i].pk_column, ACL_SELECT);
+		appendStringInfo(&fk_columns, "%s%s", i > 0 ? ", " : "", quote_identifier(spec.keys[i].fk_column));
+		appendStringInfo(&pk_columns, "%s%s", i > 0 ? ", " : "", quote_identifier(spec.keys[i].pk_column));
+	}
+	if (by_insert || by_select)
+		return;
+	const char *child = qualified_relation_name(target);
+	const char *parent = fkg::relation_name(spec.parent_relation);
+	ereport(ERROR,
+	        (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+	         errmsg("permission denied to precheck foreign key \"%s\" of table %s", spec.constraint_name, child),
+	         errdetail("fk_precheck tells whether keys exist in %s, as an INSERT into %s would: the current role may "
+	                   "neither insert into %s (%s) nor read %s (%s), or row-level security applies to the table.",
+	                   parent, child, child, fk_columns.data, parent, pk_columns.data),
+	         errhint("GRANT INSERT (%s) ON %s, or GRANT SELECT (%s) ON %s.", fk_columns.data, child, pk_columns.data,
+	                 parent)));
+}
+
+/* Which table each with_parents staging table will be loaded into: given by
+ * parent_tables, or the one referenced table of target's foreign keys whose
+ * referenced columns it has (by name). */
+StandIn *
+map_stand_ins(const Oid *with_parents, int nwith, const Oid *parent_tables, int nparents, bool parents_given,
+              const DeclaredForeignKey *keys, int nkeys, Oid target)
+{
+	if (parents_given && nparents != nwith)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+		                errmsg("parent_tables must have one element per element of with_parents"),
+		                errdetail("with_parents has %d, parent_tables %d.", nwith, nparents)));
+	if (parents_given && nwith == 0 && nparents > 0)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("parent_tables needs with_parents")));
+	StandIn *stand_ins = static_cast<StandIn *>(palloc(sizeof(StandIn) * (nwith + 1)));
+	for (int w = 0; w < nwith; w++) {
+		Oid staging = with_parents[w];
+		Oid parent = InvalidOid;
+		if (parents_given) {
+			parent = parent_tables[w];
+			bool referenced = false;
+			for (int k = 0; k < nkeys; k++)
+				referenced = referenced || keys[k].spec.parent_relid == parent;
+			if (!referenced)
+				ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				                errmsg("no foreign key of %s references %s", qualified_relation_name(target),
+				                       qualified_relation_name(parent)),
+				                errdetail("parent_tables names, for each staging table in with_parents, the table "
+				                          "referenced by target's foreign keys that it will be loaded into.")));
+		} else {
+			for (int k = 0; k < nkeys; k++) {
+				const ForeignKeySpec &spec = keys[k].spec;
+				bool has_all = true;
+				for (int i = 0; i < spec.nkeys && has_all; i++)
+					has_all = get_attnum(staging, spec.keys[i].pk_column) != InvalidAttrNumber;
+				if (!has_all || spec.parent_relid == parent)
+					continue;
+				if (OidIsValid(parent))
+					ereport(ERROR,
+					        (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					         errmsg("staging table %s could be loaded into %s or %s", qualified_relation_name(staging),
+					                qualified_relation_name(parent), fkg::relation_name(spec.parent_relation)),
+					         errdetail("It has the referenced columns of foreign keys to both."),
+					         errhint("Name the table each staging table will be loaded into with "
+					                 "parent_tables => ARRAY[...]::regclass[].")));
+				parent = spec.parent_relid;
+			}
+			if (!OidIsValid(parent))
+				ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				                errmsg("staging table %s has the referenced columns of no foreign key of %s",
+				                       qualified_relation_name(staging), qualified_relation_name(target)),
+				                errhint("Name the table it will be loaded into with parent_tables.")));
+		}
+		stand_ins[w] = StandIn{staging, parent};
+	}
+	return stand_ins;
+}
+
+/*
+ * The SQL for one column of a staging table as it will be loaded into
+ * column of table into: the staging column of that name converted as INSERT
+ * converts it; when the staging table has no such column, NULL if that is
+ * what INSERT would put there, else an error (a default is not evaluated: it
+ * may be volatile, or have side effects).
+ */
+const char *
+loaded_value_sql(Oid staging, Oid into, const char *column)
+{
+	AttrNumber into_attnum = get_attnum(into, column);
+	Oid type, collation;
+	int32 typmod;
+	get_atttypetypmodcoll(into, into_attnum, &type, &typmod, &collation);
+	AttrNumber attnum = get_attnum(staging, column);
+	if (attnum == InvalidAttrNumber) {
+		HeapTuple tuple = SearchSysCache2(ATTNUM, ObjectIdGetDatum(into), Int16GetDatum(into_attnum));
+		if (!HeapTupleIsValid(tuple))
+			elog(ERROR, "fk_guard: cache lookup failed for column %d of relation %u", into_attnum, into);
+		auto *att = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tuple));
+		bool defaulted = att->atthasdef || att->attidentity != '\0' || att->attgenerated != '\0' ||
+		                 get_typdefault(type) != nullptr;
+		ReleaseSysCache(tuple);
+		if (defaulted)
+			ereport(ERROR,
+			        (errcode(ERRCODE_UNDEFINED_COLUMN),
+			         errmsg("staging table %s has no column \"%s\"", qualified_relation_name(staging), column),
+			         errdetail("%s.%s is a foreign-key column with a default, which INSERT would fill in; fk_precheck "
+			                   "does not evaluate defaults.",
+			                   qualified_relation_name(into), quote_identifier(column)),
+			         errhint("Add the column to the staging table, holding the values the load will insert.")));
+		/* INSERT would put NULL there */
+		return psprintf("NULL::%s", format_type_extended(type, typmod, FORMAT_TYPE_FORCE_QUALIFY));
+	}
+	Oid staging_type, staging_collation;
+	int32 staging_typmod;
+	get_atttypetypmodcoll(staging, attnum, &staging_type, &staging_typmod, &staging_collation);
+	return fkg::assignment_cast_sql(psprintf("s.%s", quote_identifier(column)), staging_type, staging_typmod, type,
+	                                typmod, collation, column);
+}
+
+/* Refuses a plan that reads any table but allowed (a name that no longer
+ * denotes the table checked by OID). */
+void
+require_reads_only(SPIPlanPtr plan, Oid allowed)
+{
+	ListCell *lc;
+	foreach (lc, SPI_plan_get_plan_sources(plan)) {
+		ListCell *rc;
+		foreach (rc, ((CachedPlanSource *) lfirst(lc))->relationOids)
+			if (lfirst_oid(rc) != allowed)
+				ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				                errmsg("the tables of fk_precheck changed while it was running"),
+				                errdetail("Its query would read relation %u instead of %s.", lfirst_oid(rc),
+				                          qualified_relation_name(allowed))));
+	}
+}
+
+void
+staging_error_context(void *arg)
+{
+	errcontext("fk_precheck converting the rows of staging table %s as INSERT would", static_cast<const char *>(arg));
+}
+
+/*
+ * Runs sql (over staging only) as staging's owner and keeps its rows in a
+ * new ephemeral named relation called name, for the queries that follow.
+ */
+void
+stage(const char *sql, Oid staging, const char *name)
+{
+	ErrorContextCallback context;
+	context.callback = staging_error_context;
+	context.arg = const_cast<char *>(qualified_relation_name(staging));
+	context.previous = error_context_stack;
+	error_context_stack = &context;
+
+	Tuplestorestate *rows = tuplestore_begin_heap(false, false, work_mem);
+	DestReceiver *dest = fkg::compat::tuplestore_receiver(rows, CurrentMemoryContext, nullptr, true);
+	fkg::SavedIdentity saved = fkg::become_owner(relation_owner(staging));
+	SPIPlanPtr plan = SPI_prepare(sql, 0, nullptr);
+	if (plan == nullptr)
+		elog(ERROR, "fk_guard: could not prepare the staging query: %s", SPI_result_code_string(SPI_result));
+	require_reads_only(plan, staging);
+	TupleDesc desc =
+		CreateTupleDescCopy(static_cast<CachedPlanSource *>(linitial(SPI_plan_get_plan_sources(plan)))->resultDesc);
+	SPIExecuteOptions options = {};
+	options.read_only = true;
+	options.dest = dest;
+	int rc = SPI_execute_plan_extended(plan, &options);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "fk_guard: staging query failed: %s", SPI_result_code_string(rc));
+	SPI_freeplan(plan);
+	fkg::restore_identity(saved);
+	dest->rDestroy(dest);
+	error_context_stack = context.previous;
+
+	auto *enr = static_cast<EphemeralNamedRelation>(palloc0(sizeof(EphemeralNamedRelationData)));
+	enr->md.name = pstrdup(name);
+	enr->md.reliddesc = InvalidOid;
+	enr->md.tupdesc = desc;
+	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+	enr->md.enrtuples = (double) tuplestore_tuple_count(rows);
+	enr->reldata = rows;
+	if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER)
+		elog(ERROR, "fk_guard: could not register \"%s\"", name);
+}
+
+/* A name for the staged ctid column that no key column has. */
+const char *
+ctid_column_name(const DeclaredForeignKey *keys, int nkeys)
+{
+	char *name = pstrdup("fk_guard_ctid");
+	for (bool clash = true; clash;) {
+		clash = false;
+		for (int k = 0; k < nkeys && !clash; k++)
+			for (int i = 0; i < keys[k].spec.nkeys && !clash; i++)
+				clash = strcmp(keys[k].spec.keys[i].fk_column, name) == 0;
+		if (clash)
+			name = psprintf("%s_", name);
+	}
+	return name;
+}
+
+/* Step 1 for the source: its ctid and target's key columns, each once. */
+void
+stage_source(Oid source, Oid target, const DeclaredForeignKey *keys, int nkeys, const char *ctid_column)
+{
+	StringInfoData sql;
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT s.ctid AS %s", quote_identifier(ctid_column));
+	for (int k = 0; k < nkeys; k++)
+		for (int i = 0; i < keys[k].spec.nkeys; i++) {
+			const char *column = keys[k].spec.keys[i].fk_column;
+			bool seen = false;
+			for (int j = 0; j < k && !seen; j++)
+				for (int m = 0; m < keys[j].spec.nkeys && !seen; m++)
+					seen = strcmp(keys[j].spec.keys[m].fk_column, column) == 0;
+			for (int m = 0; m < i && !seen; m++)
+				seen = strcmp(keys[k].spec.keys[m].fk_column, column) == 0;
+			if (!seen)
+				appendStringInfo(&sql, ", %s AS %s", loaded_value_sql(source, target, column),
+				                 quote_identifier(column));
+		}
+	appendStringInfo(&sql, " FROM ONLY %s s", qualified_relation_name(source));
+	stage(sql.data, source, kStagedRelation);
+}
+
+/* Step 1 for a with_parents table standing in for fk's referenced table:
+ * fk's referenced columns, as they will be loaded into it. */
+const char *
+stage_stand_in(const ForeignKeySpec &spec, Oid staging, int number)
+{
+	StringInfoData sql;
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
+	for (int i = 0; i < spec.nkeys; i++)
+		appendStringInfo(&sql, "%s%s AS %s", i > 0 ? ", " : "",
+		                 loaded_value_sql(staging, spec.parent_relid, spec.keys[i].pk_column),
+		                 quote_identifier(spec.keys[i].pk_column));
+	appendStringInfo(&sql, " FROM ONLY %s s", qualified_relation_name(staging));
+	const char *name = psprintf("fk_guard_parent_%d", number);
+	stage(sql.data, staging, name);
+	return name;
+}
+
+/* Step 2 for one foreign key, as the referenced table's owner. */
+void
+judge(const ForeignKeySpec &staged, const char *ctid_column, const char *const *stand_ins, int nstand_ins,
+      Tuplestorestate *out, TupleDesc desc, MemoryContext out_context)
+{
+	DestReceiver *dest = fkg::compat::tuplestore_receiver(out, out_context, desc);
+	fkg::SavedIdentity saved = fkg::become_owner(relation_owner(staged.parent_relid));
+	if (fkg::hashing_may_split(staged))
+		for (const char *setting : {"enable_hashjoin", "enable_hashagg"})
+			(void) set_config_option(setting, "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	if (fkg::ri_cannot_compare(staged)) {
+		/* what the INSERT would raise for a row it checks */
+		char *sql = fkg::to_palloc(fkg::checked_rows_exist_query(staged));
+		if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "fk_guard: row check failed");
+		bool isnull;
+		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+			ereport(ERROR,
+			        (errcode(ERRCODE_INDETERMINATE_COLLATION),
+			         errmsg("could not determine which collation to use for string comparison"),
+			         errdetail("PostgreSQL's own check of foreign key \"%s\" raises this error for every row it "
+			                   "checks: it compares the referenced column under its collation with a value of the "
+			                   "referencing column's type under that type's collation.",
+			                   staged.constraint_name)));
+	}
+	char *sql = fkg::to_palloc(fkg::precheck_rows_query(staged, ctid_column, stand_ins, nstand_ins));
+	SPIPlanPtr plan = SPI_prepare_cursor(sql, 0, nullptr, CURSOR_OPT_PARALLEL_OK);
+	if (plan == nullptr)
+		elog(ERROR, "fk_guard: could not prepare the precheck of \"%s\": %s", staged.constraint_name,
+		     SPI_result_code_string(SPI_result));
+	require_reads_only(plan, staged.parent_relid);
+	SPIExecuteOptions options = {};
+	options.read_only = true;
+	options.dest = dest;
+	int rc = SPI_execute_plan_extended(plan, &options);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "fk_guard: precheck query failed: %s", SPI_result_code_string(rc));
+	SPI_freeplan(plan);
+	fkg::restore_identity(saved);
+	dest->rDestroy(dest);
+}
+
+} // namespace
+
+/* fk_precheck(source regclass, target regclass, with_parents regclass[], parent_tables regclass[]) */
+FKG_FUNCTION(fk_precheck)
+{
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("source and target must not be NULL")));
+	Oid source = PG_GETARG_OID(0);
+	Oid target = PG_GETARG_OID(1);
+	check_staging_table(source, "source");
+	fkg::check_target_is_table(target);
+	int nwith = 0, nparents = 0;
+	Oid *with_parents = regclass_array(fcinfo, 2, "with_parents", &nwith);
+	Oid *parent_tables = regclass_array(fcinfo, 3, "parent_tables", &nparents);
+	for (int w = 0; w < nwith; w++)
+		check_staging_table(with_parents[w], "with_parents table");
+	for (int p = 0; p < nparents; p++)
+		fkg::check_target_is_table(parent_tables[p]);
+
+	ReturnSetInfo *rsinfo = fkg::compat::init_materialized_srf(fcinfo);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "fk_guard: SPI_connect failed");
+
+	/* The catalog facts are read under the locks that keep them (twice:
+	 * the referenced tables are known only from the first reading). */
+	Oid *relids = static_cast<Oid *>(palloc(sizeof(Oid) * (nwith + 2)));
+	relids[0] = source;
+	relids[1] = target;
+	memcpy(relids + 2, with_parents, sizeof(Oid) * nwith);
+	lock_relations(relids, nwith + 2);
+	int nkeys = 0;
+	DeclaredForeignKey *keys = target_foreign_keys(target, &nkeys);
+	Oid *parents = static_cast<Oid *>(palloc(sizeof(Oid) * (nkeys + 1)));
+	for (int k = 0; k < nkeys; k++)
+		parents[k] = keys[k].spec.parent_relid;
+	lock_relations(parents, nkeys);
+	keys = target_foreign_keys(target, &nkeys);
+
+	notice_partition_keys(target);
+	if (nkeys == 0) {
+		ereport(NOTICE, (errmsg("table %s has no foreign keys", qualified_relation_name(target)),
+		                 errdetail("No staging row can violate one.")));
+		SPI_finish();
+		return (Datum) 0;
+	}
+	for (int k = 0; k < nkeys; k++) {
+		switch (keys[k].refusal) {
+		case fkg::Refusal::kTemporal:
+		case fkg::Refusal::kOtherSessionTemp:
+		case fkg::Refusal::kUnloggedInRecovery:
+			fkg::raise_refusal(keys[k]);
+		default:
+			break; /* the others are about reading target, which fk_precheck does not */
+		}
+		require_may_learn_keys(keys[k], target);
+	}
+	StandIn *stand_ins = map_stand_ins(with_parents, nwith, parent_tables, nparents, !PG_ARGISNULL(3), keys, nkeys,
+	                                   target);
+
+	const char *ctid_column = ctid_column_name(keys, nkeys);
+	stage_source(source, target, keys, nkeys, ctid_column);
+	const char **names = static_cast<const char **>(palloc(sizeof(char *) * (nwith + 1)));
+	int staged_parents = 0;
+	for (int k = 0; k < nkeys; k++) {
+		CHECK_FOR_INTERRUPTS();
+		ForeignKeySpec staged = keys[k].spec;
+		staged.scan_relation = fkg::QualifiedName{nullptr, kStagedRelation};
+		staged.scan_partitioned = false;
+		int n = 0;
+		for (int w = 0; w < nwith; w++) {
+			bool duplicate = false;
+			for (int v = 0; v < w; v++)
+				duplicate = duplicate || (stand_ins[v].staging == stand_ins[w].staging &&
+				                          stand_ins[v].parent == stand_ins[w].parent);
+			if (stand_ins[w].parent == staged.parent_relid && !duplicate)
+				names[n++] = stage_stand_in(staged, stand_ins[w].staging, ++staged_parents);
+		}
+		judge(staged, ctid_column, names, n, rsinfo->setResult, rsinfo->setDesc,
+		      rsinfo->econtext->ecxt_per_query_memory);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
