@@ -276,6 +276,18 @@ CREATE POLICY first_only ON pc_my_stage USING (id = 1);
 SET ROLE fkg_stager;
 SELECT fkg_test.error_of($$SELECT * FROM fk_precheck('pc_my_stage', 'pc_payments')$$);
 RESET ROLE;
+-- Referenced tables of two owners: each judged as its owner, over the
+-- staged rows read once, as the staging table's owner.
+SET ROLE fkg_stager;
+CREATE TABLE pc_methods (id int PRIMARY KEY);
+INSERT INTO pc_methods VALUES (7);
+RESET ROLE;
+ALTER TABLE pc_payments ADD COLUMN method_id int REFERENCES pc_methods;
+CREATE TABLE pc_payment_stage (account_id int8, method_id int2);
+INSERT INTO pc_payment_stage VALUES (1, 7), (2, 7), (1, 8), (NULL, NULL);
+SELECT * FROM fk_precheck('pc_payment_stage', 'pc_payments') ORDER BY 1, 3;
+SELECT * FROM fkg_test.precheck_judge('pc_payment_stage', 'pc_payments');
+
 -- The staging table is read as its owner, the parent as its owner (as
 -- PostgreSQL's RI check reads it): a superuser prechecking the role's table
 -- runs no code of the role's with superuser rights.  The role's staging
@@ -299,7 +311,7 @@ SET client_min_messages = warning;
 DROP TABLE pc_orders, pc_stage, pc_customers, pc_coded, pc_codes, pc_code_stage, pc_small, pc_small_parent,
   pc_big_stage, pc_text_stage, pc_dom, pc_dom_parent, pc_dom_stage, pc_ci_child, pc_c_child, pc_ci_parent,
   pc_ci_stage, pc_part_child, pc_part_parent, pc_part_stage, pc_stage_customers, pc_employees, pc_employee_stage,
-  pc_partial_stage, pc_no_keys, pc_part_stage_p, pc_unrelated, pc_payments, pc_others_stage, pc_witness CASCADE;
+  pc_partial_stage, pc_no_keys, pc_part_stage_p, pc_unrelated, pc_payments, pc_others_stage, pc_witness, pc_payment_stage CASCADE;
 DROP SCHEMA pc_secret CASCADE;
 DROP DOMAIN pc_short;
 DROP COLLATION pc_ci;

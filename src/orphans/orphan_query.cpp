@@ -6,6 +6,8 @@
 
 #include "common/sql_quote.h"
 
+#include <vector>
+
 namespace fkg {
 
 static std::string
@@ -60,50 +62,57 @@ key_complete(const ForeignKeySpec &fk)
 	return key_row(fk) + " IS NOT NULL";
 }
 
-/* A relation as a query reads it: ONLY the table, or with its partitions; an
- * ephemeral named relation (no schema: fk_precheck's staged rows) by its name. */
+/* A relation as a query reads it: ONLY the table, or with its partitions. */
 static std::string
 relation_ref(const QualifiedName &n, bool with_partitions)
 {
-	if (n.schema == nullptr)
-		return sql::quote_ident(n.name);
 	return (with_partitions ? "" : "ONLY ") + qualified(n);
 }
 
-/* FROM ... WHERE ...: the rows of fk.scan_relation that RI_FKey_check checks.
- * MATCH SIMPLE checks rows whose key has no null; MATCH FULL checks every row
- * with a non-null column (and partial nulls never find a partner). */
+/* Whether RI_FKey_check checks the row fk: MATCH SIMPLE checks rows whose
+ * key has no null; MATCH FULL checks every row with a non-null column (and
+ * partial nulls never find a partner). */
+static std::string
+checked_condition(const ForeignKeySpec &fk)
+{
+	return fk.match_full ? "NOT (" + key_row(fk) + " IS NULL)" : key_complete(fk);
+}
+
+/* FROM ... WHERE ...: the rows of fk.scan_relation that RI_FKey_check checks. */
 static std::string
 checked_rows(const ForeignKeySpec &fk)
 {
-	std::string sql = " FROM " + relation_ref(fk.scan_relation, fk.scan_partitioned) + " fk WHERE ";
-	if (fk.match_full)
-		sql += "NOT (" + key_row(fk) + " IS NULL)";
-	else
-		sql += key_complete(fk);
-	return sql;
+	return " FROM " + relation_ref(fk.scan_relation, fk.scan_partitioned) + " fk WHERE " + checked_condition(fk);
 }
 
-/* " AND NOT EXISTS (...)": no row of parent (read as relation_ref reads it)
- * equals the referencing row's key, looked for as RI does (SELECT 1 FROM pk
- * WHERE pk.a = fk.a ...): an anti join, whose "no partner" cannot be mistaken
- * for a partner whose key reads as NULL. */
+/* Whether the row pk of the referenced table (or of a stand-in for it) is the
+ * partner of the row fk: equal on every key column under the constraint's
+ * own operator, with the casts and collation ri_GenerateQual adds. */
 static std::string
-no_partner_in(const ForeignKeySpec &fk, const std::string &parent)
+partner_condition(const ForeignKeySpec &fk, const std::string &pk)
 {
-	std::string sql = " AND NOT EXISTS (SELECT FROM " + parent + " pk WHERE ";
+	std::string sql;
 	for (int i = 0; i < fk.nkeys; i++) {
 		const KeyColumnSpec &k = fk.keys[i];
 		if (i > 0)
 			sql += " AND ";
-		sql += "pk." + sql::quote_ident(k.pk_column) + cast_suffix(k.pk_cast);
+		sql += pk + "." + sql::quote_ident(k.pk_column) + cast_suffix(k.pk_cast);
 		sql += " OPERATOR(" + sql::quote_ident(k.eq_operator.schema) + "." + k.eq_operator.name + ") ";
 		sql += "fk." + sql::quote_ident(k.fk_column) + cast_suffix(k.fk_cast);
 		if (!k.collation.empty())
 			sql += " COLLATE " + qualified(k.collation);
 	}
-	sql += ")";
 	return sql;
+}
+
+/* " AND NOT EXISTS (...)": no row of parent (read as relation_ref reads it)
+ * is the partner, looked for as RI does (SELECT 1 FROM pk WHERE pk.a = fk.a
+ * ...): an anti join, whose "no partner" cannot be mistaken for a partner
+ * whose key reads as NULL. */
+static std::string
+no_partner_in(const ForeignKeySpec &fk, const std::string &parent)
+{
+	return " AND NOT EXISTS (SELECT FROM " + parent + " pk WHERE " + partner_condition(fk, "pk") + ")";
 }
 
 /* FROM ... WHERE ...: the rows of fk.scan_relation that RI_FKey_check would reject. */
@@ -223,11 +232,11 @@ orphan_summary_query(const ForeignKeySpec &fk, bool with_oid)
 	return sql;
 }
 
-std::string
-precheck_rows_query(const ForeignKeySpec &fk, const char *ctid_column, const char *const *stand_ins, int nstand_ins)
+/* The key as ri_ReportViolation's DETAIL writes it: column names as they
+ * are, values through their output function (format's %s), NULL as null. */
+static std::string
+detail_key(const ForeignKeySpec &fk)
 {
-	/* The key as ri_ReportViolation's DETAIL writes it: column names as they
-	 * are, values through their output function (format's %s), NULL as null. */
 	std::string names;
 	for (int i = 0; i < fk.nkeys; i++)
 		names += (i > 0 ? ", " : "") + std::string(fk.keys[i].fk_column);
@@ -238,15 +247,81 @@ precheck_rows_query(const ForeignKeySpec &fk, const char *ctid_column, const cha
 		key += "CASE WHEN pg_catalog.num_nulls(" + column + ") OPERATOR(pg_catalog.=) 1 THEN 'null' ";
 		key += "ELSE pg_catalog.format('%s', " + column + ") END";
 	}
-	key += ", ')')";
+	return key + ", ')')";
+}
 
-	std::string sql = "SELECT " + sql::quote_literal(fk.constraint_name) + "::pg_catalog.name, ";
-	sql += regclass_literal(fk.parent_relid) + ", fk." + sql::quote_ident(ctid_column) + ", " + key;
-	sql += orphan_from_where(fk);
-	for (int i = 0; i < nstand_ins; i++)
-		sql += no_partner_in(fk, sql::quote_ident(stand_ins[i]));
-	sql += " ORDER BY fk." + sql::quote_ident(ctid_column);
+/* The judged columns every branch of the precheck query returns: the key's
+ * position (for the order), constraint name, referenced table, staged ctid
+ * and key. */
+static std::string
+precheck_columns(int position, const ForeignKeySpec &fk, const std::string &ctid)
+{
+	return std::to_string(position) + ", " + sql::quote_literal(fk.constraint_name) + "::pg_catalog.name, " +
+	       regclass_literal(fk.parent_relid) + ", fk." + ctid + ", " + detail_key(fk);
+}
+
+std::string
+precheck_rows_query(const PrecheckKey *keys, int nkeys, const std::string &with, const char *staged,
+                    const char *ctid_column)
+{
+	const std::string ctid = sql::quote_ident(ctid_column);
+	const std::string from = " FROM " + sql::quote_ident(staged) + " fk";
+	std::vector<std::string> branches;
+
+	/* The keys without stand-ins, in one pass over the staged rows: each
+	 * referenced table left-joined once on the orphan queries' partner
+	 * condition (a partner is unique: the referenced columns carry a unique
+	 * index, whose equality the constraint's operator is), then, for the
+	 * rows RI would reject for some key (a filter the planner applies below
+	 * the lateral join), one candidate row per key. */
+	std::string joins, any_rejected, candidates;
+	for (int k = 0; k < nkeys; k++) {
+		const ForeignKeySpec &fk = *keys[k].fk;
+		if (keys[k].nstand_ins > 0)
+			continue;
+		const std::string pk = "pk" + std::to_string(k + 1);
+		joins += " LEFT JOIN " + relation_ref(fk.parent_relation, fk.parent_partitioned) + " " + pk;
+		joins += " ON " + partner_condition(fk, pk);
+		/* a joined row has a ctid (partitions too); a null-extended one has none */
+		const std::string rejected = "(" + checked_condition(fk) + " AND " + pk + ".ctid IS NULL)";
+		any_rejected += (any_rejected.empty() ? "" : " OR ") + rejected;
+		candidates += candidates.empty() ? "(" : ", (";
+		candidates += std::to_string(k + 1) + ", " + sql::quote_literal(fk.constraint_name) + "::pg_catalog.name, ";
+		candidates += regclass_literal(fk.parent_relid) + ", " + rejected + ", ";
+		candidates += "CASE WHEN " + rejected + " THEN " + detail_key(fk) + " END)";
+	}
+	if (!candidates.empty())
+		branches.push_back("SELECT v.n, v.constraint_name, v.parent_table, fk." + ctid + ", v.key" + from + joins +
+		                   " CROSS JOIN LATERAL (VALUES " + candidates +
+		                   ") v(n, constraint_name, parent_table, rejected, key) WHERE (" + any_rejected +
+		                   ") AND v.rejected");
+
+	/* A key with stand-ins: its own anti joins (the stand-ins may hold a key
+	 * more than once, so they are not joined). */
+	for (int k = 0; k < nkeys; k++) {
+		const ForeignKeySpec &fk = *keys[k].fk;
+		if (keys[k].nstand_ins == 0)
+			continue;
+		std::string branch = "SELECT " + precheck_columns(k + 1, fk, ctid) + from + " WHERE " + checked_condition(fk);
+		branch += no_partner_in(fk, relation_ref(fk.parent_relation, fk.parent_partitioned));
+		for (int i = 0; i < keys[k].nstand_ins; i++)
+			branch += no_partner_in(fk, sql::quote_ident(keys[k].stand_ins[i]));
+		branches.push_back(branch);
+	}
+
+	std::string sql = with + (with.empty() ? "" : " ");
+	sql += "SELECT j.constraint_name, j.parent_table, j." + ctid + ", j.key FROM (";
+	for (size_t b = 0; b < branches.size(); b++)
+		sql += (b > 0 ? " UNION ALL " : "") + branches[b];
+	sql += ") j(n, constraint_name, parent_table, " + ctid + ", key) ORDER BY j.n, j." + ctid;
 	return sql;
+}
+
+std::string
+precheck_checked_rows_exist_query(const ForeignKeySpec &fk, const std::string &with, const char *staged)
+{
+	return with + (with.empty() ? "" : " ") + "SELECT EXISTS (SELECT FROM " + sql::quote_ident(staged) + " fk WHERE " +
+	       checked_condition(fk) + ")";
 }
 
 } // namespace fkg

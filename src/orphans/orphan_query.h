@@ -51,9 +51,9 @@ struct KeyColumnSpec {
 struct ForeignKeySpec {
 	unsigned constraint_oid; /* the declared constraint */
 	const char *constraint_name;
-	unsigned scan_relid;         /* the referencing table to scan (a partition when asked for one) */
-	QualifiedName scan_relation; /* schema null: an ephemeral named relation (fk_precheck) */
-	bool scan_partitioned;       /* partitioned tables are scanned with their partitions */
+	unsigned scan_relid; /* the referencing table to scan (a partition when asked for one) */
+	QualifiedName scan_relation;
+	bool scan_partitioned; /* partitioned tables are scanned with their partitions */
 	unsigned parent_relid;
 	QualifiedName parent_relation;
 	bool parent_partitioned;
@@ -94,19 +94,33 @@ std::string checked_rows_exist_query(const ForeignKeySpec &fk);
  * agree.  Such queries must run without hashing: RI_FKey_check never hashes. */
 bool hashing_may_split(const ForeignKeySpec &fk);
 
+/* One foreign key fk_precheck judges, and the relations standing in for its
+ * referenced table (the rows of other staging tables, as they will be loaded
+ * into it: its column names and types). */
+struct PrecheckKey {
+	const ForeignKeySpec *fk; /* its scan_relation is not read */
+	const char *const *stand_ins;
+	int nstand_ins;
+};
+
 /*
- * fk_precheck's rows for one foreign key of the table a staging table is to
- * be loaded into: constraint name, referenced table, the staging row's ctid
- * and the key as PostgreSQL's DETAIL writes it ("(a, b)=(1, null)"), for the
- * rows of fk.scan_relation (an ephemeral named relation: schema null, holding
- * the staging rows' keys already cast to the referencing columns' types, and
- * their ctids in ctid_column) that RI_FKey_check would reject.  A key also
- * counts as present when one of the ephemeral named relations stand_ins (the
- * rows of other staging tables, as they will be loaded into the referenced
- * table, in its column names and types) holds it.
+ * fk_precheck's rows (constraint name, referenced table, staging ctid, and
+ * the key as PostgreSQL's DETAIL writes it: "(a, b)=(1, null)"), in keys'
+ * order, then by ctid: the rows of relation staged -- a CTE defined in with
+ * ("WITH ..."; may be empty) or an ephemeral named relation, holding the
+ * staging rows' keys already converted to the referencing columns' types
+ * (named as them) and the rows' ctids in ctid_column -- that RI_FKey_check
+ * would reject for each key, unless a stand-in holds the key.  The keys
+ * without stand-ins are judged in one pass over staged, each referenced table
+ * left-joined on the same partner condition as the orphan queries'; a key
+ * with stand-ins by anti joins of its own.  A CTE staged is read once per
+ * pass: define it NOT MATERIALIZED.
  */
-std::string precheck_rows_query(const ForeignKeySpec &fk, const char *ctid_column, const char *const *stand_ins,
-                                int nstand_ins);
+std::string precheck_rows_query(const PrecheckKey *keys, int nkeys, const std::string &with, const char *staged,
+                                const char *ctid_column);
+
+/* SELECT returning whether staged has a row RI_FKey_check would check for fk. */
+std::string precheck_checked_rows_exist_query(const ForeignKeySpec &fk, const std::string &with, const char *staged);
 
 } // namespace fkg
 

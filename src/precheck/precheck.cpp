@@ -92,15 +92,15 @@ rls_applies(Oid relid)
 	return check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED;
 }
 
-/* True when the current role holds mode on relid's column (or the whole table). */
+/* True when the current role holds mode on table's column (or the whole table). */
 bool
-column_allowed(Oid relid, const char *column, AclMode mode)
+column_allowed(Oid table_oid, const char *column, AclMode mode)
 {
-	Oid user = GetUserId();
-	if (pg_class_aclcheck(relid, user, mode) == ACLCHECK_OK)
+	Oid roleid = GetUserId();
+	if (pg_class_aclcheck(table_oid, roleid, mode) == ACLCHECK_OK)
 		return true;
-	AttrNumber attnum = get_attnum(relid, column);
-	return attnum != InvalidAttrNumber && pg_attribute_aclcheck(relid, attnum, user, mode) == ACLCHECK_OK;
+	AttrNumber attnum = get_attnum(table_oid, column);
+	return attnum != InvalidAttrNumber && pg_attribute_aclcheck(table_oid, attnum, roleid, mode) == ACLCHECK_OK;
 }
 
 /*
@@ -336,34 +336,95 @@ loaded_value_sql(Oid staging, Oid into, const char *column)
 	                                typmod, collation, column);
 }
 
-/* Refuses a plan that reads any table but allowed (a name that no longer
- * denotes the table checked by OID). */
+/* Refuses a plan that reads any table but those allowed (a name that no
+ * longer denotes the table checked by OID). */
 void
-require_reads_only(SPIPlanPtr plan, Oid allowed)
+require_reads_only(SPIPlanPtr plan, const Oid *allowed, int nallowed)
 {
 	ListCell *lc;
 	foreach (lc, SPI_plan_get_plan_sources(plan)) {
 		ListCell *rc;
-		foreach (rc, ((CachedPlanSource *) lfirst(lc))->relationOids)
-			if (lfirst_oid(rc) != allowed)
-				ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				                errmsg("the tables of fk_precheck changed while it was running"),
-				                errdetail("Its query would read relation %u instead of %s.", lfirst_oid(rc),
-				                          qualified_relation_name(allowed))));
+		foreach (rc, ((CachedPlanSource *) lfirst(lc))->relationOids) {
+			bool ok = false;
+			for (int i = 0; i < nallowed && !ok; i++)
+				ok = lfirst_oid(rc) == allowed[i];
+			if (!ok)
+				ereport(ERROR,
+				        (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				         errmsg("the tables of fk_precheck changed while it was running"),
+				         errdetail("Its query would read relation %u, which it did not check.", lfirst_oid(rc))));
+		}
 	}
 }
 
 void
 staging_error_context(void *arg)
 {
-	errcontext("fk_precheck converting the rows of staging table %s as INSERT would", static_cast<const char *>(arg));
+	errcontext("fk_precheck reading staging table %s as INSERT would", static_cast<const char *>(arg));
+}
+
+/* A name for the staged ctid column that no key column has. */
+const char *
+ctid_column_name(const DeclaredForeignKey *keys, int nkeys)
+{
+	char *name = pstrdup("fk_guard_ctid");
+	for (bool clash = true; clash;) {
+		clash = false;
+		for (int k = 0; k < nkeys && !clash; k++)
+			for (int i = 0; i < keys[k].spec.nkeys && !clash; i++)
+				clash = strcmp(keys[k].spec.keys[i].fk_column, name) == 0;
+		if (clash)
+			name = psprintf("%s_", name);
+	}
+	return name;
+}
+
+/* The source's rows as they would be inserted: ctid, and target's key columns, each once. */
+const char *
+source_sql(Oid source, Oid target, const DeclaredForeignKey *keys, int nkeys, const char *ctid_column)
+{
+	StringInfoData sql;
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT s.ctid AS %s", quote_identifier(ctid_column));
+	for (int k = 0; k < nkeys; k++)
+		for (int i = 0; i < keys[k].spec.nkeys; i++) {
+			const char *column = keys[k].spec.keys[i].fk_column;
+			bool seen = false;
+			for (int j = 0; j < k && !seen; j++)
+				for (int m = 0; m < keys[j].spec.nkeys && !seen; m++)
+					seen = strcmp(keys[j].spec.keys[m].fk_column, column) == 0;
+			for (int m = 0; m < i && !seen; m++)
+				seen = strcmp(keys[k].spec.keys[m].fk_column, column) == 0;
+			if (!seen)
+				appendStringInfo(&sql, ", %s AS %s", loaded_value_sql(source, target, column),
+				                 quote_identifier(column));
+		}
+	appendStringInfo(&sql, " FROM ONLY %s s", qualified_relation_name(source));
+	return sql.data;
+}
+
+/* A with_parents table's rows as they would be loaded into spec's referenced
+ * table: spec's referenced columns. */
+const char *
+stand_in_sql(const ForeignKeySpec &spec, Oid staging)
+{
+	StringInfoData sql;
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
+	for (int i = 0; i < spec.nkeys; i++)
+		appendStringInfo(&sql, "%s%s AS %s", i > 0 ? ", " : "",
+		                 loaded_value_sql(staging, spec.parent_relid, spec.keys[i].pk_column),
+		                 quote_identifier(spec.keys[i].pk_column));
+	appendStringInfo(&sql, " FROM ONLY %s s", qualified_relation_name(staging));
+	return sql.data;
 }
 
 /*
  * Runs sql (over staging only) as staging's owner and keeps its rows in a
  * new ephemeral named relation called name, for the queries that follow.
+ * Returns the tuplestore, for the caller to end.
  */
-void
+Tuplestorestate *
 stage(const char *sql, Oid staging, const char *name)
 {
 	ErrorContextCallback context;
@@ -378,7 +439,7 @@ stage(const char *sql, Oid staging, const char *name)
 	SPIPlanPtr plan = SPI_prepare(sql, 0, nullptr);
 	if (plan == nullptr)
 		elog(ERROR, "fk_guard: could not prepare the staging query: %s", SPI_result_code_string(SPI_result));
-	require_reads_only(plan, staging);
+	require_reads_only(plan, &staging, 1);
 	TupleDesc desc =
 		CreateTupleDescCopy(static_cast<CachedPlanSource *>(linitial(SPI_plan_get_plan_sources(plan)))->resultDesc);
 	SPIExecuteOptions options = {};
@@ -401,79 +462,45 @@ stage(const char *sql, Oid staging, const char *name)
 	enr->reldata = rows;
 	if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER)
 		elog(ERROR, "fk_guard: could not register \"%s\"", name);
+	return rows;
 }
 
-/* A name for the staged ctid column that no key column has. */
-const char *
-ctid_column_name(const DeclaredForeignKey *keys, int nkeys)
-{
-	char *name = pstrdup("fk_guard_ctid");
-	for (bool clash = true; clash;) {
-		clash = false;
-		for (int k = 0; k < nkeys && !clash; k++)
-			for (int i = 0; i < keys[k].spec.nkeys && !clash; i++)
-				clash = strcmp(keys[k].spec.keys[i].fk_column, name) == 0;
-		if (clash)
-			name = psprintf("%s_", name);
-	}
-	return name;
-}
+/* What one judging query needs: its keys, the relations it may read, who runs it. */
+struct Judgement {
+	fkg::PrecheckKey *keys;
+	int nkeys;
+	const Oid *reads;
+	int nreads;
+	Oid run_as;
+	const char *with; /* the staged relations as CTEs ("WITH ..."), or "" when they are ephemeral */
+	Oid staging;      /* the source, for the error context when with reads it */
+};
 
-/* Step 1 for the source: its ctid and target's key columns, each once. */
+/* Judges keys in one pass over the staged rows, as run_as, appending the rows to out. */
 void
-stage_source(Oid source, Oid target, const DeclaredForeignKey *keys, int nkeys, const char *ctid_column)
+judge(const Judgement &j, const char *ctid_column, Tuplestorestate *out, TupleDesc desc, MemoryContext out_context)
 {
-	StringInfoData sql;
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT s.ctid AS %s", quote_identifier(ctid_column));
-	for (int k = 0; k < nkeys; k++)
-		for (int i = 0; i < keys[k].spec.nkeys; i++) {
-			const char *column = keys[k].spec.keys[i].fk_column;
-			bool seen = false;
-			for (int j = 0; j < k && !seen; j++)
-				for (int m = 0; m < keys[j].spec.nkeys && !seen; m++)
-					seen = strcmp(keys[j].spec.keys[m].fk_column, column) == 0;
-			for (int m = 0; m < i && !seen; m++)
-				seen = strcmp(keys[k].spec.keys[m].fk_column, column) == 0;
-			if (!seen)
-				appendStringInfo(&sql, ", %s AS %s", loaded_value_sql(source, target, column),
-				                 quote_identifier(column));
-		}
-	appendStringInfo(&sql, " FROM ONLY %s s", qualified_relation_name(source));
-	stage(sql.data, source, kStagedRelation);
-}
+	ErrorContextCallback context;
+	context.callback = staging_error_context;
+	context.arg = const_cast<char *>(qualified_relation_name(j.staging));
+	context.previous = error_context_stack;
+	if (j.with[0] != '\0')
+		error_context_stack = &context;
 
-/* Step 1 for a with_parents table standing in for fk's referenced table:
- * fk's referenced columns, as they will be loaded into it. */
-const char *
-stage_stand_in(const ForeignKeySpec &spec, Oid staging, int number)
-{
-	StringInfoData sql;
-	initStringInfo(&sql);
-	appendStringInfoString(&sql, "SELECT ");
-	for (int i = 0; i < spec.nkeys; i++)
-		appendStringInfo(&sql, "%s%s AS %s", i > 0 ? ", " : "",
-		                 loaded_value_sql(staging, spec.parent_relid, spec.keys[i].pk_column),
-		                 quote_identifier(spec.keys[i].pk_column));
-	appendStringInfo(&sql, " FROM ONLY %s s", qualified_relation_name(staging));
-	const char *name = psprintf("fk_guard_parent_%d", number);
-	stage(sql.data, staging, name);
-	return name;
-}
-
-/* Step 2 for one foreign key, as the referenced table's owner. */
-void
-judge(const ForeignKeySpec &staged, const char *ctid_column, const char *const *stand_ins, int nstand_ins,
-      Tuplestorestate *out, TupleDesc desc, MemoryContext out_context)
-{
 	DestReceiver *dest = fkg::compat::tuplestore_receiver(out, out_context, desc);
-	fkg::SavedIdentity saved = fkg::become_owner(relation_owner(staged.parent_relid));
-	if (fkg::hashing_may_split(staged))
+	fkg::SavedIdentity saved = fkg::become_owner(j.run_as);
+	bool forbid_hashing = false;
+	for (int k = 0; k < j.nkeys; k++)
+		forbid_hashing = forbid_hashing || fkg::hashing_may_split(*j.keys[k].fk);
+	if (forbid_hashing)
 		for (const char *setting : {"enable_hashjoin", "enable_hashagg"})
 			(void) set_config_option(setting, "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	if (fkg::ri_cannot_compare(staged)) {
+	for (int k = 0; k < j.nkeys; k++) {
+		const ForeignKeySpec &fk = *j.keys[k].fk;
+		if (!fkg::ri_cannot_compare(fk))
+			continue;
 		/* what the INSERT would raise for a row it checks */
-		char *sql = fkg::to_palloc(fkg::checked_rows_exist_query(staged));
+		char *sql = fkg::to_palloc(fkg::precheck_checked_rows_exist_query(fk, j.with, kStagedRelation));
 		if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "fk_guard: row check failed");
 		bool isnull;
@@ -484,14 +511,13 @@ judge(const ForeignKeySpec &staged, const char *ctid_column, const char *const *
 			         errdetail("PostgreSQL's own check of foreign key \"%s\" raises this error for every row it "
 			                   "checks: it compares the referenced column under its collation with a value of the "
 			                   "referencing column's type under that type's collation.",
-			                   staged.constraint_name)));
+			                   fk.constraint_name)));
 	}
-	char *sql = fkg::to_palloc(fkg::precheck_rows_query(staged, ctid_column, stand_ins, nstand_ins));
+	char *sql = fkg::to_palloc(fkg::precheck_rows_query(j.keys, j.nkeys, j.with, kStagedRelation, ctid_column));
 	SPIPlanPtr plan = SPI_prepare_cursor(sql, 0, nullptr, CURSOR_OPT_PARALLEL_OK);
 	if (plan == nullptr)
-		elog(ERROR, "fk_guard: could not prepare the precheck of \"%s\": %s", staged.constraint_name,
-		     SPI_result_code_string(SPI_result));
-	require_reads_only(plan, staged.parent_relid);
+		elog(ERROR, "fk_guard: could not prepare the precheck: %s", SPI_result_code_string(SPI_result));
+	require_reads_only(plan, j.reads, j.nreads);
 	SPIExecuteOptions options = {};
 	options.read_only = true;
 	options.dest = dest;
@@ -501,6 +527,96 @@ judge(const ForeignKeySpec &staged, const char *ctid_column, const char *const *
 	SPI_freeplan(plan);
 	fkg::restore_identity(saved);
 	dest->rDestroy(dest);
+	error_context_stack = context.previous;
+}
+
+/* Whether the with_parents table w stands in for keys[k]'s referenced table
+ * (once: a table given twice for one parent counts once). */
+bool
+stands_in(const StandIn *stand_ins, int w, const DeclaredForeignKey &key)
+{
+	if (stand_ins[w].parent != key.spec.parent_relid)
+		return false;
+	for (int v = 0; v < w; v++)
+		if (stand_ins[v].staging == stand_ins[w].staging && stand_ins[v].parent == stand_ins[w].parent)
+			return false;
+	return true;
+}
+
+/*
+ * Judges every key.  When one role owns the staging tables and every
+ * referenced table (one application role, say), a single query does it all
+ * as that role: the staging rows are read as CTEs in the same pass.
+ * Otherwise the staging rows are first read as their owners into ephemeral
+ * named relations, then judged in one query per owner of referenced tables.
+ */
+void
+judge_all(Oid source, Oid target, const DeclaredForeignKey *keys, int nkeys, const StandIn *stand_ins, int nwith,
+          ReturnSetInfo *rsinfo)
+{
+	const char *ctid_column = ctid_column_name(keys, nkeys);
+	Oid staging_owner = relation_owner(source);
+	bool one_owner = true;
+	for (int k = 0; k < nkeys; k++)
+		one_owner = one_owner && relation_owner(keys[k].spec.parent_relid) == staging_owner;
+	for (int w = 0; w < nwith; w++)
+		one_owner = one_owner && relation_owner(stand_ins[w].staging) == staging_owner;
+
+	/* The staged relations: CTEs, or ephemeral named relations read now. */
+	StringInfoData with;
+	initStringInfo(&with);
+	Tuplestorestate **stores = static_cast<Tuplestorestate **>(palloc(sizeof(Tuplestorestate *) * (nkeys * nwith + 2)));
+	int nstores = 0;
+	const char *sql = source_sql(source, target, keys, nkeys, ctid_column);
+	if (one_owner)
+		appendStringInfo(&with, "WITH %s AS NOT MATERIALIZED (%s)", quote_identifier(kStagedRelation), sql);
+	else
+		stores[nstores++] = stage(sql, source, kStagedRelation);
+	fkg::PrecheckKey *pks = static_cast<fkg::PrecheckKey *>(palloc(sizeof(fkg::PrecheckKey) * nkeys));
+	int staged_parents = 0;
+	for (int k = 0; k < nkeys; k++) {
+		const char **names = static_cast<const char **>(palloc(sizeof(char *) * (nwith + 1)));
+		int n = 0;
+		for (int w = 0; w < nwith; w++) {
+			if (!stands_in(stand_ins, w, keys[k]))
+				continue;
+			const char *name = psprintf("fk_guard_parent_%d", ++staged_parents);
+			const char *parent_sql = stand_in_sql(keys[k].spec, stand_ins[w].staging);
+			if (one_owner)
+				appendStringInfo(&with, ", %s AS (%s)", quote_identifier(name), parent_sql);
+			else
+				stores[nstores++] = stage(parent_sql, stand_ins[w].staging, name);
+			names[n++] = name;
+		}
+		pks[k] = fkg::PrecheckKey{&keys[k].spec, names, n};
+	}
+
+	/* One query per role owning referenced tables, in the keys' order. */
+	Oid *reads = static_cast<Oid *>(palloc(sizeof(Oid) * (nkeys + nwith + 1)));
+	fkg::PrecheckKey *group = static_cast<fkg::PrecheckKey *>(palloc(sizeof(fkg::PrecheckKey) * nkeys));
+	bool *done = static_cast<bool *>(palloc0(sizeof(bool) * nkeys));
+	for (int first = 0; first < nkeys; first++) {
+		if (done[first])
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		Oid owner = relation_owner(keys[first].spec.parent_relid);
+		int ngroup = 0, nreads = 0;
+		if (one_owner) {
+			reads[nreads++] = source;
+			for (int w = 0; w < nwith; w++)
+				reads[nreads++] = stand_ins[w].staging;
+		}
+		for (int k = first; k < nkeys; k++)
+			if (!done[k] && relation_owner(keys[k].spec.parent_relid) == owner) {
+				done[k] = true;
+				group[ngroup++] = pks[k];
+				reads[nreads++] = keys[k].spec.parent_relid;
+			}
+		Judgement j{group, ngroup, reads, nreads, owner, one_owner ? with.data : "", source};
+		judge(j, ctid_column, rsinfo->setResult, rsinfo->setDesc, rsinfo->econtext->ecxt_per_query_memory);
+	}
+	for (int i = 0; i < nstores; i++)
+		tuplestore_end(stores[i]);
 }
 
 } // namespace
@@ -561,28 +677,7 @@ FKG_FUNCTION(fk_precheck)
 	}
 	StandIn *stand_ins = map_stand_ins(with_parents, nwith, parent_tables, nparents, !PG_ARGISNULL(3), keys, nkeys,
 	                                   target);
-
-	const char *ctid_column = ctid_column_name(keys, nkeys);
-	stage_source(source, target, keys, nkeys, ctid_column);
-	const char **names = static_cast<const char **>(palloc(sizeof(char *) * (nwith + 1)));
-	int staged_parents = 0;
-	for (int k = 0; k < nkeys; k++) {
-		CHECK_FOR_INTERRUPTS();
-		ForeignKeySpec staged = keys[k].spec;
-		staged.scan_relation = fkg::QualifiedName{nullptr, kStagedRelation};
-		staged.scan_partitioned = false;
-		int n = 0;
-		for (int w = 0; w < nwith; w++) {
-			bool duplicate = false;
-			for (int v = 0; v < w; v++)
-				duplicate = duplicate || (stand_ins[v].staging == stand_ins[w].staging &&
-				                          stand_ins[v].parent == stand_ins[w].parent);
-			if (stand_ins[w].parent == staged.parent_relid && !duplicate)
-				names[n++] = stage_stand_in(staged, stand_ins[w].staging, ++staged_parents);
-		}
-		judge(staged, ctid_column, names, n, rsinfo->setResult, rsinfo->setDesc,
-		      rsinfo->econtext->ecxt_per_query_memory);
-	}
+	judge_all(source, target, keys, nkeys, stand_ins, nwith, rsinfo);
 	SPI_finish();
 	return (Datum) 0;
 }

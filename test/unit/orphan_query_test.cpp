@@ -176,39 +176,75 @@ TEST(OrphanSummaryQuery, CountsRowsAndKeysDistinctUnderTheConstraintsEquality)
 
 namespace {
 
-TEST(PrecheckRowsQuery, JudgesTheStagedKeysWithTheOrphanPredicateAndTheStandIns)
+TEST(PrecheckRowsQuery, JudgesKeysWithoutStandInsInOnePassOfLeftJoins)
 {
-	ForeignKeySpec fk = two_column_key(false);
-	fk.scan_relation = {nullptr, "fk_guard_staged"};
+	ForeignKeySpec customers = two_column_key(false);
+	ForeignKeySpec products = simple_key();
+	products.constraint_name = "orders_product_id_fkey";
+	products.keys[0] = {"product_id", "id", {"pg_catalog", "="}, kNone, kNone, kNone, false, false};
+	products.parent_relation = {"public", "products"};
+	products.parent_partitioned = true;
+	const fkg::PrecheckKey keys[] = {{&customers, nullptr, 0}, {&products, nullptr, 0}};
+	const std::string sql = fkg::precheck_rows_query(keys, 2, "WITH s AS NOT MATERIALIZED (x)", "s", "ctid col");
+	EXPECT_EQ(sql.rfind("WITH s AS NOT MATERIALIZED (x) SELECT j.constraint_name, j.parent_table, j.\"ctid col\", "
+	                    "j.key FROM (SELECT v.n, ",
+	                    0),
+	          0u)
+		<< sql;
+	EXPECT_TRUE(contains(sql, " FROM \"s\" fk LEFT JOIN ONLY \"public\".\"customers\" pk1 ON "
+	                          "pk1.\"id\" OPERATOR(\"pg_catalog\".=) fk.\"customer_id\" AND "
+	                          "pk1.\"region\" OPERATOR(\"pg_catalog\".=) fk.\"region\" "
+	                          "LEFT JOIN \"public\".\"products\" pk2 ON "
+	                          "pk2.\"id\" OPERATOR(\"pg_catalog\".=) fk.\"product_id\" CROSS JOIN LATERAL (VALUES "))
+		<< sql;
+	EXPECT_TRUE(contains(sql, "WHERE ((ROW(fk.\"customer_id\", fk.\"region\") IS NOT NULL AND pk1.ctid IS NULL) OR "
+	                          "(ROW(fk.\"product_id\") IS NOT NULL AND pk2.ctid IS NULL)) AND v.rejected"))
+		<< sql;
+	EXPECT_TRUE(contains(sql, "(2, 'orders_product_id_fkey'::pg_catalog.name, "
+	                          "16390::pg_catalog.oid::pg_catalog.regclass, "
+	                          "(ROW(fk.\"product_id\") IS NOT NULL AND pk2.ctid IS NULL), CASE WHEN "))
+		<< sql;
+	EXPECT_TRUE(contains(sql, "ORDER BY j.n, j.\"ctid col\"")) << sql;
+	EXPECT_FALSE(contains(sql, "UNION ALL")) << sql;
+}
+
+TEST(PrecheckRowsQuery, AKeyWithStandInsGetsItsOwnAntiJoins)
+{
+	ForeignKeySpec fk = two_column_key(true);
 	const char *stand_ins[] = {"fk_guard_parent_1"};
-	const std::string sql = fkg::precheck_rows_query(fk, "ctid col", stand_ins, 1);
-	EXPECT_TRUE(contains(sql, " FROM \"fk_guard_staged\" fk WHERE ROW(fk.\"customer_id\", fk.\"region\") IS NOT NULL "
+	const fkg::PrecheckKey keys[] = {{&fk, stand_ins, 1}};
+	const std::string sql = fkg::precheck_rows_query(keys, 1, "", "staged", "c");
+	EXPECT_TRUE(contains(sql, " FROM \"staged\" fk WHERE NOT (ROW(fk.\"customer_id\", fk.\"region\") IS NULL) "
 	                          "AND NOT EXISTS (SELECT FROM ONLY \"public\".\"customers\" pk WHERE "
 	                          "pk.\"id\" OPERATOR(\"pg_catalog\".=) fk.\"customer_id\" AND "
 	                          "pk.\"region\" OPERATOR(\"pg_catalog\".=) fk.\"region\") "
 	                          "AND NOT EXISTS (SELECT FROM \"fk_guard_parent_1\" pk WHERE "
 	                          "pk.\"id\" OPERATOR(\"pg_catalog\".=) fk.\"customer_id\" AND "
-	                          "pk.\"region\" OPERATOR(\"pg_catalog\".=) fk.\"region\") ORDER BY fk.\"ctid col\""))
+	                          "pk.\"region\" OPERATOR(\"pg_catalog\".=) fk.\"region\")"))
 		<< sql;
-	EXPECT_TRUE(contains(sql, "SELECT 'orders_customer_id_fkey'::pg_catalog.name, "
-	                          "16390::pg_catalog.oid::pg_catalog.regclass, fk.\"ctid col\", "))
-		<< sql;
-	EXPECT_FALSE(contains(sql, "ONLY \"fk_guard")) << sql;
+	EXPECT_EQ(sql.rfind("SELECT j.constraint_name", 0), 0u) << sql;
+	EXPECT_FALSE(contains(sql, "LEFT JOIN")) << sql;
 }
 
 TEST(PrecheckRowsQuery, WritesTheKeyAsPostgresqlsDetailDoes)
 {
 	ForeignKeySpec fk = two_column_key(true);
-	fk.scan_relation = {nullptr, "staged"};
 	fk.keys[1].fk_column = "Ré'gion";
-	const std::string sql = fkg::precheck_rows_query(fk, "c", nullptr, 0);
+	const fkg::PrecheckKey keys[] = {{&fk, nullptr, 0}};
+	const std::string sql = fkg::precheck_rows_query(keys, 1, "", "staged", "c");
 	EXPECT_TRUE(contains(sql, "pg_catalog.concat('(customer_id, Ré''gion)=(', "
 	                          "CASE WHEN pg_catalog.num_nulls(fk.\"customer_id\") OPERATOR(pg_catalog.=) 1 THEN 'null' "
 	                          "ELSE pg_catalog.format('%s', fk.\"customer_id\") END, ', ', "
 	                          "CASE WHEN pg_catalog.num_nulls(fk.\"Ré'gion\") OPERATOR(pg_catalog.=) 1 THEN 'null' "
 	                          "ELSE pg_catalog.format('%s', fk.\"Ré'gion\") END, ')')"))
 		<< sql;
-	EXPECT_TRUE(contains(sql, "WHERE NOT (ROW(fk.\"customer_id\", fk.\"Ré'gion\") IS NULL) AND NOT EXISTS")) << sql;
+}
+
+TEST(PrecheckCheckedRowsExistQuery, AsksOnlyForRowsRiWouldCheck)
+{
+	EXPECT_EQ(fkg::precheck_checked_rows_exist_query(two_column_key(false), "WITH s AS (x)", "s"),
+	          "WITH s AS (x) SELECT EXISTS (SELECT FROM \"s\" fk WHERE ROW(fk.\"customer_id\", fk.\"region\") IS NOT "
+	          "NULL)");
 }
 
 } // namespace
