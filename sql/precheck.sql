@@ -307,11 +307,34 @@ RESET ROLE;
 SELECT * FROM fk_precheck('pc_spy_stage', 'pc_payments');
 SELECT who, count(*) FROM pc_witness GROUP BY who;
 
+-- Cancelled halfway (a statement timeout while a slow cast of the staging
+-- rows runs): the error ends the call, and the session is as it was (role,
+-- search_path, settings).
+CREATE TYPE pc_slow AS (v int);
+CREATE FUNCTION pc_slow_to_int(pc_slow) RETURNS int LANGUAGE sql
+  AS $$ SELECT ($1).v FROM pg_catalog.pg_sleep(0.3) $$;
+CREATE CAST (pc_slow AS int) WITH FUNCTION pc_slow_to_int(pc_slow) AS ASSIGNMENT;
+CREATE TABLE pc_slow_stage (account_id pc_slow);
+INSERT INTO pc_slow_stage VALUES (ROW(1)), (ROW(2));
+SET statement_timeout = '100ms';
+DO $$
+BEGIN
+  PERFORM * FROM fk_precheck('pc_slow_stage', 'pc_payments');
+EXCEPTION WHEN query_canceled THEN
+  RAISE NOTICE '%: %, caught as %, search_path %', SQLSTATE, SQLERRM, current_user, current_setting('search_path');
+END
+$$;
+RESET statement_timeout;
+SELECT current_user, current_setting('search_path') AS search_path,
+       current_setting('enable_hashjoin') AS enable_hashjoin;
+SELECT constraint_name, key FROM fk_precheck('pc_slow_stage', 'pc_payments');
+
 SET client_min_messages = warning;
 DROP TABLE pc_orders, pc_stage, pc_customers, pc_coded, pc_codes, pc_code_stage, pc_small, pc_small_parent,
   pc_big_stage, pc_text_stage, pc_dom, pc_dom_parent, pc_dom_stage, pc_ci_child, pc_c_child, pc_ci_parent,
   pc_ci_stage, pc_part_child, pc_part_parent, pc_part_stage, pc_stage_customers, pc_employees, pc_employee_stage,
-  pc_partial_stage, pc_no_keys, pc_part_stage_p, pc_unrelated, pc_payments, pc_others_stage, pc_witness, pc_payment_stage CASCADE;
+  pc_partial_stage, pc_no_keys, pc_part_stage_p, pc_unrelated, pc_payments, pc_others_stage, pc_witness, pc_payment_stage, pc_slow_stage CASCADE;
+DROP TYPE pc_slow CASCADE;
 DROP SCHEMA pc_secret CASCADE;
 DROP DOMAIN pc_short;
 DROP COLLATION pc_ci;

@@ -4,19 +4,24 @@
  *    key of the table they are to be loaded into, judged as PostgreSQL's RI
  *    check would judge them if they were inserted now.
  *
- * Two steps, each running as the role PostgreSQL would run it as, in a
- * security-restricted operation with search_path pinned (owner_identity.h):
+ * The staging rows are read as the staging table's owner, and judged as each
+ * referenced table's owner -- the role RI_FKey_check runs as (ri_PerformCheck)
+ * -- in security-restricted operations with search_path pinned
+ * (owner_identity.h), by the partner condition fk_orphans() uses
+ * (orphan_query.h), after converting each staging value as INSERT would
+ * (assignment_cast.h):
  *
- *   1. The staging table is read once, as its owner: for each row, its ctid
- *      and the foreign-key columns of target, converted as INSERT converts
- *      them (assignment_cast.h), into a tuplestore.  Each staging table in
- *      with_parents is read the same way, as its owner, converted to the
- *      referenced table's column types: the rows that will be loaded into it.
- *   2. For each foreign key, those stored keys are judged as its owner -- the
- *      role RI_FKey_check runs as (ri_PerformCheck) -- by the orphan
- *      predicate fk_orphans() uses (orphan_query.h), over the stored rows as
- *      an ephemeral named relation (the way trigger transition tables are
- *      read), with the stored parent rows counting as present too.
+ *   - when one role owns the staging tables and every referenced table, in a
+ *     single query as that role: one pass over the staging table (a CTE
+ *     inlined into the query), left-joined to each referenced table;
+ *   - otherwise in two steps: the staging rows (ctid and converted key
+ *     columns) are read once, as their owner, into a tuplestore; then one
+ *     query per owner of referenced tables judges them, as that owner, with
+ *     the tuplestore read as an ephemeral named relation (the way trigger
+ *     transition tables are read).
+ *
+ * Each with_parents table is read the same way, converted to its referenced
+ * table's column types: the rows that will be loaded into it.
  *
  * Who may learn what: the caller must be able to read the staging tables
  * (SELECT on the table, USAGE on its schema, no row-level security hiding
