@@ -162,6 +162,18 @@ CREATE TABLE pc_c_child (k text COLLATE "C" REFERENCES pc_ci_parent);
 SELECT * FROM fk_precheck('pc_ci_stage', 'pc_c_child');
 SELECT * FROM fkg_test.precheck_judge('pc_ci_stage', 'pc_c_child');
 
+-- A name column referencing text under an ICU collation: PostgreSQL's check
+-- compares under two implicit collations and raises 42P22 for a row it
+-- checks; so does fk_precheck.
+CREATE TABLE pc_icu_parent (k text COLLATE "und-x-icu" PRIMARY KEY);
+INSERT INTO pc_icu_parent VALUES ('abc');
+CREATE TABLE pc_name_child (k name REFERENCES pc_icu_parent);
+CREATE TABLE pc_name_stage (k text);
+INSERT INTO pc_name_stage VALUES ('abc');
+SELECT fkg_test.error_of($$INSERT INTO pc_name_child SELECT k FROM pc_name_stage$$) AS insert_says;
+SELECT fkg_test.error_of($$SELECT * FROM fk_precheck('pc_name_stage', 'pc_name_child')$$) AS precheck_says;
+DROP TABLE pc_name_child, pc_name_stage, pc_icu_parent;
+
 -- ---- Partitioned tables ----------------------------------------------------
 CREATE TABLE pc_part_parent (id int, region text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
 CREATE TABLE pc_part_parent_eu PARTITION OF pc_part_parent FOR VALUES IN ('eu');
@@ -218,6 +230,10 @@ SELECT * FROM fkg_test.precheck_judge('pc_partial_stage', 'pc_orders');
 ALTER TABLE pc_orders ALTER COLUMN cust_region SET DEFAULT 'us';
 SELECT fkg_test.error_of($$SELECT * FROM fk_precheck('pc_partial_stage', 'pc_orders')$$);
 ALTER TABLE pc_orders ALTER COLUMN cust_region DROP DEFAULT;
+-- A generated key column: INSERT computes it, fk_precheck does not.
+CREATE TABLE pc_generated (id int, customer_id int8 GENERATED ALWAYS AS (id * 2) STORED REFERENCES pc_customers);
+SELECT fkg_test.error_of($$SELECT * FROM fk_precheck('pc_partial_stage', 'pc_generated')$$);
+DROP TABLE pc_generated;
 
 -- ---- Bad arguments ----------------------------------------------------------
 CREATE VIEW pc_view AS SELECT * FROM pc_stage;

@@ -314,15 +314,20 @@ loaded_value_sql(Oid staging, Oid into, const char *column)
 	Oid type, collation;
 	int32 typmod;
 	get_atttypetypmodcoll(into, into_attnum, &type, &typmod, &collation);
+	HeapTuple tuple = SearchSysCache2(ATTNUM, ObjectIdGetDatum(into), Int16GetDatum(into_attnum));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "fk_guard: cache lookup failed for column %d of relation %u", into_attnum, into);
+	auto *att = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tuple));
+	bool generated = att->attgenerated != '\0';
+	bool defaulted = att->atthasdef || att->attidentity != '\0' || get_typdefault(type) != nullptr;
+	ReleaseSysCache(tuple);
+	if (generated)
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+		                errmsg("fk_precheck cannot check foreign-key column \"%s\" of %s: it is generated", column,
+		                       qualified_relation_name(into)),
+		                errdetail("INSERT computes it from the row's other columns; fk_precheck does not.")));
 	AttrNumber attnum = get_attnum(staging, column);
 	if (attnum == InvalidAttrNumber) {
-		HeapTuple tuple = SearchSysCache2(ATTNUM, ObjectIdGetDatum(into), Int16GetDatum(into_attnum));
-		if (!HeapTupleIsValid(tuple))
-			elog(ERROR, "fk_guard: cache lookup failed for column %d of relation %u", into_attnum, into);
-		auto *att = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tuple));
-		bool defaulted = att->atthasdef || att->attidentity != '\0' || att->attgenerated != '\0' ||
-		                 get_typdefault(type) != nullptr;
-		ReleaseSysCache(tuple);
 		if (defaulted)
 			ereport(ERROR,
 			        (errcode(ERRCODE_UNDEFINED_COLUMN),
