@@ -36,4 +36,15 @@ CREATE TABLE tp_child (id int4range, valid_at daterange, parent_id int4range,
 SELECT * FROM fk_orphans('tp_child');
 SELECT constraint_name, child_table FROM fk_orphans();
 SELECT constraint_name FROM fk_orphan_summary();
-DROP TABLE tp_child, tp_parent, ne_child, ne_parent;
+
+-- fk_precheck: a NOT ENFORCED key rejects no row an INSERT writes, so it is
+-- left out (and said so); a temporal key is refused, as by fk_orphans.
+CREATE TABLE ne_target (id int, other int REFERENCES ne_parent,
+                        CONSTRAINT ne_target_id_fkey FOREIGN KEY (id) REFERENCES ne_parent NOT ENFORCED);
+CREATE TABLE ne_stage (id int, other int);
+INSERT INTO ne_stage VALUES (5, 1), (1, 6);
+SELECT * FROM fk_precheck('ne_stage', 'ne_target');
+INSERT INTO ne_target SELECT * FROM ne_stage WHERE id = 5;
+CREATE TABLE tp_stage (id int4range, valid_at daterange, parent_id int4range);
+SELECT * FROM fk_precheck('tp_stage', 'tp_child');
+DROP TABLE tp_child, tp_parent, ne_child, ne_target, ne_stage, tp_stage, ne_parent;

@@ -123,12 +123,12 @@ BEGIN
     END IF;
   END LOOP;
   counts := '';
-  FOR r IN SELECT c.relname, n AS loaded, m AS copied FROM pg_class c,
-             LATERAL (SELECT (xpath('//count/text()', query_to_xml(format('SELECT count(*) FROM lo.%I', c.relname), false, true, '')))[1]::text::int AS n) l,
-             LATERAL (SELECT (xpath('//count/text()', query_to_xml(format('SELECT count(*) FROM lo_copy.%I', c.relname), false, true, '')))[1]::text::int AS m) k
+  FOR r IN SELECT c.relname FROM pg_class c
             WHERE c.relnamespace = 'lo'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition
             ORDER BY c.relname LOOP
-    counts := counts || format(' %s %s/%s', r.relname, r.loaded, r.copied);
+    EXECUTE format('SELECT format(%L, (SELECT count(*) FROM lo.%I), (SELECT count(*) FROM lo_copy.%I))',
+                   ' %s/%s', r.relname, r.relname) INTO fix;
+    counts := counts || format(' %s', r.relname) || fix;
   END LOOP;
   RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'loaded (rows/rows of the copy):' || counts;
 END

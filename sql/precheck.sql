@@ -157,8 +157,11 @@ CREATE TABLE pc_ci_stage (k text COLLATE "C");
 INSERT INTO pc_ci_stage VALUES ('abc'), ('ABC'), ('abd');
 SELECT * FROM fk_precheck('pc_ci_stage', 'pc_ci_child');
 SELECT * FROM fkg_test.precheck_judge('pc_ci_stage', 'pc_ci_child');
--- A "C" child of a case-insensitive parent: RI compares under the parent's collation.
-CREATE TABLE pc_c_child (k text COLLATE "C" REFERENCES pc_ci_parent);
+-- Collations that differ: RI compares under the parent's ("C" here, though
+-- the child's and the staging column's are others).
+CREATE TABLE pc_c_parent (k text COLLATE "C" PRIMARY KEY);
+INSERT INTO pc_c_parent VALUES ('abc');
+CREATE TABLE pc_c_child (k text COLLATE "und-x-icu" REFERENCES pc_c_parent);
 SELECT * FROM fk_precheck('pc_ci_stage', 'pc_c_child');
 SELECT * FROM fkg_test.precheck_judge('pc_ci_stage', 'pc_c_child');
 
@@ -347,7 +350,7 @@ SELECT constraint_name, key FROM fk_precheck('pc_slow_stage', 'pc_payments');
 
 SET client_min_messages = warning;
 DROP TABLE pc_orders, pc_stage, pc_customers, pc_coded, pc_codes, pc_code_stage, pc_small, pc_small_parent,
-  pc_big_stage, pc_text_stage, pc_dom, pc_dom_parent, pc_dom_stage, pc_ci_child, pc_c_child, pc_ci_parent,
+  pc_big_stage, pc_text_stage, pc_dom, pc_dom_parent, pc_dom_stage, pc_ci_child, pc_c_child, pc_c_parent, pc_ci_parent,
   pc_ci_stage, pc_part_child, pc_part_parent, pc_part_stage, pc_stage_customers, pc_employees, pc_employee_stage,
   pc_partial_stage, pc_no_keys, pc_part_stage_p, pc_unrelated, pc_payments, pc_others_stage, pc_witness, pc_payment_stage, pc_slow_stage CASCADE;
 DROP TYPE pc_slow CASCADE;

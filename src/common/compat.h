@@ -24,6 +24,11 @@ extern "C" {
 #if PG_VERSION_NUM >= 160000
 #include "nodes/miscnodes.h"
 #endif
+#if PG_VERSION_NUM >= 180000
+#include "access/htup_details.h"
+#include "catalog/pg_constraint.h"
+#include "utils/syscache.h"
+#endif
 }
 
 #if PG_VERSION_NUM < 150000
@@ -69,6 +74,25 @@ is_ri_violation_sqlstate(int sqlerrcode)
 	return sqlerrcode == ERRCODE_FOREIGN_KEY_VIOLATION || sqlerrcode == ERRCODE_RESTRICT_VIOLATION;
 #else
 	return sqlerrcode == ERRCODE_FOREIGN_KEY_VIOLATION;
+#endif
+}
+
+/* False for a NOT ENFORCED foreign key, which checks no row written: PostgreSQL
+ * 18 added them (catalog/pg_constraint.h: conenforced); before, every foreign
+ * key is enforced. */
+inline bool
+constraint_enforced(Oid constraint_oid)
+{
+#if PG_VERSION_NUM >= 180000
+	HeapTuple tuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(constraint_oid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "fk_guard: cache lookup failed for constraint %u", constraint_oid);
+	bool enforced = ((Form_pg_constraint) GETSTRUCT(tuple))->conenforced;
+	ReleaseSysCache(tuple);
+	return enforced;
+#else
+	(void) constraint_oid;
+	return true;
 #endif
 }
 

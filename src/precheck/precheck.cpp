@@ -171,16 +171,26 @@ lock_relations(const Oid *relids, int n)
 	pfree(sorted);
 }
 
-/* The declared foreign keys of target (clones folded), one entry each. */
+/* The declared foreign keys of target (clones folded), one entry each, but
+ * for those NOT ENFORCED (PostgreSQL 18), which INSERT does not check: named
+ * in not_enforced when it is given. */
 DeclaredForeignKey *
-target_foreign_keys(Oid target, int *count)
+target_foreign_keys(Oid target, int *count, StringInfo not_enforced)
 {
 	int n = 0;
 	DeclaredForeignKey *keys = fkg::load_declared_foreign_keys(target, &n);
 	int kept = 0;
-	for (int i = 0; i < n; i++)
-		if (keys[i].spec.scan_relid == target) /* not a detach-pending partition's second entry */
-			keys[kept++] = keys[i];
+	for (int i = 0; i < n; i++) {
+		if (keys[i].spec.scan_relid != target) /* a detach-pending partition's second entry */
+			continue;
+		if (!fkg::compat::constraint_enforced(keys[i].spec.constraint_oid)) {
+			if (not_enforced != nullptr)
+				appendStringInfo(not_enforced, "%s%s", not_enforced->len > 0 ? ", " : "",
+				                 quote_identifier(keys[i].spec.constraint_name));
+			continue;
+		}
+		keys[kept++] = keys[i];
+	}
 	*count = kept;
 	return keys;
 }
@@ -660,14 +670,20 @@ FKG_FUNCTION(fk_precheck)
 	memcpy(relids + 2, with_parents, sizeof(Oid) * nwith);
 	lock_relations(relids, nwith + 2);
 	int nkeys = 0;
-	DeclaredForeignKey *keys = target_foreign_keys(target, &nkeys);
+	DeclaredForeignKey *keys = target_foreign_keys(target, &nkeys, nullptr);
 	Oid *parents = static_cast<Oid *>(palloc(sizeof(Oid) * (nkeys + 1)));
 	for (int k = 0; k < nkeys; k++)
 		parents[k] = keys[k].spec.parent_relid;
 	lock_relations(parents, nkeys);
-	keys = target_foreign_keys(target, &nkeys);
+	StringInfoData not_enforced;
+	initStringInfo(&not_enforced);
+	keys = target_foreign_keys(target, &nkeys, &not_enforced);
 
 	notice_partition_keys(target);
+	if (not_enforced.len > 0)
+		ereport(NOTICE, (errmsg("fk_precheck does not check the NOT ENFORCED foreign keys of %s",
+		                        qualified_relation_name(target)),
+		                 errdetail("INSERT does not check them either: %s.", not_enforced.data)));
 	if (nkeys == 0) {
 		ereport(NOTICE, (errmsg("table %s has no foreign keys", qualified_relation_name(target)),
 		                 errdetail("No staging row can violate one.")));
