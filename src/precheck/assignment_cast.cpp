@@ -53,7 +53,9 @@ assignment_cast_sql(const char *value_sql, Oid source_type, int32 source_typmod,
 			                format_type_be(target_type), format_type_be(source_type)),
 			         errdetail("INSERT would refuse the staging table's column: there is no assignment cast between "
 			                   "the two types."),
-			         errhint("You will need to rewrite or cast the expression.")));
+			         errhint("Give the staging column the type of the column it is loaded into, or precheck a copy "
+			                 "holding the values your load inserts (CREATE TABLE ... AS SELECT %s::%s ...).",
+			                 quote_identifier(column), format_type_be(target_type))));
 
 		/* A domain's typmod is its base type's (the column's own is -1). */
 		int32 base_typmod = target_typmod;
