@@ -500,6 +500,15 @@ struct Judgement {
 void
 judge(const Judgement &j, const char *ctid_column, Tuplestorestate *out, TupleDesc desc, MemoryContext out_context)
 {
+	/* The SQL first: building it may throw (std::bad_alloc), which must not
+	 * happen while error_context_stack points into this frame. */
+	char **exist_sql = static_cast<char **>(palloc0(sizeof(char *) * j.nkeys));
+	for (int k = 0; k < j.nkeys; k++)
+		if (fkg::ri_cannot_compare(*j.keys[k].fk))
+			exist_sql[k] = fkg::to_palloc(fkg::precheck_checked_rows_exist_query(*j.keys[k].fk, j.with,
+			                                                                     kStagedRelation));
+	char *rows_sql = fkg::to_palloc(fkg::precheck_rows_query(j.keys, j.nkeys, j.with, kStagedRelation, ctid_column));
+
 	ErrorContextCallback context;
 	context.callback = staging_error_context;
 	context.arg = const_cast<char *>(qualified_relation_name(j.staging));
@@ -517,11 +526,10 @@ judge(const Judgement &j, const char *ctid_column, Tuplestorestate *out, TupleDe
 			(void) set_config_option(setting, "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	for (int k = 0; k < j.nkeys; k++) {
 		const ForeignKeySpec &fk = *j.keys[k].fk;
-		if (!fkg::ri_cannot_compare(fk))
+		if (exist_sql[k] == nullptr)
 			continue;
 		/* what the INSERT would raise for a row it checks */
-		char *sql = fkg::to_palloc(fkg::precheck_checked_rows_exist_query(fk, j.with, kStagedRelation));
-		if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
+		if (SPI_execute(exist_sql[k], true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "fk_guard: row check failed");
 		bool isnull;
 		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
@@ -533,8 +541,7 @@ judge(const Judgement &j, const char *ctid_column, Tuplestorestate *out, TupleDe
 			                   "referencing column's type under that type's collation.",
 			                   fk.constraint_name)));
 	}
-	char *sql = fkg::to_palloc(fkg::precheck_rows_query(j.keys, j.nkeys, j.with, kStagedRelation, ctid_column));
-	SPIPlanPtr plan = SPI_prepare_cursor(sql, 0, nullptr, CURSOR_OPT_PARALLEL_OK);
+	SPIPlanPtr plan = SPI_prepare_cursor(rows_sql, 0, nullptr, CURSOR_OPT_PARALLEL_OK);
 	if (plan == nullptr)
 		elog(ERROR, "fk_guard: could not prepare the precheck: %s", SPI_result_code_string(SPI_result));
 	require_reads_only(plan, j.reads, j.nreads);
