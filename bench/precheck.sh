@@ -5,7 +5,8 @@
 # 200k), products (20k), and a composite key into stores -- and a staging
 # table of STAGE rows (default 1M) holding the keys as narrower types (int4
 # and int2 into int8 and int4 columns, varchar into text, as a CSV load
-# would), a payload column, and 0.5% missing keys per foreign key, on a
+# would), a payload column of PAYLOAD bytes (default 60; 1000 for the wide
+# rows of a typical CSV import), and 0.5% missing keys per foreign key, on a
 # throwaway cluster with default work_mem.  Then, ROUNDS times, interleaved,
 # it times (wall clock, results sent to the client):
 #   fk_precheck('stage', 'orders')
@@ -23,14 +24,15 @@ source "$repo/scripts/lib.sh"
 STAGE=${STAGE:-1000000}
 CUSTOMERS=${CUSTOMERS:-200000}
 ROUNDS=${ROUNDS:-5}
+PAYLOAD=${PAYLOAD:-60}
 
 fkg_install_packages
 fkg_build_install "$repo"
 fkg_cluster_start bench "shared_buffers = '512MB'" "max_wal_size = '4GB'" "checkpoint_timeout = '30min'"
 trap fkg_cluster_stop EXIT
 
-echo "building: $STAGE staging rows, $CUSTOMERS customers, 0.5% missing keys per foreign key"
-psql -X -q -v ON_ERROR_STOP=1 -v stage="$STAGE" -v customers="$CUSTOMERS" <<'SQL'
+echo "building: $STAGE staging rows ($PAYLOAD-byte payload), $CUSTOMERS customers, 0.5% missing keys per foreign key"
+psql -X -q -v ON_ERROR_STOP=1 -v stage="$STAGE" -v customers="$CUSTOMERS" -v payload="$PAYLOAD" <<'SQL'
 CREATE EXTENSION fk_guard;
 CREATE TABLE customers (id int8 PRIMARY KEY, name text);
 INSERT INTO customers SELECT g, 'customer ' || g FROM generate_series(1, :customers) g;
@@ -48,7 +50,7 @@ SELECT g,
        CASE WHEN g % 200 = 2 THEN 20000 + g ELSE 1 + (g::int8 * 104729) % 20000 END,
        (ARRAY['eu', 'us', 'apac'])[1 + g % 3],
        CASE WHEN g % 200 = 3 THEN 900 ELSE 1 + g % 500 END,
-       repeat('x', 60)
+       repeat('x', :payload)
   FROM generate_series(1, :stage) g;
 VACUUM ANALYZE;
 SQL
