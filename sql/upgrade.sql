@@ -29,7 +29,7 @@ LANGUAGE sql AS $$
                            WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
                          (SELECT string_agg(k.conname || ' ' || pg_get_constraintdef(k.oid), ', ' ORDER BY k.conname)
                             FROM pg_constraint k WHERE k.conrelid = c.oid),
-                         (SELECT string_agg(pg_get_indexdef(i.indexrelid), ', ' ORDER BY 1)
+                         (SELECT string_agg(pg_get_indexdef(i.indexrelid), ', ' ORDER BY pg_get_indexdef(i.indexrelid))
                             FROM pg_index i WHERE i.indrelid = c.oid))
                   FROM pg_class c WHERE c.oid = d.objid)
            END,
