@@ -196,6 +196,18 @@ AS 'MODULE_PATHNAME', 'fk_audit_finish'
 LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp;
 
+-- Whether the checks of every table cover relid's foreign keys: not those of a
+-- table that belongs to an extension (pg_depend 'e'), unless
+-- fk_guard.include_extension_tables is on (src/common/extension_members.cpp).
+CREATE FUNCTION @extschema@.fk_guard_covers_table(relid oid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'fk_guard_covers_table'
+LANGUAGE C STRICT STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.fk_guard_covers_table(oid) IS
+'whether fk_audit and the all-tables checks cover this table''s foreign keys (extension members only with fk_guard.include_extension_tables)';
+
 -- The tables whose declared foreign keys an audit of target checks.
 CREATE FUNCTION @extschema@.fk_audit_tables(target regclass)
 RETURNS regclass[]
@@ -204,7 +216,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 SELECT COALESCE(array_agg(DISTINCT c.conrelid::regclass ORDER BY c.conrelid::regclass), '{}')
   FROM pg_constraint c
- WHERE c.contype = 'f' AND c.conparentid = 0 AND (target IS NULL OR c.conrelid = target)
+ WHERE c.contype = 'f' AND c.conparentid = 0
+   AND (target IS NULL AND @extschema@.fk_guard_covers_table(c.conrelid) OR c.conrelid = target)
 $$;
 
 /*
@@ -395,6 +408,8 @@ SELECT d.conname AS constraint_name,
        WHERE r.constraint_oid = d.oid AND f.may_see_orphans
        ORDER BY r.checked_at DESC LIMIT 1) a ON true
  WHERE d.contype = 'f' AND d.conparentid = 0
+   -- Like fk_orphans(): extension members' keys only with fk_guard.include_extension_tables.
+   AND @extschema@.fk_guard_covers_table(d.conrelid)
    -- Like fk_orphans: a reader sees the foreign keys of the tables they may read.
    AND (has_table_privilege(d.conrelid, 'SELECT') OR pg_has_role('pg_read_all_stats', 'MEMBER'));
 
