@@ -428,4 +428,26 @@ GRANT SELECT ON @extschema@.fk_audit TO PUBLIC;
 
 -- ---- Citus (issue 15) -------------------------------------------------------
 
+-- fk_orphans() with the Citus shard each row is in (NULL for a table that is
+-- not a Citus table): the shard's node is in citus_shards, and the row is
+-- SELECT ... FROM <shard> WHERE ctid = child_ctid there.
+CREATE FUNCTION @extschema@.fk_orphans_located(
+    target regclass DEFAULT NULL,
+    max_per_constraint bigint DEFAULT NULL)
+RETURNS TABLE (
+    constraint_name name,
+    child_table regclass,
+    parent_table regclass,
+    fk_columns name[],
+    parent_columns name[],
+    key jsonb,
+    child_ctid tid,
+    shard_id bigint)
+AS 'MODULE_PATHNAME', 'fk_orphans_located'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.fk_orphans_located(regclass, bigint) IS
+'fk_orphans() with the Citus shard each orphaned row is in';
+
 -- (end of Citus)

@@ -10,6 +10,7 @@
 
 #include "common/compat.h"
 #include "common/guc.h"
+#include "citus/citus_catalog.h"
 
 extern "C" {
 #include "catalog/pg_class.h"
@@ -355,8 +356,14 @@ load_declared_foreign_keys(Oid target, int *count)
 	int nkeys = 0;
 	Oid current = InvalidOid, current_scan = InvalidOid;
 
+	/* Citus: its tables are read through its planner; on a node with its
+	 * metadata, its shards' foreign keys are covered by their table's. */
+	bool citus = citus::installed();
 	for (uint64 r = 0; r < nrows; r++) {
 		HeapTuple row = SPI_tuptable->vals[r];
+		citus::Shard shard;
+		if (citus && !OidIsValid(target) && citus::shard_of_relation(oid_at(row, desc, kScanRelid), &shard))
+			continue;
 		/* A foreign key is checked once per relation it scans: its table, and
 		 * any partition of it left detach-pending. */
 		Oid constraint = oid_at(row, desc, kConstraintOid);
@@ -375,6 +382,8 @@ load_declared_foreign_keys(Oid target, int *count)
 			fk.spec.parent_partitioned = bool_at(row, desc, kParentPartitioned);
 			fk.spec.match_full = bool_at(row, desc, kMatchFull);
 			fk.spec.validated = bool_at(row, desc, kValidated);
+			fk.spec.citus_child = citus && citus::is_citus_table(fk.spec.scan_relid);
+			fk.spec.citus_parent = citus && citus::is_citus_table(fk.spec.parent_relid);
 			fk.checker = oid_at(row, desc, kChildOwner);
 			fk.refusal = Refusal::kNone;
 		}

@@ -1,0 +1,101 @@
+/*
+ * citus_catalog.cpp
+ *    Citus tables and shards, read from pg_dist_partition and pg_dist_shard
+ *    (see the header).  Plain catalog scans: nothing here calls Citus.
+ */
+#include "citus/citus_catalog.h"
+
+#include <cstdlib>
+#include <cstring>
+
+extern "C" {
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
+#include "commands/extension.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+}
+
+namespace fkg::citus {
+
+namespace {
+
+/* Attribute numbers in Citus's catalogs (stable since Citus 5). */
+constexpr AttrNumber kPartitionLogicalRelid = 1; /* pg_dist_partition.logicalrelid */
+constexpr AttrNumber kShardId = 2;               /* pg_dist_shard.shardid */
+
+/* Whether catalog (a table in pg_catalog) has a row whose column attno equals
+ * value under procedure (an equality function); *first gets that row's
+ * logicalrelid (column 1 of both catalogs) when not null. */
+bool
+catalog_has_row(const char *catalog, AttrNumber attno, RegProcedure procedure, Datum value, Oid *first)
+{
+	Oid catalog_relid = get_relname_relid(catalog, PG_CATALOG_NAMESPACE);
+	if (!OidIsValid(catalog_relid))
+		return false;
+	Relation rel = table_open(catalog_relid, AccessShareLock);
+	ScanKeyData key;
+	ScanKeyInit(&key, attno, BTEqualStrategyNumber, procedure, value);
+	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, nullptr, 1, &key);
+	HeapTuple tuple = systable_getnext(scan);
+	bool found = HeapTupleIsValid(tuple);
+	if (found && first != nullptr) {
+		bool isnull;
+		Datum relid = heap_getattr(tuple, 1, RelationGetDescr(rel), &isnull);
+		*first = isnull ? InvalidOid : DatumGetObjectId(relid);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+} // namespace
+
+bool
+installed()
+{
+	return OidIsValid(get_extension_oid("citus", true));
+}
+
+bool
+is_citus_table(Oid relid)
+{
+	return installed() &&
+	       catalog_has_row("pg_dist_partition", kPartitionLogicalRelid, F_OIDEQ, ObjectIdGetDatum(relid), nullptr);
+}
+
+bool
+shard_of_relation(Oid relid, Shard *shard)
+{
+	char *name = get_rel_name(relid);
+	if (name == nullptr)
+		return false;
+	/* <table>_<digits>: the digits are a shard id */
+	const char *underscore = strrchr(name, '_');
+	if (underscore == nullptr || underscore == name || underscore[1] == '\0' ||
+	    strspn(underscore + 1, "0123456789") != strlen(underscore + 1) || strlen(underscore + 1) > 18)
+		return false;
+	if (!installed())
+		return false;
+	int64 shard_id = strtoll(underscore + 1, nullptr, 10);
+	Oid logical = InvalidOid;
+	if (!catalog_has_row("pg_dist_shard", kShardId, F_INT8EQ, Int64GetDatum(shard_id), &logical) ||
+	    !OidIsValid(logical) || logical == relid)
+		return false;
+	/* Citus names a shard after its table, in the table's schema. */
+	char *table = get_rel_name(logical);
+	if (table == nullptr || get_rel_namespace(logical) != get_rel_namespace(relid) ||
+	    strlen(table) != (size_t) (underscore - name) || strncmp(table, name, underscore - name) != 0)
+		return false;
+	shard->shard_id = shard_id;
+	shard->logical_relid = logical;
+	return true;
+}
+
+} // namespace fkg::citus

@@ -1,0 +1,40 @@
+/*
+ * citus_catalog.h
+ *    What fk_guard needs to know about Citus, read from Citus's catalog tables
+ *    (pg_dist_partition, pg_dist_shard) when the citus extension is installed.
+ *
+ * fk_guard never links against Citus: it finds Citus's tables by name in
+ * pg_catalog at run time, and without the extension every answer is "not a
+ * Citus table", at the cost of one pg_extension lookup.
+ */
+#ifndef FK_GUARD_CITUS_CATALOG_H
+#define FK_GUARD_CITUS_CATALOG_H
+
+extern "C" {
+#include "postgres.h"
+}
+
+namespace fkg::citus {
+
+/* Whether the citus extension is installed in this database. */
+bool installed();
+
+/* Whether relid is a Citus table (distributed, reference or Citus local: a row
+ * of pg_dist_partition): its rows live in shards, which only a query through
+ * Citus's planner reads; the relation itself (the shell) holds none. */
+bool is_citus_table(Oid relid);
+
+/* A shard, and the Citus table it belongs to. */
+struct Shard {
+	int64 shard_id;
+	Oid logical_relid; /* the Citus table whose shard it is */
+};
+
+/* Whether relid is a shard of a Citus table on this node (a relation named
+ * <table>_<shard id> in the table's schema, the shard id one of the table's
+ * in pg_dist_shard, as Citus names shards); fills *shard when it is. */
+bool shard_of_relation(Oid relid, Shard *shard);
+
+} // namespace fkg::citus
+
+#endif /* FK_GUARD_CITUS_CATALOG_H */
