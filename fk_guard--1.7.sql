@@ -450,4 +450,105 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.fk_orphans_located(regclass, bigint) IS
 'fk_orphans() with the Citus shard each orphaned row is in';
 
+/*
+ * Cluster-wide violations on a Citus coordinator (or any node with Citus's
+ * metadata): every node's fk_violation_stats or fk_violations, read through
+ * Citus's run_command_on_all_nodes() as the calling role (these functions are
+ * SECURITY INVOKER), so that each node shows exactly what its own view shows
+ * that role.  Workers record their shards' violations under the declared
+ * foreign key and table.  A node that cannot answer raises an error (counts
+ * that silently miss a node would be wrong).  Without Citus: the local node's
+ * rows, with NULL node names.
+ */
+CREATE FUNCTION @extschema@.fk_cluster_collect(view_name text)
+RETURNS TABLE (nodename text, nodeport int, result json)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    citus boolean := EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus');
+    command text;
+    local_result text;
+    r record;
+BEGIN
+    -- The one query each node runs for view_name (fixed texts: nothing of the caller's goes in).
+    command := CASE view_name
+        WHEN 'fk_violation_stats' THEN
+            'SELECT COALESCE(pg_catalog.json_agg(s), ''[]'') FROM %1$s.fk_violation_stats s'
+        WHEN 'fk_violations' THEN
+            'SELECT COALESCE(pg_catalog.json_agg(pg_catalog.json_build_object(''v'', v, ''shard_id'', %2$s)), ''[]'')
+               FROM %1$s.fk_violations v'
+        END;
+    IF command IS NULL THEN
+        RAISE EXCEPTION 'fk_cluster_collect() reads fk_violation_stats or fk_violations, not %', view_name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    command := pg_catalog.format(command,
+        (SELECT pg_catalog.quote_ident(n.nspname)
+           FROM pg_catalog.pg_extension e
+           JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace
+          WHERE e.extname OPERATOR(pg_catalog.=) 'fk_guard'),
+        -- shard_id: the Citus shard child_partition is, when it is one of child_table's
+        -- (or of one of its partitions') shards.
+        CASE WHEN citus THEN
+            '(SELECT s.shardid FROM pg_catalog.pg_dist_shard s
+               WHERE s.shardid OPERATOR(pg_catalog.=) pg_catalog.substring(v.child_partition, ''_([0-9]+)"?$'')::pg_catalog.int8
+                 AND (s.logicalrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(v.child_table)
+                      OR s.logicalrelid IN (SELECT t.relid FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass(v.child_table)) t)))'
+        ELSE 'NULL::pg_catalog.int8' END);
+    IF NOT citus THEN
+        EXECUTE command INTO local_result;
+        RETURN QUERY SELECT NULL::text, NULL::int, local_result::json;
+        RETURN;
+    END IF;
+    -- (pg_dist_node and run_command_on_all_nodes are Citus's: named in EXECUTE only)
+    FOR r IN EXECUTE 'SELECT n.nodename::text AS nodename, n.nodeport::int AS nodeport, c.success, c.result
+                        FROM pg_catalog.run_command_on_all_nodes($1) c
+                        JOIN pg_catalog.pg_dist_node n ON n.nodeid OPERATOR(pg_catalog.=) c.nodeid
+                       ORDER BY n.nodename, n.nodeport' USING command LOOP
+        IF NOT r.success THEN
+            RAISE EXCEPTION 'fk_guard could not read % on node %:%', view_name, r.nodename, r.nodeport
+                USING DETAIL = r.result, ERRCODE = 'connection_failure';
+        END IF;
+        RETURN QUERY SELECT r.nodename, r.nodeport, r.result::json;
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.fk_cluster_collect(text) IS
+'every Citus node''s fk_violation_stats or fk_violations as JSON, read as the calling role (behind fk_cluster_violation_stats and fk_cluster_violations)';
+
+CREATE FUNCTION @extschema@.fk_cluster_violation_stats()
+RETURNS TABLE (nodename text, nodeport int, constraint_name name, child_table text, parent_table text,
+               violations bigint, handled bigint, first_at timestamptz, last_at timestamptz)
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT c.nodename, c.nodeport, s.*
+  FROM @extschema@.fk_cluster_collect('fk_violation_stats') c
+ CROSS JOIN LATERAL pg_catalog.json_populate_recordset(NULL::@extschema@.fk_violation_stats, c.result) s
+ ORDER BY 1, 2, 3, 4
+$$;
+
+COMMENT ON FUNCTION @extschema@.fk_cluster_violation_stats() IS
+'fk_violation_stats of every Citus node, as each node shows it to the calling role';
+
+CREATE FUNCTION @extschema@.fk_cluster_violations()
+RETURNS TABLE (nodename text, nodeport int, ts timestamptz, database name, username name, application_name text,
+               constraint_name name, child_table text, parent_table text, side text, operation text, key text,
+               query text, deferred boolean, handled boolean, pid int, child_partition text,
+               parent_partition text, shard_id bigint)
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT c.nodename, c.nodeport, v.*, (e.value OPERATOR(pg_catalog.->>) 'shard_id')::pg_catalog.int8
+  FROM @extschema@.fk_cluster_collect('fk_violations') c
+ CROSS JOIN LATERAL pg_catalog.json_array_elements(c.result) e
+ CROSS JOIN LATERAL pg_catalog.json_populate_record(NULL::@extschema@.fk_violations, e.value OPERATOR(pg_catalog.->) 'v') v
+ ORDER BY v.ts, 1, 2
+$$;
+
+COMMENT ON FUNCTION @extschema@.fk_cluster_violations() IS
+'fk_violations of every Citus node, as each node shows it to the calling role, with the Citus shard of each';
+
 -- (end of Citus)

@@ -15,11 +15,13 @@ extern "C" {
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_namespace.h"
 #include "commands/extension.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 }
 
 namespace fkg::citus {
@@ -96,6 +98,28 @@ shard_of_relation(Oid relid, Shard *shard)
 	shard->shard_id = shard_id;
 	shard->logical_relid = logical;
 	return true;
+}
+
+Oid
+declared_constraint_of_shard(Oid conoid)
+{
+	HeapTuple tuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+	if (!HeapTupleIsValid(tuple))
+		return InvalidOid;
+	Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tuple);
+	Oid relid = con->conrelid;
+	NameData name = con->conname;
+	ReleaseSysCache(tuple);
+	Shard shard;
+	if (!OidIsValid(relid) || !shard_of_relation(relid, &shard))
+		return InvalidOid;
+	char suffix[32];
+	snprintf(suffix, sizeof(suffix), "_" INT64_FORMAT, shard.shard_id);
+	size_t length = strlen(NameStr(name)), suffix_length = strlen(suffix);
+	if (length <= suffix_length || strcmp(NameStr(name) + length - suffix_length, suffix) != 0)
+		return InvalidOid;
+	NameStr(name)[length - suffix_length] = '\0';
+	return get_relation_constraint_oid(shard.logical_relid, NameStr(name), true);
 }
 
 } // namespace fkg::citus

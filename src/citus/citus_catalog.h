@@ -35,6 +35,11 @@ struct Shard {
  * in pg_dist_shard, as Citus names shards); fills *shard when it is. */
 bool shard_of_relation(Oid relid, Shard *shard);
 
+/* The constraint of a Citus table that conoid, a constraint of one of its
+ * shards, was created from (Citus names it <constraint>_<shard id> on
+ * <table>_<shard id>); InvalidOid when conoid is not a shard's constraint. */
+Oid declared_constraint_of_shard(Oid conoid);
+
 } // namespace fkg::citus
 
 #endif /* FK_GUARD_CITUS_CATALOG_H */

@@ -1,4 +1,5 @@
--- fk_orphans_located(): fk_orphans()' rows and the Citus shard each is in.
+-- What fk_guard adds for Citus, on a server without Citus: nothing loads or
+-- changes.  fk_orphans_located(): fk_orphans()' rows and the Citus shard each is in.
 -- Without Citus (this suite's servers) every shard_id is NULL and the rows are
 -- fk_orphans()' own, whichever engine fk_orphans() uses; test/t/050_citus.pl
 -- covers distributed tables.
@@ -27,3 +28,11 @@ RESET client_min_messages;
 RESET ROLE;
 DROP ROLE fkg_loc_reader;
 DROP TABLE loc_child, loc_parent;
+
+-- The cluster views, without Citus, read this node alone; this server does not
+-- preload fk_guard, so they say what fk_violation_stats says.
+SELECT * FROM fk_cluster_violation_stats();
+SELECT * FROM fk_cluster_violations();
+-- fk_cluster_collect() reads the two views only.
+SELECT * FROM fk_cluster_collect('pg_authid');
+SELECT * FROM fk_cluster_collect(NULL);
