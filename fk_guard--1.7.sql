@@ -265,6 +265,57 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.fk_guard_declared_constraint(oid) IS
 'the declared foreign key a partition clone of a foreign key belongs to';
 
+-- Citus (issue 15): what Citus makes of a table, for fk_audit's findings.
+-- Without Citus both are NULL (src/citus/citus_functions.cpp).
+CREATE FUNCTION @extschema@.fk_guard_citus_table(relid oid)
+RETURNS text
+AS 'MODULE_PATHNAME', 'fk_guard_citus_table'
+LANGUAGE C STRICT STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.fk_guard_citus_table(oid) IS
+'distributed, reference or local for a Citus table, else NULL';
+
+CREATE FUNCTION @extschema@.fk_guard_citus_distribution_column(relid oid)
+RETURNS smallint
+AS 'MODULE_PATHNAME', 'fk_guard_citus_distribution_column'
+LANGUAGE C STRICT STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.fk_guard_citus_distribution_column(oid) IS
+'the attribute number of a Citus table''s distribution column, else NULL';
+
+-- One fk_audit finding of constraint con, as it stands for a Citus table: the
+-- fixes Citus does not support (ALTER CONSTRAINT, ENABLE TRIGGER on its tables,
+-- a distribution column's type) give way to a "citus" note saying what to do;
+-- orphans are listed with their shards.  Other findings are unchanged.
+CREATE FUNCTION @extschema@.fk_guard_citus_finding(finding jsonb, con oid)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT CASE
+         WHEN k.child_kind IS NULL AND k.parent_kind IS NULL THEN finding
+         WHEN finding ->> 'code' = 'not_deferrable_bulk_load' THEN
+           finding || jsonb_build_object('fix', NULL, 'citus',
+             'Citus does not support ALTER TABLE ... ALTER CONSTRAINT: drop the foreign key and add it again DEFERRABLE INITIALLY DEFERRED.')
+         WHEN finding ->> 'code' = 'disabled_triggers' THEN
+           finding || jsonb_build_object('fix', NULL, 'citus',
+             'Citus does not support ALTER TABLE ... ENABLE TRIGGER on its tables, and its shards'' triggers, on the nodes that hold them, enforce the foreign key: check those with run_command_on_shards().')
+         WHEN finding ->> 'code' = 'type_mismatch' AND k.distribution_column = ANY (c.conkey) THEN
+           finding || jsonb_build_object('fix', NULL, 'citus',
+             'Citus cannot change the type of a distribution column: undistribute the table (undistribute_table()), change the type, and distribute it again.')
+         WHEN finding ->> 'code' = 'orphans_found' THEN
+           finding || jsonb_build_object('fix', replace(finding ->> 'fix', '.fk_orphans(', '.fk_orphans_located('))
+         ELSE finding
+       END
+  FROM pg_constraint c
+ CROSS JOIN LATERAL (SELECT @extschema@.fk_guard_citus_table(c.conrelid), @extschema@.fk_guard_citus_table(c.confrelid),
+                            @extschema@.fk_guard_citus_distribution_column(c.conrelid))
+       AS k(child_kind, parent_kind, distribution_column)
+ WHERE c.oid = con
+$$;
+
 /*
  * One row per declared foreign key.  Each fact is computed once (facts), and
  * the findings read those columns.  The view reads fk_audit_results and
@@ -286,7 +337,7 @@ SELECT d.conname AS constraint_name,
        v.last_violation_at,
        a.checked_at AS last_audit_at,
        a.orphan_rows AS orphans_at_last_audit,
-       (SELECT COALESCE(jsonb_agg(x.finding ORDER BY x.n), '[]'::jsonb) FROM (
+       (SELECT COALESCE(jsonb_agg(@extschema@.fk_guard_citus_finding(x.finding, d.oid) ORDER BY x.n), '[]'::jsonb) FROM (
             SELECT 1, jsonb_build_object('code', 'unindexed_fk', 'severity', 'warning',
                        'message', format('No index on %s (%s): each DELETE or key UPDATE on %s scans %s.',
                                          f.child, f.column_list, f.parent, f.child),

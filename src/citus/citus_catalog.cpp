@@ -18,6 +18,9 @@ extern "C" {
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_namespace.h"
 #include "commands/extension.h"
+#include "nodes/primnodes.h"
+#include "nodes/readfuncs.h"
+#include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -31,6 +34,10 @@ namespace {
 /* Attribute numbers in Citus's catalogs (stable since Citus 5). */
 constexpr AttrNumber kPartitionLogicalRelid = 1; /* pg_dist_partition.logicalrelid */
 constexpr AttrNumber kShardId = 2;               /* pg_dist_shard.shardid */
+constexpr AttrNumber kPartitionMethod = 2;       /* pg_dist_partition.partmethod: 'h'ash, 'n'one, ... */
+constexpr AttrNumber kPartitionKey = 3;     /* pg_dist_partition.partkey: the distribution column, a Var's node text */
+constexpr AttrNumber kColocationId = 4;     /* pg_dist_partition.colocationid */
+constexpr AttrNumber kReplicationModel = 5; /* pg_dist_partition.repmodel: 't' for reference tables */
 
 /* Whether catalog (a table in pg_catalog) has a row whose column attno equals
  * value under procedure (an equality function); *first gets that row's
@@ -70,6 +77,43 @@ is_citus_table(Oid relid)
 {
 	return installed() &&
 	       catalog_has_row("pg_dist_partition", kPartitionLogicalRelid, F_OIDEQ, ObjectIdGetDatum(relid), nullptr);
+}
+
+bool
+table_facts(Oid relid, TableFacts *facts)
+{
+	if (!installed())
+		return false;
+	Oid catalog_relid = get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
+	if (!OidIsValid(catalog_relid))
+		return false;
+	Relation rel = table_open(catalog_relid, AccessShareLock);
+	ScanKeyData key;
+	ScanKeyInit(&key, kPartitionLogicalRelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, nullptr, 1, &key);
+	HeapTuple tuple = systable_getnext(scan);
+	bool found = HeapTupleIsValid(tuple);
+	if (found) {
+		TupleDesc desc = RelationGetDescr(rel);
+		bool isnull;
+		char method = DatumGetChar(heap_getattr(tuple, kPartitionMethod, desc, &isnull));
+		Datum partkey = heap_getattr(tuple, kPartitionKey, desc, &isnull);
+		bool has_key = !isnull;
+		uint32 colocation = DatumGetUInt32(heap_getattr(tuple, kColocationId, desc, &isnull));
+		char model = DatumGetChar(heap_getattr(tuple, kReplicationModel, desc, &isnull));
+		facts->kind = method == 'n' && model == 't'      ? "reference"
+		              : method != 'n' || colocation != 0 ? "distributed"
+		                                                 : "local";
+		facts->distribution_column = InvalidAttrNumber;
+		if (has_key) {
+			Node *node = static_cast<Node *>(stringToNode(TextDatumGetCString(partkey)));
+			if (node != nullptr && IsA(node, Var))
+				facts->distribution_column = castNode(Var, node)->varattno;
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
 }
 
 bool

@@ -12,6 +12,7 @@
 
 extern "C" {
 #include "postgres.h"
+#include "access/attnum.h"
 }
 
 namespace fkg::citus {
@@ -23,6 +24,15 @@ bool installed();
  * of pg_dist_partition): its rows live in shards, which only a query through
  * Citus's planner reads; the relation itself (the shell) holds none. */
 bool is_citus_table(Oid relid);
+
+/* What Citus makes of a table (pg_dist_partition). */
+struct TableFacts {
+	const char *kind;               /* "distributed", "reference" or "local" (a Citus local table) */
+	AttrNumber distribution_column; /* InvalidAttrNumber when it has none */
+};
+
+/* Whether relid is a Citus table; fills *facts when it is. */
+bool table_facts(Oid relid, TableFacts *facts);
 
 /* A shard, and the Citus table it belongs to. */
 struct Shard {

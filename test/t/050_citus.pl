@@ -302,5 +302,27 @@ SKIP:
 		'the scheduled audit counted the distributed tables\' orphans');
 }
 
+$coordinator->safe_psql('postgres', 'CALL fk_audit_run()') unless $cron;
+
+# Findings whose fix Citus does not support say so instead.
+$coordinator->safe_psql('postgres', q{
+	CREATE TABLE visits (country varchar(10), n int);
+	SELECT create_distributed_table('visits', 'country');
+	ALTER TABLE visits ADD CONSTRAINT visits_country_fkey FOREIGN KEY (country) REFERENCES countries;
+	INSERT INTO fk_guard_bulk_loaded (table_name) VALUES ('orders');
+});
+my %finding = map { my ($k, $v) = split /\t/; ($k => $v) } split /\n/, $coordinator->safe_psql('postgres', q{
+	SELECT constraint_name || ':' || (f ->> 'code'), COALESCE(f ->> 'fix', 'NULL') || ' / ' || COALESCE(f ->> 'citus', '-')
+	  FROM fk_audit, jsonb_array_elements(findings) f
+	 WHERE child_table IN ('orders'::regclass, 'visits'::regclass)}, extra_params => [ '-F', "\t" ]);
+like($finding{'visits_country_fkey:type_mismatch'}, qr{^NULL / Citus cannot change the type of a distribution column},
+	'type_mismatch on a distribution column: no ALTER COLUMN TYPE, a note');
+like($finding{'orders_customer_id_fkey:not_deferrable_bulk_load'}, qr{^NULL / Citus does not support ALTER TABLE \.\.\. ALTER CONSTRAINT},
+	'not_deferrable_bulk_load: no ALTER CONSTRAINT, a note');
+like($finding{'orders_customer_id_fkey:orphans_found'}, qr{^SELECT \* FROM public\.fk_orphans_located\('public\.orders'::regclass\); / -$},
+	'orphans_found: the orphans with their shards');
+($ret, $stdout, $stderr) = $coordinator->psql('postgres', q{ALTER TABLE orders ALTER CONSTRAINT orders_customer_id_fkey DEFERRABLE});
+like($stderr, qr/alter table command is currently unsupported/, 'Citus indeed refuses the ALTER CONSTRAINT fix');
+
 $_->stop for (@workers, $coordinator);
 done_testing();
