@@ -53,7 +53,8 @@ is($_->safe_psql('postgres', q{SELECT count(*) FROM pg_extension WHERE extname =
 
 # Every shape: distributed -> distributed (co-located, one and two columns),
 # distributed -> reference, reference -> reference, local -> reference (Citus
-# makes shops a Citus local table, with its one shard on the coordinator).
+# makes shops a Citus local table, with its one shard on the coordinator), and a
+# distributed partitioned table referencing both.
 $coordinator->safe_psql('postgres', q{
 	SET citus.shard_count = 4;
 	CREATE TABLE countries (code text PRIMARY KEY);
@@ -72,17 +73,24 @@ $coordinator->safe_psql('postgres', q{
 	ALTER TABLE order_items ADD CONSTRAINT order_items_order_fkey
 	  FOREIGN KEY (customer_id, order_id) REFERENCES orders (customer_id, id);
 	CREATE TABLE shops (id int PRIMARY KEY, country text REFERENCES countries);
+	CREATE TABLE events (customer_id bigint, day date, country text) PARTITION BY RANGE (day);
+	CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+	SELECT create_distributed_table('events', 'customer_id', colocate_with => 'customers');
+	ALTER TABLE events ADD CONSTRAINT events_customer_fkey FOREIGN KEY (customer_id) REFERENCES customers;
+	ALTER TABLE events ADD CONSTRAINT events_country_fkey FOREIGN KEY (country) REFERENCES countries;
 	INSERT INTO countries VALUES ('FR'), ('DE');
 	INSERT INTO regions VALUES ('IDF', 'FR');
 	INSERT INTO customers SELECT g, 'FR' FROM generate_series(1, 40) g;
 	INSERT INTO orders SELECT g, g, 'DE' FROM generate_series(1, 40) g;
 	INSERT INTO order_items SELECT g, g, 1 FROM generate_series(1, 40) g;
 	INSERT INTO shops VALUES (1, 'FR');
+	INSERT INTO events SELECT g, '2024-05-01', 'FR' FROM generate_series(1, 40) g;
 });
 is( $coordinator->safe_psql('postgres',
 		q{SELECT string_agg(table_name::text || ':' || citus_table_type, ',' ORDER BY table_name::text)
 		    FROM (SELECT DISTINCT table_name, citus_table_type FROM citus_shards) s}),
-	'countries:reference,customers:distributed,order_items:distributed,orders:distributed,regions:reference,shops:local',
+	'countries:reference,customers:distributed,events:distributed,events_2024:distributed,order_items:distributed,'
+	  . 'orders:distributed,regions:reference,shops:local',
 	'every table is a Citus table of the expected kind');
 
 # Runs $sql on the node holding shard $shard (its first placement), past Citus and past the RI triggers.
@@ -113,6 +121,12 @@ my ($wrong) = grep { $_ != $s7 } split /\n/,
 on_shard_node($wrong, "INSERT INTO orders_$wrong VALUES (7, 71, 'FR')");
 my $s9 = shard_of('order_items', 9);
 on_shard_node($s9, "INSERT INTO order_items_$s9 VALUES (9, 999, 2)");          # no such order (two columns)
+# In a partition's shard: shown under the partitioned table, with the partition's shard.
+my $e11 = $coordinator->safe_psql('postgres', q{
+	SELECT s.shardid FROM pg_dist_shard s
+	 WHERE s.logicalrelid = 'events_2024'::regclass
+	   AND hashint8(11) BETWEEN s.shardminvalue::int AND s.shardmaxvalue::int});
+on_shard_node($e11, "INSERT INTO events_2024_$e11 VALUES (11, '2024-06-01', 'XX')");
 my $shops_shard = $coordinator->safe_psql('postgres', q{SELECT shardid FROM pg_dist_shard WHERE logicalrelid = 'shops'::regclass});
 on_shard_node($shops_shard, "INSERT INTO shops_$shops_shard VALUES (2, 'IT')");
 # A reference table's orphan, written past the check on every placement (as a
@@ -124,9 +138,10 @@ $_->safe_psql('postgres', "SET citus.override_table_visibility = off; SET sessio
 
 # The oracle: on every node, each shard's own foreign key (the constraint Citus
 # created on the shard, referencing the co-located or replicated shard on the
-# same node) checked by hand over that shard, with the declared constraint's
-# name (the shard's, less its _<shard id>).  Placements of a reference table
-# agree, so their rows collapse.
+# same node; a partition's shard has its partitioned shard's clone) checked by
+# hand over that shard alone, with the declared constraint's name (the
+# shard's, less its _<shard id>).  Placements of a reference table agree, so
+# their rows collapse.
 my $oracle_sql = q{
 SET citus.override_table_visibility = off;
 CREATE TEMP TABLE oracle (constraint_name text, shard_id bigint, row_ctid tid, key text);
@@ -146,7 +161,7 @@ BEGIN
           FROM pg_constraint k
           JOIN pg_class r ON r.oid = k.conrelid
           JOIN pg_dist_shard s ON r.relname = (SELECT relname FROM pg_class WHERE oid = s.logicalrelid) || '_' || s.shardid
-         WHERE k.contype = 'f' AND k.conname LIKE '%\_' || s.shardid
+         WHERE k.contype = 'f'
     LOOP
         EXECUTE format('INSERT INTO oracle SELECT %L, %s, fk.ctid, ROW(%s)::text FROM ONLY %s fk
                          WHERE ROW(%s) IS NOT NULL AND NOT EXISTS (SELECT FROM ONLY %s pk WHERE %s)',
@@ -160,7 +175,7 @@ SELECT constraint_name || '|' || shard_id || '|' || row_ctid || '|' || key FROM 
 my %oracle;
 $oracle{$_} = 1 for grep { length } map { split /\n/, $_->safe_psql('postgres', $oracle_sql) } ($coordinator, @workers);
 my $oracle = join("\n", sort keys %oracle);
-is(scalar(keys %oracle), 6, 'the oracle finds the six planted orphans');
+is(scalar(keys %oracle), 7, 'the oracle finds the seven planted orphans');
 
 my $located = $coordinator->safe_psql('postgres', q{
 	SELECT constraint_name || '|' || shard_id || '|' || child_ctid || '|' ||
@@ -182,12 +197,13 @@ is( $coordinator->safe_psql('postgres', q{
 		SELECT string_agg(constraint_name || ':' || child_table || ':' || orphan_rows || ':' || missing_keys, ','
 		                  ORDER BY constraint_name)
 		  FROM fk_orphan_summary()}),
-	'customers_country_fkey:customers:0:0,order_items_order_fkey:order_items:1:1,orders_country_fkey:orders:1:1,'
+	'customers_country_fkey:customers:0:0,events_country_fkey:events:1:1,events_customer_fkey:events:0:0,'
+	  . 'order_items_order_fkey:order_items:1:1,orders_country_fkey:orders:1:1,'
 	  . 'orders_customer_id_fkey:orders:2:2,regions_country_fkey:regions:1:1,shops_country_fkey:shops:1:1',
 	'fk_orphan_summary() counts each shape as the oracle does, under the Citus tables');
 is( $coordinator->safe_psql('postgres',
 		q{SELECT count(*) FROM fk_orphans() o JOIN fk_orphans_located() l USING (constraint_name, child_table, child_ctid, key)}),
-	'6', 'fk_orphans() lists the same rows, under the Citus table');
+	'7', 'fk_orphans() lists the same rows, under the Citus table');
 is( $coordinator->safe_psql('postgres',
 		q{SELECT string_agg(DISTINCT engine || ': ' || reason, ',') FROM fk_orphan_plan('orders')}),
 	"planner: a Citus table: its rows are in shards, which only Citus's planner reads",
@@ -196,10 +212,10 @@ for my $engine ('one_pass', 'planner')
 {
 	is( $coordinator->safe_psql('postgres',
 			"SET fk_guard.orphan_engine = $engine; SELECT sum(orphan_rows) FROM fk_orphan_summary()"),
-		'6', "the same counts with fk_guard.orphan_engine = $engine");
+		'7', "the same counts with fk_guard.orphan_engine = $engine");
 }
 is( $workers[0]->safe_psql('postgres', q{SELECT count(*) FROM fk_orphans_located()}),
-	'6', 'a worker with the metadata sees the same orphans, its shards\' own foreign keys left to their tables\'');
+	'7', 'a worker with the metadata sees the same orphans, its shards\' own foreign keys left to their tables\'');
 
 # Citus's own catalogs' foreign keys are an extension's: out unless asked for.
 is( $coordinator->safe_psql('postgres',
@@ -240,6 +256,16 @@ is( $coordinator->safe_psql('postgres', q{
 	join(',', map { "$_->[0]:public.orders_$_->[0]:(customer_id)=($_->[1])" }
 		  sort { $a->[0] <=> $b->[0] } ([ $s4242, 4242 ], [ $s4243, 4243 ])),
 	'fk_cluster_violations() gives each violation\'s shard');
+# A partition's shard: counted under the partitioned table's foreign key, with the partition's shard.
+$coordinator->psql('postgres', q{INSERT INTO events VALUES (4244, '2024-07-01', 'FR')});
+my $e4244 = $coordinator->safe_psql('postgres', q{
+	SELECT s.shardid FROM pg_dist_shard s
+	 WHERE s.logicalrelid = 'events_2024'::regclass
+	   AND hashint8(4244) BETWEEN s.shardminvalue::int AND s.shardmaxvalue::int});
+is( $coordinator->safe_psql('postgres', q{
+		SELECT string_agg(child_table || ':' || child_partition || ':' || shard_id, ',')
+		  FROM fk_cluster_violations() WHERE constraint_name = 'events_customer_fkey'}),
+	"public.events:public.events_2024_$e4244:$e4244", 'a violation in a partition\'s shard, under the partitioned table');
 is($coordinator->safe_psql('postgres', q{SELECT count(*) FROM fk_violations}),
 	'0', 'the coordinator records nothing itself for the error it relays');
 my $port4242 = $coordinator->safe_psql('postgres', "SELECT min(nodeport) FROM citus_shards WHERE shardid = $s4242");
@@ -262,10 +288,29 @@ is( $coordinator->safe_psql('postgres',
 is( $coordinator->safe_psql('postgres', q{
 		SELECT count(*) FILTER (WHERE key IS NOT NULL OR query IS NOT NULL) || '/' || count(*)
 		  FROM fk_cluster_violations()}, extra_params => [ '-U', 'mallory' ]),
-	'0/3', 'mallory sees every node\'s violations but no key or statement of alice\'s or postgres\'s');
+	'0/4', 'mallory sees every node\'s violations but no key or statement of alice\'s or postgres\'s');
 ($ret, $stdout, $stderr) = $coordinator->psql('postgres', q{SELECT * FROM fk_cluster_collect('pg_authid')},
 	extra_params => [ '-U', 'mallory' ]);
 like($stderr, qr/reads fk_violation_stats or fk_violations, not pg_authid/, 'and cannot make the nodes run another query');
+
+# A distributed table another role owns is checked as its owner, through
+# Citus's connections to the workers; a role that may not read it is refused.
+$coordinator->safe_psql('postgres', q{
+	CREATE ROLE bob LOGIN;
+	CREATE TABLE bob_notes (customer_id bigint, note text);
+	SELECT create_distributed_table('bob_notes', 'customer_id', colocate_with => 'customers');
+	ALTER TABLE bob_notes ADD CONSTRAINT bob_notes_customer_fkey FOREIGN KEY (customer_id) REFERENCES customers;
+	ALTER TABLE bob_notes OWNER TO bob;
+	GRANT SELECT ON customers TO bob;
+	INSERT INTO bob_notes VALUES (1, 'a');
+});
+my $s555 = shard_of('bob_notes', 555);
+on_shard_node($s555, "INSERT INTO bob_notes_$s555 VALUES (555, 'orphan')");
+is( $coordinator->safe_psql('postgres', q{SELECT key::text || ':' || shard_id FROM fk_orphans_located('bob_notes')}),
+	qq({"customer_id": 555}:$s555), 'a table owned by an ordinary role is checked, as its owner, on the workers');
+($ret, $stdout, $stderr) = $coordinator->psql('postgres', q{SELECT * FROM fk_orphans_located('bob_notes')},
+	extra_params => [ '-U', 'mallory' ]);
+like($stderr, qr/permission denied for table bob_notes/, 'mallory may not check a table he cannot read');
 
 # Audits: fk_audit's fix for an unindexed key is a CREATE INDEX that Citus
 # propagates to the shards; pg_cron audits the distributed tables.
@@ -298,7 +343,7 @@ SKIP:
 	is( $coordinator->safe_psql('postgres', q{
 			SELECT string_agg(constraint_name || '=' || orphans_at_last_audit, ',' ORDER BY constraint_name)
 			  FROM fk_audit WHERE orphans_at_last_audit > 0}),
-		'order_items_order_fkey=1,orders_country_fkey=1,orders_customer_id_fkey=2,regions_country_fkey=1,shops_country_fkey=1',
+		'bob_notes_customer_fkey=1,events_country_fkey=1,order_items_order_fkey=1,orders_country_fkey=1,orders_customer_id_fkey=2,regions_country_fkey=1,shops_country_fkey=1',
 		'the scheduled audit counted the distributed tables\' orphans');
 }
 
