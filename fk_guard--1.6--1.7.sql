@@ -49,4 +49,346 @@ COMMENT ON FUNCTION @extschema@.fk_precheck(regclass, regclass, regclass[], regc
 
 -- ---- Citus (issue 15) -------------------------------------------------------
 
+-- Extension members' foreign keys leave the all-tables checks (fk_guard.include_extension_tables).
+-- Whether the checks of every table cover relid's foreign keys: not those of a
+-- table that belongs to an extension (pg_depend 'e'), unless
+-- fk_guard.include_extension_tables is on (src/common/extension_members.cpp).
+CREATE FUNCTION @extschema@.fk_guard_covers_table(relid oid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'fk_guard_covers_table'
+LANGUAGE C STRICT STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.fk_guard_covers_table(oid) IS
+'whether fk_audit and the all-tables checks cover this table''s foreign keys (extension members only with fk_guard.include_extension_tables)';
+
+-- The tables whose declared foreign keys an audit of target checks.
+CREATE OR REPLACE FUNCTION @extschema@.fk_audit_tables(target regclass)
+RETURNS regclass[]
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT COALESCE(array_agg(DISTINCT c.conrelid::regclass ORDER BY c.conrelid::regclass), '{}')
+  FROM pg_constraint c
+ WHERE c.contype = 'f' AND c.conparentid = 0
+   AND (target IS NULL AND @extschema@.fk_guard_covers_table(c.conrelid) OR c.conrelid = target)
+$$;
+
+-- Citus (issue 15): what Citus makes of a table, for fk_audit's findings.
+-- Without Citus both are NULL (src/citus/citus_functions.cpp).
+CREATE FUNCTION @extschema@.fk_guard_citus_table(relid oid)
+RETURNS text
+AS 'MODULE_PATHNAME', 'fk_guard_citus_table'
+LANGUAGE C STRICT STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.fk_guard_citus_table(oid) IS
+'distributed, reference or local for a Citus table, else NULL';
+
+CREATE FUNCTION @extschema@.fk_guard_citus_distribution_column(relid oid)
+RETURNS smallint
+AS 'MODULE_PATHNAME', 'fk_guard_citus_distribution_column'
+LANGUAGE C STRICT STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.fk_guard_citus_distribution_column(oid) IS
+'the attribute number of a Citus table''s distribution column, else NULL';
+
+-- One fk_audit finding of constraint con, as it stands for a Citus table: the
+-- fixes Citus does not support (ALTER CONSTRAINT, ENABLE TRIGGER on its tables,
+-- a distribution column's type) give way to a "citus" note saying what to do;
+-- orphans are listed with their shards.  Other findings are unchanged.
+CREATE FUNCTION @extschema@.fk_guard_citus_finding(finding jsonb, con oid)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT CASE
+         WHEN k.child_kind IS NULL AND k.parent_kind IS NULL THEN finding
+         WHEN finding ->> 'code' = 'not_deferrable_bulk_load' THEN
+           finding || jsonb_build_object('fix', NULL, 'citus',
+             'Citus does not support ALTER TABLE ... ALTER CONSTRAINT: drop the foreign key and add it again DEFERRABLE INITIALLY DEFERRED.')
+         WHEN finding ->> 'code' = 'disabled_triggers' THEN
+           finding || jsonb_build_object('fix', NULL, 'citus',
+             'Citus does not support ALTER TABLE ... ENABLE TRIGGER on its tables, and its shards'' triggers, on the nodes that hold them, enforce the foreign key: check those with run_command_on_shards().')
+         WHEN finding ->> 'code' = 'type_mismatch' AND k.distribution_column = ANY (c.conkey) THEN
+           finding || jsonb_build_object('fix', NULL, 'citus',
+             'Citus cannot change the type of a distribution column: undistribute the table (undistribute_table()), change the type, and distribute it again.')
+         WHEN finding ->> 'code' = 'orphans_found' THEN
+           finding || jsonb_build_object('fix', replace(finding ->> 'fix', '.fk_orphans(', '.fk_orphans_located('))
+         ELSE finding
+       END
+  FROM pg_constraint c
+ CROSS JOIN LATERAL (SELECT @extschema@.fk_guard_citus_table(c.conrelid), @extschema@.fk_guard_citus_table(c.confrelid),
+                            @extschema@.fk_guard_citus_distribution_column(c.conrelid))
+       AS k(child_kind, parent_kind, distribution_column)
+ WHERE c.oid = con
+$$;
+
+-- fk_audit: extension members' foreign keys only with fk_guard.include_extension_tables;
+-- findings for Citus tables (fk_guard_citus_finding).
+CREATE OR REPLACE VIEW @extschema@.fk_audit AS
+SELECT d.conname AS constraint_name,
+       d.conrelid::regclass AS child_table,
+       d.confrelid::regclass AS parent_table,
+       f.fk_columns, f.parent_columns, f.match_type, f.on_update, f.on_delete,
+       d.condeferrable AS "deferrable",
+       d.condeferred AS initially_deferred,
+       d.convalidated AS validated,
+       g.enforced, f.fk_indexed, g.type_mismatch,
+       CASE WHEN @extschema@.fk_guard_preloaded() THEN COALESCE(v.violations, 0) END AS violations,
+       v.last_violation_at,
+       a.checked_at AS last_audit_at,
+       a.orphan_rows AS orphans_at_last_audit,
+       (SELECT COALESCE(jsonb_agg(@extschema@.fk_guard_citus_finding(x.finding, d.oid) ORDER BY x.n), '[]'::jsonb) FROM (
+            SELECT 1, jsonb_build_object('code', 'unindexed_fk', 'severity', 'warning',
+                       'message', format('No index on %s (%s): each DELETE or key UPDATE on %s scans %s.',
+                                         f.child, f.column_list, f.parent, f.child),
+                       'fix', format('CREATE INDEX %sON %s (%s);',
+                                     CASE WHEN f.child_kind = 'p' THEN '' ELSE 'CONCURRENTLY ' END, f.child, f.column_list),
+                       'run_as', f.child_owner)
+             WHERE NOT f.fk_indexed
+            UNION ALL
+            SELECT 2, jsonb_build_object('code', 'not_valid', 'severity', 'warning',
+                       'message', 'The constraint is NOT VALID: rows that existed when it was added were never checked.',
+                       'fix', format('ALTER TABLE %s VALIDATE CONSTRAINT %I;', f.child, d.conname),
+                       'run_as', f.child_owner)
+             WHERE NOT d.convalidated
+            UNION ALL
+            SELECT 3, jsonb_build_object('code', 'disabled_triggers', 'severity', 'error',
+                       'message', 'Its RI triggers are disabled: new rows are not checked at all.',
+                       'fix', (SELECT string_agg(format('ALTER TABLE %I.%I ENABLE TRIGGER ALL;', n.nspname, r.relname),
+                                                 ' ' ORDER BY n.nspname, r.relname)
+                                 FROM pg_class r JOIN pg_namespace n ON n.oid = r.relnamespace
+                                WHERE r.oid = ANY (f.disabled_tables)))
+             WHERE NOT g.enforced
+            UNION ALL
+            SELECT 4, jsonb_build_object('code', 'type_mismatch', 'severity', 'warning',
+                       'message', 'A foreign-key column''s type differs from the referenced column''s: every check needs a cast.',
+                       'fix', f.type_fixes,
+                       'run_as', f.child_owner)
+             WHERE g.type_mismatch
+            UNION ALL
+            SELECT 5, jsonb_build_object('code', 'partial_null_key', 'severity', 'warning',
+                       'message', 'A multi-column MATCH SIMPLE key with nullable columns: a row with some key columns NULL is never checked.',
+                       'fix', f.not_null_fixes,
+                       'run_as', f.child_owner)
+             WHERE d.confmatchtype = 's' AND cardinality(d.conkey) > 1 AND f.not_null_fixes IS NOT NULL
+            UNION ALL
+            SELECT 6, jsonb_build_object('code', 'not_deferrable_bulk_load', 'severity', 'info',
+                       'message', format('%s is marked as bulk-loaded, but the constraint is NOT DEFERRABLE: parents must be loaded before children.',
+                                         f.bulk_loaded),
+                       'fix', format('ALTER TABLE %s ALTER CONSTRAINT %I DEFERRABLE INITIALLY DEFERRED;', f.child, d.conname),
+                       'run_as', f.child_owner)
+             WHERE NOT d.condeferrable AND f.bulk_loaded IS NOT NULL
+            UNION ALL
+            SELECT 7, jsonb_build_object('code', 'orphans_found', 'severity', 'error',
+                       'message', format('The last audit found %s orphaned rows.', a.orphan_rows),
+                       'fix', format('SELECT * FROM %s.fk_orphans(%L::regclass);', f.extension_schema, f.child))
+             WHERE a.orphan_rows > 0
+            UNION ALL
+            SELECT 8, jsonb_build_object('code', 'recent_violations', 'severity', 'warning',
+                       'message', format('%s violations in the last 24 hours.', v.violations_24h),
+                       'fix', format('SELECT * FROM %s.fk_violations WHERE constraint_name = %L ORDER BY ts DESC;',
+                                     f.extension_schema, d.conname))
+             WHERE v.violations_24h > 0
+        ) AS x(n, finding)) AS findings
+  FROM pg_constraint d
+  -- Tables where an RI trigger of the constraint or of one of its partition
+  -- clones is disabled, read once for all constraints.
+  LEFT JOIN (
+      SELECT @extschema@.fk_guard_declared_constraint(t.tgconstraint), array_agg(DISTINCT t.tgrelid)
+        FROM pg_trigger t
+       WHERE t.tgenabled = 'D' AND t.tgconstraint <> 0
+       GROUP BY 1) dis(declared, tables) ON dis.declared = d.oid
+  CROSS JOIN LATERAL (
+      SELECT format('%I.%I', cn.nspname, cr.relname) AS child,
+             cr.relkind AS child_kind,
+             -- Fixes that change the child run its code (defaults, checks, triggers,
+             -- the operators VALIDATE uses): run_as names the role to run them as.
+             pg_get_userbyid(cr.relowner) AS child_owner,
+             format('%I.%I', pn.nspname, pr.relname) AS parent,
+             ARRAY(SELECT a.attname FROM unnest(d.conkey) WITH ORDINALITY k(attnum, n)
+                     JOIN pg_attribute a ON a.attrelid = d.conrelid AND a.attnum = k.attnum ORDER BY k.n) AS fk_columns,
+             ARRAY(SELECT a.attname FROM unnest(d.confkey) WITH ORDINALITY k(attnum, n)
+                     JOIN pg_attribute a ON a.attrelid = d.confrelid AND a.attnum = k.attnum ORDER BY k.n) AS parent_columns,
+             (SELECT string_agg(format('%I', a.attname), ', ' ORDER BY k.n)
+                FROM unnest(d.conkey) WITH ORDINALITY k(attnum, n)
+                JOIN pg_attribute a ON a.attrelid = d.conrelid AND a.attnum = k.attnum) AS column_list,
+             CASE d.confmatchtype WHEN 'f' THEN 'FULL' WHEN 'p' THEN 'PARTIAL' ELSE 'SIMPLE' END AS match_type,
+             CASE d.confupdtype WHEN 'r' THEN 'RESTRICT' WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL'
+                                WHEN 'd' THEN 'SET DEFAULT' ELSE 'NO ACTION' END AS on_update,
+             CASE d.confdeltype WHEN 'r' THEN 'RESTRICT' WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL'
+                                WHEN 'd' THEN 'SET DEFAULT' ELSE 'NO ACTION' END AS on_delete,
+             COALESCE(dis.tables, '{}') AS disabled_tables,
+             -- A valid, non-partial btree index whose leading columns are the key's, in any order.
+             EXISTS (
+                 SELECT FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+                   JOIN pg_am am ON am.oid = ic.relam
+                  WHERE i.indrelid = d.conrelid AND i.indpred IS NULL AND am.amname = 'btree' AND i.indisvalid
+                    AND i.indnkeyatts >= cardinality(d.conkey)
+                    AND ARRAY(SELECT x FROM unnest((i.indkey::int2[])[0:cardinality(d.conkey) - 1]) x ORDER BY x)
+                        = ARRAY(SELECT x FROM unnest(d.conkey) x ORDER BY x)) AS fk_indexed,
+             (SELECT string_agg(format('ALTER TABLE %s ALTER COLUMN %I TYPE %s;',
+                                       format('%I.%I', cn.nspname, cr.relname), fa.attname,
+                                       format_type(pa.atttypid, pa.atttypmod)), ' ' ORDER BY k.n)
+                FROM unnest(d.conkey, d.confkey) WITH ORDINALITY k(fk, pk, n)
+                JOIN pg_attribute fa ON fa.attrelid = d.conrelid AND fa.attnum = k.fk
+                JOIN pg_attribute pa ON pa.attrelid = d.confrelid AND pa.attnum = k.pk
+               WHERE fa.atttypid <> pa.atttypid) AS type_fixes,
+             (SELECT string_agg(format('ALTER TABLE %s ALTER COLUMN %I SET NOT NULL;',
+                                       format('%I.%I', cn.nspname, cr.relname), a.attname), ' ' ORDER BY k.n)
+                FROM unnest(d.conkey) WITH ORDINALITY k(attnum, n)
+                JOIN pg_attribute a ON a.attrelid = d.conrelid AND a.attnum = k.attnum
+               WHERE NOT a.attnotnull) AS not_null_fixes,
+             (SELECT string_agg(b.table_name::text, ' and ' ORDER BY b.table_name::text)
+                FROM @extschema@.fk_guard_bulk_loaded b WHERE b.table_name IN (d.conrelid, d.confrelid)) AS bulk_loaded,
+             -- What fk_orphan_summary() requires of its caller before it shows a count.
+             has_table_privilege(d.conrelid, 'SELECT')
+               AND has_schema_privilege(cn.oid, 'USAGE') AND has_schema_privilege(pn.oid, 'USAGE')
+               AND NOT row_security_active(d.conrelid) AND NOT row_security_active(d.confrelid)
+               AND (SELECT bool_and(has_column_privilege(d.confrelid, k.attnum, 'SELECT'))
+                      FROM unnest(d.confkey) k(attnum)) AS may_see_orphans,
+             (SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+               WHERE e.extname = 'fk_guard') AS extension_schema
+        FROM pg_class cr JOIN pg_namespace cn ON cn.oid = cr.relnamespace,
+             pg_class pr JOIN pg_namespace pn ON pn.oid = pr.relnamespace
+       WHERE cr.oid = d.conrelid AND pr.oid = d.confrelid
+  ) f
+  CROSS JOIN LATERAL (SELECT cardinality(f.disabled_tables) = 0, f.type_fixes IS NOT NULL) g(enforced, type_mismatch)
+  LEFT JOIN @extschema@.fk_guard_constraint_violations() v ON v.constraint_oid = d.oid
+  LEFT JOIN LATERAL (
+      SELECT r.checked_at, r.orphan_rows FROM @extschema@.fk_audit_results r
+       WHERE r.constraint_oid = d.oid AND f.may_see_orphans
+       ORDER BY r.checked_at DESC LIMIT 1) a ON true
+ WHERE d.contype = 'f' AND d.conparentid = 0
+   -- Like fk_orphans(): extension members' keys only with fk_guard.include_extension_tables.
+   AND @extschema@.fk_guard_covers_table(d.conrelid)
+   -- Like fk_orphans: a reader sees the foreign keys of the tables they may read.
+   AND (has_table_privilege(d.conrelid, 'SELECT') OR pg_has_role('pg_read_all_stats', 'MEMBER'));
+
+
+-- fk_orphans() with the Citus shard each row is in (NULL for a table that is
+-- not a Citus table): the shard's node is in citus_shards, and the row is
+-- SELECT ... FROM <shard> WHERE ctid = child_ctid there.
+CREATE FUNCTION @extschema@.fk_orphans_located(
+    target regclass DEFAULT NULL,
+    max_per_constraint bigint DEFAULT NULL)
+RETURNS TABLE (
+    constraint_name name,
+    child_table regclass,
+    parent_table regclass,
+    fk_columns name[],
+    parent_columns name[],
+    key jsonb,
+    child_ctid tid,
+    shard_id bigint)
+AS 'MODULE_PATHNAME', 'fk_orphans_located'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.fk_orphans_located(regclass, bigint) IS
+'fk_orphans() with the Citus shard each orphaned row is in';
+
+/*
+ * Cluster-wide violations on a Citus coordinator (or any node with Citus's
+ * metadata): every node's fk_violation_stats or fk_violations, read through
+ * Citus's run_command_on_all_nodes() as the calling role (these functions are
+ * SECURITY INVOKER), so that each node shows exactly what its own view shows
+ * that role.  Workers record their shards' violations under the declared
+ * foreign key and table.  A node that cannot answer raises an error (counts
+ * that silently miss a node would be wrong).  Without Citus: the local node's
+ * rows, with NULL node names.
+ */
+CREATE FUNCTION @extschema@.fk_cluster_collect(view_name text)
+RETURNS TABLE (nodename text, nodeport int, result json)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    citus boolean := EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus');
+    command text;
+    local_result text;
+    r record;
+BEGIN
+    -- The one query each node runs for view_name (fixed texts: nothing of the caller's goes in).
+    command := CASE view_name
+        WHEN 'fk_violation_stats' THEN
+            'SELECT COALESCE(pg_catalog.json_agg(s), ''[]'') FROM %1$s.fk_violation_stats s'
+        WHEN 'fk_violations' THEN
+            'SELECT COALESCE(pg_catalog.json_agg(pg_catalog.json_build_object(''v'', v, ''shard_id'', %2$s)), ''[]'')
+               FROM %1$s.fk_violations v'
+        END;
+    IF command IS NULL THEN
+        RAISE EXCEPTION 'fk_cluster_collect() reads fk_violation_stats or fk_violations, not %', view_name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    command := pg_catalog.format(command,
+        (SELECT pg_catalog.quote_ident(n.nspname)
+           FROM pg_catalog.pg_extension e
+           JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace
+          WHERE e.extname OPERATOR(pg_catalog.=) 'fk_guard'),
+        -- shard_id: the Citus shard child_partition is, when it is one of child_table's
+        -- (or of one of its partitions') shards.
+        CASE WHEN citus THEN
+            '(SELECT s.shardid FROM pg_catalog.pg_dist_shard s
+               WHERE s.shardid OPERATOR(pg_catalog.=) pg_catalog.substring(v.child_partition, ''_([0-9]+)"?$'')::pg_catalog.int8
+                 AND (s.logicalrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(v.child_table)
+                      OR s.logicalrelid IN (SELECT t.relid FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass(v.child_table)) t)))'
+        ELSE 'NULL::pg_catalog.int8' END);
+    IF NOT citus THEN
+        EXECUTE command INTO local_result;
+        RETURN QUERY SELECT NULL::text, NULL::int, local_result::json;
+        RETURN;
+    END IF;
+    -- (pg_dist_node and run_command_on_all_nodes are Citus's: named in EXECUTE only)
+    FOR r IN EXECUTE 'SELECT n.nodename::text AS nodename, n.nodeport::int AS nodeport, c.success, c.result
+                        FROM pg_catalog.run_command_on_all_nodes($1) c
+                        JOIN pg_catalog.pg_dist_node n ON n.nodeid OPERATOR(pg_catalog.=) c.nodeid
+                       ORDER BY n.nodename, n.nodeport' USING command LOOP
+        IF NOT r.success THEN
+            RAISE EXCEPTION 'fk_guard could not read % on node %:%', view_name, r.nodename, r.nodeport
+                USING DETAIL = r.result, ERRCODE = 'connection_failure';
+        END IF;
+        RETURN QUERY SELECT r.nodename, r.nodeport, r.result::json;
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.fk_cluster_collect(text) IS
+'every Citus node''s fk_violation_stats or fk_violations as JSON, read as the calling role (behind fk_cluster_violation_stats and fk_cluster_violations)';
+
+CREATE FUNCTION @extschema@.fk_cluster_violation_stats()
+RETURNS TABLE (nodename text, nodeport int, constraint_name name, child_table text, parent_table text,
+               violations bigint, handled bigint, first_at timestamptz, last_at timestamptz)
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT c.nodename, c.nodeport, s.*
+  FROM @extschema@.fk_cluster_collect('fk_violation_stats') c
+ CROSS JOIN LATERAL pg_catalog.json_populate_recordset(NULL::@extschema@.fk_violation_stats, c.result) s
+ ORDER BY 1, 2, 3, 4
+$$;
+
+COMMENT ON FUNCTION @extschema@.fk_cluster_violation_stats() IS
+'fk_violation_stats of every Citus node, as each node shows it to the calling role';
+
+CREATE FUNCTION @extschema@.fk_cluster_violations()
+RETURNS TABLE (nodename text, nodeport int, ts timestamptz, database name, username name, application_name text,
+               constraint_name name, child_table text, parent_table text, side text, operation text, key text,
+               query text, deferred boolean, handled boolean, pid int, child_partition text,
+               parent_partition text, shard_id bigint)
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT c.nodename, c.nodeport, v.*, (e.value OPERATOR(pg_catalog.->>) 'shard_id')::pg_catalog.int8
+  FROM @extschema@.fk_cluster_collect('fk_violations') c
+ CROSS JOIN LATERAL pg_catalog.json_array_elements(c.result) e
+ CROSS JOIN LATERAL pg_catalog.json_populate_record(NULL::@extschema@.fk_violations, e.value OPERATOR(pg_catalog.->) 'v') v
+ ORDER BY v.ts, 1, 2
+$$;
+
+COMMENT ON FUNCTION @extschema@.fk_cluster_violations() IS
+'fk_violations of every Citus node, as each node shows it to the calling role, with the Citus shard of each';
+
 -- (end of Citus)

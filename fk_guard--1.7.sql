@@ -196,6 +196,18 @@ AS 'MODULE_PATHNAME', 'fk_audit_finish'
 LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp;
 
+-- Whether the checks of every table cover relid's foreign keys: not those of a
+-- table that belongs to an extension (pg_depend 'e'), unless
+-- fk_guard.include_extension_tables is on (src/common/extension_members.cpp).
+CREATE FUNCTION @extschema@.fk_guard_covers_table(relid oid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'fk_guard_covers_table'
+LANGUAGE C STRICT STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.fk_guard_covers_table(oid) IS
+'whether fk_audit and the all-tables checks cover this table''s foreign keys (extension members only with fk_guard.include_extension_tables)';
+
 -- The tables whose declared foreign keys an audit of target checks.
 CREATE FUNCTION @extschema@.fk_audit_tables(target regclass)
 RETURNS regclass[]
@@ -204,7 +216,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 SELECT COALESCE(array_agg(DISTINCT c.conrelid::regclass ORDER BY c.conrelid::regclass), '{}')
   FROM pg_constraint c
- WHERE c.contype = 'f' AND c.conparentid = 0 AND (target IS NULL OR c.conrelid = target)
+ WHERE c.contype = 'f' AND c.conparentid = 0
+   AND (target IS NULL AND @extschema@.fk_guard_covers_table(c.conrelid) OR c.conrelid = target)
 $$;
 
 /*
@@ -252,6 +265,57 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.fk_guard_declared_constraint(oid) IS
 'the declared foreign key a partition clone of a foreign key belongs to';
 
+-- Citus (issue 15): what Citus makes of a table, for fk_audit's findings.
+-- Without Citus both are NULL (src/citus/citus_functions.cpp).
+CREATE FUNCTION @extschema@.fk_guard_citus_table(relid oid)
+RETURNS text
+AS 'MODULE_PATHNAME', 'fk_guard_citus_table'
+LANGUAGE C STRICT STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.fk_guard_citus_table(oid) IS
+'distributed, reference or local for a Citus table, else NULL';
+
+CREATE FUNCTION @extschema@.fk_guard_citus_distribution_column(relid oid)
+RETURNS smallint
+AS 'MODULE_PATHNAME', 'fk_guard_citus_distribution_column'
+LANGUAGE C STRICT STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.fk_guard_citus_distribution_column(oid) IS
+'the attribute number of a Citus table''s distribution column, else NULL';
+
+-- One fk_audit finding of constraint con, as it stands for a Citus table: the
+-- fixes Citus does not support (ALTER CONSTRAINT, ENABLE TRIGGER on its tables,
+-- a distribution column's type) give way to a "citus" note saying what to do;
+-- orphans are listed with their shards.  Other findings are unchanged.
+CREATE FUNCTION @extschema@.fk_guard_citus_finding(finding jsonb, con oid)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT CASE
+         WHEN k.child_kind IS NULL AND k.parent_kind IS NULL THEN finding
+         WHEN finding ->> 'code' = 'not_deferrable_bulk_load' THEN
+           finding || jsonb_build_object('fix', NULL, 'citus',
+             'Citus does not support ALTER TABLE ... ALTER CONSTRAINT: drop the foreign key and add it again DEFERRABLE INITIALLY DEFERRED.')
+         WHEN finding ->> 'code' = 'disabled_triggers' THEN
+           finding || jsonb_build_object('fix', NULL, 'citus',
+             'Citus does not support ALTER TABLE ... ENABLE TRIGGER on its tables, and its shards'' triggers, on the nodes that hold them, enforce the foreign key: check those with run_command_on_shards().')
+         WHEN finding ->> 'code' = 'type_mismatch' AND k.distribution_column = ANY (c.conkey) THEN
+           finding || jsonb_build_object('fix', NULL, 'citus',
+             'Citus cannot change the type of a distribution column: undistribute the table (undistribute_table()), change the type, and distribute it again.')
+         WHEN finding ->> 'code' = 'orphans_found' THEN
+           finding || jsonb_build_object('fix', replace(finding ->> 'fix', '.fk_orphans(', '.fk_orphans_located('))
+         ELSE finding
+       END
+  FROM pg_constraint c
+ CROSS JOIN LATERAL (SELECT @extschema@.fk_guard_citus_table(c.conrelid), @extschema@.fk_guard_citus_table(c.confrelid),
+                            @extschema@.fk_guard_citus_distribution_column(c.conrelid))
+       AS k(child_kind, parent_kind, distribution_column)
+ WHERE c.oid = con
+$$;
+
 /*
  * One row per declared foreign key.  Each fact is computed once (facts), and
  * the findings read those columns.  The view reads fk_audit_results and
@@ -273,7 +337,7 @@ SELECT d.conname AS constraint_name,
        v.last_violation_at,
        a.checked_at AS last_audit_at,
        a.orphan_rows AS orphans_at_last_audit,
-       (SELECT COALESCE(jsonb_agg(x.finding ORDER BY x.n), '[]'::jsonb) FROM (
+       (SELECT COALESCE(jsonb_agg(@extschema@.fk_guard_citus_finding(x.finding, d.oid) ORDER BY x.n), '[]'::jsonb) FROM (
             SELECT 1, jsonb_build_object('code', 'unindexed_fk', 'severity', 'warning',
                        'message', format('No index on %s (%s): each DELETE or key UPDATE on %s scans %s.',
                                          f.child, f.column_list, f.parent, f.child),
@@ -395,6 +459,8 @@ SELECT d.conname AS constraint_name,
        WHERE r.constraint_oid = d.oid AND f.may_see_orphans
        ORDER BY r.checked_at DESC LIMIT 1) a ON true
  WHERE d.contype = 'f' AND d.conparentid = 0
+   -- Like fk_orphans(): extension members' keys only with fk_guard.include_extension_tables.
+   AND @extschema@.fk_guard_covers_table(d.conrelid)
    -- Like fk_orphans: a reader sees the foreign keys of the tables they may read.
    AND (has_table_privilege(d.conrelid, 'SELECT') OR pg_has_role('pg_read_all_stats', 'MEMBER'));
 
@@ -444,5 +510,128 @@ COMMENT ON FUNCTION @extschema@.fk_precheck(regclass, regclass, regclass[], regc
 -- (end of repair)
 
 -- ---- Citus (issue 15) -------------------------------------------------------
+
+-- fk_orphans() with the Citus shard each row is in (NULL for a table that is
+-- not a Citus table): the shard's node is in citus_shards, and the row is
+-- SELECT ... FROM <shard> WHERE ctid = child_ctid there.
+CREATE FUNCTION @extschema@.fk_orphans_located(
+    target regclass DEFAULT NULL,
+    max_per_constraint bigint DEFAULT NULL)
+RETURNS TABLE (
+    constraint_name name,
+    child_table regclass,
+    parent_table regclass,
+    fk_columns name[],
+    parent_columns name[],
+    key jsonb,
+    child_ctid tid,
+    shard_id bigint)
+AS 'MODULE_PATHNAME', 'fk_orphans_located'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.fk_orphans_located(regclass, bigint) IS
+'fk_orphans() with the Citus shard each orphaned row is in';
+
+/*
+ * Cluster-wide violations on a Citus coordinator (or any node with Citus's
+ * metadata): every node's fk_violation_stats or fk_violations, read through
+ * Citus's run_command_on_all_nodes() as the calling role (these functions are
+ * SECURITY INVOKER), so that each node shows exactly what its own view shows
+ * that role.  Workers record their shards' violations under the declared
+ * foreign key and table.  A node that cannot answer raises an error (counts
+ * that silently miss a node would be wrong).  Without Citus: the local node's
+ * rows, with NULL node names.
+ */
+CREATE FUNCTION @extschema@.fk_cluster_collect(view_name text)
+RETURNS TABLE (nodename text, nodeport int, result json)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    citus boolean := EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus');
+    command text;
+    local_result text;
+    r record;
+BEGIN
+    -- The one query each node runs for view_name (fixed texts: nothing of the caller's goes in).
+    command := CASE view_name
+        WHEN 'fk_violation_stats' THEN
+            'SELECT COALESCE(pg_catalog.json_agg(s), ''[]'') FROM %1$s.fk_violation_stats s'
+        WHEN 'fk_violations' THEN
+            'SELECT COALESCE(pg_catalog.json_agg(pg_catalog.json_build_object(''v'', v, ''shard_id'', %2$s)), ''[]'')
+               FROM %1$s.fk_violations v'
+        END;
+    IF command IS NULL THEN
+        RAISE EXCEPTION 'fk_cluster_collect() reads fk_violation_stats or fk_violations, not %', view_name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    command := pg_catalog.format(command,
+        (SELECT pg_catalog.quote_ident(n.nspname)
+           FROM pg_catalog.pg_extension e
+           JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace
+          WHERE e.extname OPERATOR(pg_catalog.=) 'fk_guard'),
+        -- shard_id: the Citus shard child_partition is, when it is one of child_table's
+        -- (or of one of its partitions') shards.
+        CASE WHEN citus THEN
+            '(SELECT s.shardid FROM pg_catalog.pg_dist_shard s
+               WHERE s.shardid OPERATOR(pg_catalog.=) pg_catalog.substring(v.child_partition, ''_([0-9]+)"?$'')::pg_catalog.int8
+                 AND (s.logicalrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(v.child_table)
+                      OR s.logicalrelid IN (SELECT t.relid FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass(v.child_table)) t)))'
+        ELSE 'NULL::pg_catalog.int8' END);
+    IF NOT citus THEN
+        EXECUTE command INTO local_result;
+        RETURN QUERY SELECT NULL::text, NULL::int, local_result::json;
+        RETURN;
+    END IF;
+    -- (pg_dist_node and run_command_on_all_nodes are Citus's: named in EXECUTE only)
+    FOR r IN EXECUTE 'SELECT n.nodename::text AS nodename, n.nodeport::int AS nodeport, c.success, c.result
+                        FROM pg_catalog.run_command_on_all_nodes($1) c
+                        JOIN pg_catalog.pg_dist_node n ON n.nodeid OPERATOR(pg_catalog.=) c.nodeid
+                       ORDER BY n.nodename, n.nodeport' USING command LOOP
+        IF NOT r.success THEN
+            RAISE EXCEPTION 'fk_guard could not read % on node %:%', view_name, r.nodename, r.nodeport
+                USING DETAIL = r.result, ERRCODE = 'connection_failure';
+        END IF;
+        RETURN QUERY SELECT r.nodename, r.nodeport, r.result::json;
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.fk_cluster_collect(text) IS
+'every Citus node''s fk_violation_stats or fk_violations as JSON, read as the calling role (behind fk_cluster_violation_stats and fk_cluster_violations)';
+
+CREATE FUNCTION @extschema@.fk_cluster_violation_stats()
+RETURNS TABLE (nodename text, nodeport int, constraint_name name, child_table text, parent_table text,
+               violations bigint, handled bigint, first_at timestamptz, last_at timestamptz)
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT c.nodename, c.nodeport, s.*
+  FROM @extschema@.fk_cluster_collect('fk_violation_stats') c
+ CROSS JOIN LATERAL pg_catalog.json_populate_recordset(NULL::@extschema@.fk_violation_stats, c.result) s
+ ORDER BY 1, 2, 3, 4
+$$;
+
+COMMENT ON FUNCTION @extschema@.fk_cluster_violation_stats() IS
+'fk_violation_stats of every Citus node, as each node shows it to the calling role';
+
+CREATE FUNCTION @extschema@.fk_cluster_violations()
+RETURNS TABLE (nodename text, nodeport int, ts timestamptz, database name, username name, application_name text,
+               constraint_name name, child_table text, parent_table text, side text, operation text, key text,
+               query text, deferred boolean, handled boolean, pid int, child_partition text,
+               parent_partition text, shard_id bigint)
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT c.nodename, c.nodeport, v.*, (e.value OPERATOR(pg_catalog.->>) 'shard_id')::pg_catalog.int8
+  FROM @extschema@.fk_cluster_collect('fk_violations') c
+ CROSS JOIN LATERAL pg_catalog.json_array_elements(c.result) e
+ CROSS JOIN LATERAL pg_catalog.json_populate_record(NULL::@extschema@.fk_violations, e.value OPERATOR(pg_catalog.->) 'v') v
+ ORDER BY v.ts, 1, 2
+$$;
+
+COMMENT ON FUNCTION @extschema@.fk_cluster_violations() IS
+'fk_violations of every Citus node, as each node shows it to the calling role, with the Citus shard of each';
 
 -- (end of Citus)

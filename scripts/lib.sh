@@ -169,3 +169,88 @@ fkg_vendor_postgres() {
 	rm -rf "$tmp"
 	echo "$prefix"
 }
+
+# fkg_vendor_citus
+# Prints the directory holding Citus built from the vendored citus-13.2.2.tar.xz
+# (with citus-13.2.2-pg15.18.patch) for the server of PG_BIN. Returns 2 when
+# Citus cannot be had here (the vendored sources are absent, or the server's major
+# is not one Citus supports, 15-17), 1 when the build fails (with the log's end).
+# Built once into FKG_CACHE_DIR (default /var/cache/fk_guard) under
+# citus-VERSION-pgMAJOR-<first 12 hex digits of the sha256 of the tarball's and
+# the patch's checksums>, like fkg_vendor_postgres (private build directory, renamed
+# into place when complete). The entry holds lib/ (citus.so and friends) and
+# extension/ (control and SQL files); fkg_install_citus copies them into a server.
+FKG_CITUS_VERSION=13.2.2
+FKG_CITUS_PACKAGES="libcurl4-openssl-dev liblz4-dev libzstd-dev libkrb5-dev libssl-dev libselinux1-dev libxslt1-dev libpam0g-dev libreadline-dev make gcc"
+fkg_vendor_citus() {
+	local version=$FKG_CITUS_VERSION
+	case $PG_MAJOR in 15 | 16 | 17) ;; *) return 2 ;; esac
+	local repo
+	repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	local vendor=${FKG_VENDOR_DIR:-$repo/../shared/vendor}
+	local cache=${FKG_CACHE_DIR:-/var/cache/fk_guard}
+	local tarball=$vendor/citus-$version.tar.xz patch=$vendor/citus-$version-pg15.18.patch
+	if [ ! -f "$tarball" ] || [ ! -f "$patch" ]; then
+		echo "fkg_vendor_citus: no $tarball or $patch (FKG_VENDOR_DIR names the vendor directory)" >&2
+		return 2
+	fi
+	local tsha psha
+	tsha=$(sha256sum "$tarball" | cut -d' ' -f1)
+	psha=$(sha256sum "$patch" | cut -d' ' -f1)
+	if [ -f "$vendor/SHA256SUMS" ] && ! { grep -q "^$tsha  citus-$version.tar.xz\$" "$vendor/SHA256SUMS" &&
+		grep -q "^$psha  citus-$version-pg15.18.patch\$" "$vendor/SHA256SUMS"; }; then
+		echo "fkg_vendor_citus: $tarball or $patch does not match $vendor/SHA256SUMS" >&2
+		return 1
+	fi
+	local key
+	key=$(printf '%s %s\n' "$tsha" "$psha" | sha256sum | cut -c1-12)
+	local prefix=$cache/citus-$version-pg$PG_MAJOR-$key
+	if [ -f "$prefix/lib/citus.so" ] && [ -f "$prefix/extension/citus.control" ]; then
+		echo "$prefix"
+		return 0
+	fi
+	fkg_install_packages $FKG_CITUS_PACKAGES >&2 || return 1
+	mkdir -p "$cache" || return 1
+	local tmp log=$prefix.build.log pg_config=$PG_BIN/pg_config
+	tmp=$(mktemp -d "$cache/.build-citus-$version.XXXXXX") || return 1
+	echo "building Citus $version for PostgreSQL $PG_MAJOR into $prefix (log: $log)" >&2
+	if ! (
+		set -e
+		tar -xJf "$tarball" -C "$tmp"
+		cd "$tmp/citus-$version"
+		patch -p1 <"$patch"
+		./configure PG_CONFIG="$pg_config"
+		make -j2
+		make install DESTDIR="$tmp/dest"
+		mkdir -p "$tmp/entry/lib" "$tmp/entry/extension"
+		cp -a "$tmp/dest$("$pg_config" --pkglibdir)/." "$tmp/entry/lib/"
+		cp -a "$tmp/dest$("$pg_config" --sharedir)/extension/." "$tmp/entry/extension/"
+		cp LICENSE "$tmp/entry/"
+	) >"$log" 2>&1; then
+		echo "fkg_vendor_citus: building Citus $version failed; the end of $log:" >&2
+		tail -n 30 "$log" >&2
+		rm -rf "$tmp"
+		return 1
+	fi
+	mv -T "$tmp/entry" "$prefix" 2>/dev/null || [ -f "$prefix/lib/citus.so" ] || {
+		echo "fkg_vendor_citus: cannot move the build into $prefix" >&2
+		rm -rf "$tmp"
+		return 1
+	}
+	rm -rf "$tmp"
+	echo "$prefix"
+}
+
+# fkg_install_citus: installs the cached Citus build (fkg_vendor_citus) into the
+# server of PG_BIN (its pkglibdir and sharedir/extension). Returns 2 when Citus
+# cannot be had here (fkg_vendor_citus), 1 when it cannot be built or installed.
+fkg_install_citus() {
+	local prefix status=0
+	prefix=$(fkg_vendor_citus) || status=$?
+	[ "$status" = 0 ] || return "$status"
+	local lib ext sudo=""
+	lib=$("$PG_BIN/pg_config" --pkglibdir)
+	ext=$("$PG_BIN/pg_config" --sharedir)/extension
+	[ "$(id -u)" = 0 ] || sudo=sudo
+	$sudo cp -a "$prefix/lib/." "$lib/" && $sudo cp -a "$prefix/extension/." "$ext/"
+}

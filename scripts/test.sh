@@ -9,7 +9,8 @@
 #   1. the C++ unit tests (GoogleTest, via CMake and ctest),
 #   2. the pg_regress suite (sql/, expected/) against a throwaway cluster, and its
 #      preloaded part on a temporary server pg_regress starts (make installcheck-preloaded),
-#   3. the cluster tests (test/t/*.pl, TAP) that need several sessions or servers.
+#   3. the cluster tests (test/t/*.pl, TAP) that need several sessions or servers
+#      (for PostgreSQL 15-17 with Citus built from ../shared/vendor, cached like the servers).
 #      One runs PostgreSQL's own regression files (the server's major: for 15 the 15.1 files
 #      from ../shared/vendor, FKG_VENDOR_DIR, built once into /var/cache/fk_guard, FKG_CACHE_DIR;
 #      for a source-built server its tree's) with and without fk_guard.
@@ -21,6 +22,19 @@ source "$repo/scripts/lib.sh"
 
 fkg_install_packages
 fkg_build_install "$repo"
+
+# Citus for the cluster test test/t/050_citus.pl: built once
+# from ../shared/vendor into FKG_CACHE_DIR (fkg_vendor_citus) and copied into
+# the server under test; without the vendored sources the test skips.
+# Only the PostgreSQL 15 leg builds it (the matrix's 16 and 18 legs would each
+# spend a Citus build, and Citus 13 has no 18).
+citus_status=0
+if [ "$PG_MAJOR" = 15 ]; then fkg_install_citus || citus_status=$?; else citus_status=2; fi
+case $citus_status in
+0) echo "Citus installed into $("$PG_BIN/pg_config" --pkglibdir)" ;;
+2) echo "no Citus for PostgreSQL $PG_MAJOR here (only the 15 leg builds it; or no vendored sources): its cluster test skips" ;;
+*) echo "Citus could not be installed: its cluster test skips, and the suite fails" ;;
+esac
 
 logs=$(mktemp -d /tmp/fk_guard.testlogs.XXXXXX)
 declare -a passed=() failed=()
@@ -43,6 +57,8 @@ record_regress() {
 	bad=$(grep -cE '^(test .* \.\.\. FAILED|not ok [0-9]+ )' "$3" || true)
 	record "$1" "$2" $((total - bad)) "$bad"
 }
+
+[ "$citus_status" = 0 ] || [ "$citus_status" = 2 ] || record citus_build 1 0 1
 
 echo "== format (clang-format)"
 status=0

@@ -53,6 +53,15 @@ SET ROLE fkg_carol;
 SELECT username, key, query FROM fk_violations WHERE constraint_name = 'priv_c_fk' ORDER BY username;
 SET ROLE fkg_dave;
 SELECT username, key, query FROM fk_violations WHERE constraint_name = 'priv_c_fk' ORDER BY username;
+-- Without Citus, fk_cluster_violations() and fk_cluster_violation_stats() read
+-- this node alone (NULL node), as the calling role: the same rows.
+SELECT (SELECT array_agg(v::text ORDER BY v.ts) FROM fk_violations v WHERE constraint_name = 'priv_c_fk')
+     = (SELECT array_agg((c.ts, c.database, c.username, c.application_name, c.constraint_name, c.child_table,
+                          c.parent_table, c.side, c.operation, c.key, c.query, c.deferred, c.handled, c.pid,
+                          c.child_partition, c.parent_partition)::text ORDER BY c.ts)
+          FROM fk_cluster_violations() c WHERE constraint_name = 'priv_c_fk' AND nodename IS NULL AND shard_id IS NULL)
+       AS cluster_view_same_for_dave;
+SELECT nodename, constraint_name, violations FROM fk_cluster_violation_stats() WHERE constraint_name = 'priv_c_fk';
 SET ROLE fkg_alice;
 SELECT violations FROM fk_violation_stats WHERE constraint_name = 'priv_c_fk';
 SELECT fk_guard_reset();

@@ -5,6 +5,7 @@
 #include "common/declared_constraint.h"
 
 #include "common/pg_boundary.h"
+#include "citus/citus_catalog.h"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -23,8 +24,12 @@ declared_constraint_of(Oid conoid)
 			return conoid;
 		Oid parent = ((Form_pg_constraint) GETSTRUCT(tuple))->conparentid;
 		ReleaseSysCache(tuple);
-		if (!OidIsValid(parent))
-			return conoid;
+		if (!OidIsValid(parent)) {
+			/* A Citus shard's constraint folds into its table's, which may be a clone in turn. */
+			parent = citus::declared_constraint_of_shard(conoid);
+			if (!OidIsValid(parent))
+				return conoid;
+		}
 		conoid = parent;
 	}
 }

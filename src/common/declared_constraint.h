@@ -14,8 +14,10 @@ extern "C" {
 namespace fkg {
 
 /* The foreign key the user declared that conoid is a partition clone of
- * (following conparentid to the top); conoid itself when it is not a clone or
- * is unknown.  Reads the catalogs. */
+ * (following conparentid to the top), or, on a Citus node, that conoid is a
+ * shard's copy of (orders_customer_id_fkey_102045 on orders_102045 ->
+ * orders_customer_id_fkey on orders); conoid itself when it is neither or is
+ * unknown.  Reads the catalogs. */
 Oid declared_constraint_of(Oid conoid);
 
 } // namespace fkg

@@ -25,6 +25,7 @@ constexpr bool kDefaultClientHint = false;
 constexpr int kDefaultMaxViolations = 1000;
 constexpr const char *kDefaultAuditRetention = "90 days";
 constexpr int kDefaultOrphanEngine = kEngineAuto;
+constexpr bool kDefaultIncludeExtensionTables = false;
 
 } // namespace
 
@@ -35,6 +36,7 @@ bool client_hint = kDefaultClientHint;
 int max_violations = kDefaultMaxViolations;
 char *audit_retention = nullptr; /* PostgreSQL sets string settings: a copy of kDefaultAuditRetention */
 int orphan_engine = kDefaultOrphanEngine;
+bool include_extension_tables = kDefaultIncludeExtensionTables;
 
 namespace {
 
@@ -85,6 +87,13 @@ define_orphans()
 		"are estimated to exceed work_mem * hash_mem_multiplier; one_pass: the one pass wherever it "
 		"applies; planner: one query per foreign key. fk_orphan_plan() shows each key's choice.",
 		&orphan_engine, kDefaultOrphanEngine, kOrphanEngines, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomBoolVariable(
+		"fk_guard.include_extension_tables",
+		"Whether checks of every table cover the foreign keys of tables that belong to an extension.",
+		"Off: fk_orphans(), fk_orphan_summary(), fk_audit_run() and fk_audit leave out the foreign keys of "
+		"extension members (such as Citus's pg_dist_* catalogs), as pg_dump leaves out their tables; a table "
+		"named as target is always checked.",
+		&include_extension_tables, kDefaultIncludeExtensionTables, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 }
 
 void

@@ -33,6 +33,11 @@ extern char *audit_retention; /* a positive interval, checked when set */
 enum OrphanEngine { kEngineAuto = 0, kEngineOnePass = 1, kEnginePlanner = 2 };
 extern int orphan_engine;
 
+/* fk_guard.include_extension_tables: whether the all-tables scans (fk_orphans(),
+ * fk_orphan_summary(), fk_audit_run() and fk_audit without a target) cover the
+ * foreign keys of tables that belong to an extension (pg_depend 'e'). */
+extern bool include_extension_tables;
+
 /* Defines fk_guard.audit_retention; from _PG_init, preloaded or not. */
 void define_audit();
 

@@ -9,6 +9,8 @@
 #include "orphans/fk_catalog.h"
 
 #include "common/compat.h"
+#include "common/guc.h"
+#include "citus/citus_catalog.h"
 
 extern "C" {
 #include "catalog/pg_class.h"
@@ -110,6 +112,11 @@ SELECT c.oid, c.conname,
   LEFT JOIN pg_catalog.pg_collation coll ON coll.oid = pa.attcollation
   LEFT JOIN pg_catalog.pg_namespace colln ON colln.oid = coll.collnamespace
  WHERE c.contype = 'f' AND c.conparentid = 0
+   -- Extension members' keys (pg_depend 'e') only when asked for: $2, or a target.
+   AND ($1 IS NOT NULL OR $2 OR NOT EXISTS (
+        SELECT FROM pg_catalog.pg_depend e
+         WHERE e.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND e.objid = c.conrelid
+           AND e.objsubid = 0 AND e.deptype = 'e'))
    AND ($1 IS NULL OR c.conrelid IN (
         -- $1 and the partitioned tables above it, through detach-pending
         -- links too (pg_partition_ancestors stops at those)
@@ -335,11 +342,11 @@ raise_refusal(const DeclaredForeignKey &fk)
 DeclaredForeignKey *
 load_declared_foreign_keys(Oid target, int *count)
 {
-	Oid argtypes[1] = {OIDOID};
-	Datum args[1] = {ObjectIdGetDatum(target)};
-	char nulls[1] = {OidIsValid(target) ? ' ' : 'n'};
+	Oid argtypes[2] = {OIDOID, BOOLOID};
+	Datum args[2] = {ObjectIdGetDatum(target), BoolGetDatum(guc::include_extension_tables)};
+	char nulls[2] = {OidIsValid(target) ? ' ' : 'n', ' '};
 
-	int rc = SPI_execute_with_args(kForeignKeyColumnsQuery, 1, argtypes, args, nulls, true, 0);
+	int rc = SPI_execute_with_args(kForeignKeyColumnsQuery, 2, argtypes, args, nulls, true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "fk_guard: catalog query failed: %s", SPI_result_code_string(rc));
 
@@ -349,8 +356,14 @@ load_declared_foreign_keys(Oid target, int *count)
 	int nkeys = 0;
 	Oid current = InvalidOid, current_scan = InvalidOid;
 
+	/* Citus: its tables are read through its planner; on a node with its
+	 * metadata, its shards' foreign keys are covered by their table's. */
+	bool citus = citus::installed();
 	for (uint64 r = 0; r < nrows; r++) {
 		HeapTuple row = SPI_tuptable->vals[r];
+		citus::Shard shard;
+		if (citus && !OidIsValid(target) && citus::shard_of_relation(oid_at(row, desc, kScanRelid), &shard))
+			continue;
 		/* A foreign key is checked once per relation it scans: its table, and
 		 * any partition of it left detach-pending. */
 		Oid constraint = oid_at(row, desc, kConstraintOid);
@@ -369,6 +382,8 @@ load_declared_foreign_keys(Oid target, int *count)
 			fk.spec.parent_partitioned = bool_at(row, desc, kParentPartitioned);
 			fk.spec.match_full = bool_at(row, desc, kMatchFull);
 			fk.spec.validated = bool_at(row, desc, kValidated);
+			fk.spec.citus_child = citus && citus::is_citus_table(fk.spec.scan_relid);
+			fk.spec.citus_parent = citus && citus::is_citus_table(fk.spec.parent_relid);
 			fk.checker = oid_at(row, desc, kChildOwner);
 			fk.refusal = Refusal::kNone;
 		}

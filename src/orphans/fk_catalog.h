@@ -45,7 +45,8 @@ struct DeclaredForeignKey {
 
 /*
  * The declared foreign keys whose referencing table is target (all of them when
- * target is InvalidOid), ordered by schema, table and constraint name.  When
+ * target is InvalidOid, except those of extension members unless
+ * fk_guard.include_extension_tables is on), ordered by schema, table and constraint name.  When
  * target is a partition, the foreign keys it inherits are included and scan
  * only that partition.  Must be called while connected to SPI; the result lives
  * in SPI's procedure memory.

@@ -304,6 +304,10 @@ plan_key(const DeclaredForeignKey &fk, Report report, KeyPlan *plan, double *est
 		plan->choice = planner("fk_guard.orphan_engine is planner");
 		return;
 	}
+	if (spec.citus_child || spec.citus_parent) {
+		plan->choice = planner("a Citus table: its rows are in shards, which only Citus's planner reads");
+		return;
+	}
 	const char *reason = nullptr;
 	if (spec.scan_partitioned) {
 		plan->choice = planner("the referencing table is partitioned");

@@ -174,23 +174,38 @@ key_object(const ForeignKeySpec &fk)
 	return sql + ")";
 }
 
-/* SELECT list of fk_orphans' columns over the referencing table aliased fk. */
+/* The Citus shard a row of a Citus table is in: Citus runs the query on the
+ * node holding each shard, where fk.tableoid is the shard, named
+ * <table>_<shard id> (the shard's name read there, as text). */
 static std::string
-orphan_columns(const ForeignKeySpec &fk)
+citus_shard_id()
+{
+	return "pg_catalog.substring(fk.tableoid::pg_catalog.regclass::pg_catalog.text, '_([0-9]+)\"?$')::pg_catalog.int8";
+}
+
+/* SELECT list of fk_orphans' columns over the referencing table aliased fk.
+ * A Citus table's rows are shown under the table (fk.tableoid is a shard's,
+ * and an OID of another node). */
+static std::string
+orphan_columns(const ForeignKeySpec &fk, bool located = false)
 {
 	std::string sql = "SELECT " + sql::quote_literal(fk.constraint_name) + "::pg_catalog.name, ";
-	sql += "fk.tableoid::pg_catalog.regclass, " + regclass_literal(fk.parent_relid) + ", ";
+	sql += fk.citus_child ? regclass_literal(fk.scan_relid) : std::string("fk.tableoid::pg_catalog.regclass");
+	sql += ", " + regclass_literal(fk.parent_relid) + ", ";
 	sql += name_array(fk, true) + ", " + name_array(fk, false) + ", ";
 	sql += key_object(fk) + ", fk.ctid";
+	if (located)
+		sql += fk.citus_child ? ", " + citus_shard_id() : std::string(", NULL::pg_catalog.int8");
 	return sql;
 }
 
 std::string
-orphan_rows_query(const ForeignKeySpec &fk, int64_t limit)
+orphan_rows_query(const ForeignKeySpec &fk, int64_t limit, bool located)
 {
-	std::string sql = orphan_columns(fk);
+	std::string sql = orphan_columns(fk, located);
 	sql += orphan_from_where(fk);
-	sql += " ORDER BY fk.tableoid, fk.ctid";
+	sql += fk.citus_child ? " ORDER BY " + citus_shard_id() + ", fk.ctid"
+	                      : std::string(" ORDER BY fk.tableoid, fk.ctid");
 	if (limit >= 0)
 		sql += " LIMIT " + std::to_string(limit);
 	return sql;

@@ -59,13 +59,17 @@ struct ForeignKeySpec {
 	bool parent_partitioned;
 	bool match_full;
 	bool validated;
+	bool citus_child;  /* the referencing table is a Citus table: its rows are in shards, fk.tableoid names one */
+	bool citus_parent; /* the referenced table is one */
 	int nkeys;
 	KeyColumnSpec keys[kMaxKeyColumns];
 };
 
 /* SELECT returning fk_orphans' columns for one foreign key, in a stable order.
- * limit < 0 means no limit. */
-std::string orphan_rows_query(const ForeignKeySpec &fk, int64_t limit);
+ * limit < 0 means no limit.  located adds fk_orphans_located's shard_id: the
+ * Citus shard the row is in (read on the node that holds it), NULL for a table
+ * that is not a Citus table. */
+std::string orphan_rows_query(const ForeignKeySpec &fk, int64_t limit, bool located = false);
 
 /* The same columns for the rows of fk.scan_relation (not partitioned) whose
  * ctid is in the tid[] parameter $1, in the same order: the one-pass

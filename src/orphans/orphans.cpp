@@ -50,8 +50,8 @@ char *
 build_query(Report report, const ForeignKeySpec &spec, int64 limit)
 {
 	/* The std::string temporaries die before to_palloc returns; nothing here longjmps. */
-	return to_palloc(report == Report::kRows ? orphan_rows_query(spec, limit)
-	                                         : orphan_summary_query(spec, report == Report::kAuditSummary));
+	return to_palloc(lists_rows(report) ? orphan_rows_query(spec, limit, report == Report::kLocatedRows)
+	                                    : orphan_summary_query(spec, report == Report::kAuditSummary));
 }
 
 /*
@@ -261,7 +261,7 @@ check_isolated(const DeclaredForeignKey &fk, Report report, const char *sql, Tup
 		                  errhint("PostgreSQL's own check raises this error for some row; the other foreign keys "
 		                          "were checked. Check this one alone with its table as target to see the error.")));
 		FreeErrorData(edata);
-		if (report != Report::kRows)
+		if (!lists_rows(report))
 			put_unchecked_summary(fk.spec, out, desc);
 	} else
 		append_rows(out, scratch, desc);
@@ -419,7 +419,9 @@ check_table(const DeclaredForeignKey *keys, int from, int to, Report report, int
 		slot_of[i - from] = -1;
 		if (!keys[i].checkable())
 			continue;
-		EngineChoice choice = choose_engine(keys[i], report, &estimated);
+		EngineChoice choice = report == Report::kLocatedRows
+		                          ? EngineChoice{Engine::kPlanner, "fk_orphans_located() reads through the planner"}
+		                          : choose_engine(keys[i], report, &estimated);
 		reasons[i - from] = choice.reason;
 		if (choice.engine == Engine::kOnePass) {
 			slot_of[i - from] = passed;
@@ -537,6 +539,20 @@ FKG_FUNCTION(fk_orphans)
 			                errhint("Pass NULL to list every orphan.")));
 	}
 	return report_orphans(fcinfo, fkg::Report::kRows, limit);
+}
+
+/* fk_orphans_located(target regclass, max_per_constraint bigint): fk_orphans'
+ * rows and the Citus shard each is in. */
+FKG_FUNCTION(fk_orphans_located)
+{
+	int64 limit = -1;
+	if (!PG_ARGISNULL(1)) {
+		limit = PG_GETARG_INT64(1);
+		if (limit < 0)
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("max_per_constraint must not be negative"),
+			                errhint("Pass NULL to list every orphan.")));
+	}
+	return report_orphans(fcinfo, fkg::Report::kLocatedRows, limit);
 }
 
 /* fk_orphan_plan(target regclass) */

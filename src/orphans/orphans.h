@@ -13,9 +13,17 @@ extern "C" {
 
 namespace fkg {
 
-/* What a check reports: fk_orphans' rows, fk_orphan_summary's row, or that
+/* What a check reports: fk_orphans' rows, fk_orphans_located's (the same and
+ * the Citus shard; always the planner's path), fk_orphan_summary's row, or that
  * row followed by the declared constraint's OID (for fk_audit_run's results). */
-enum class Report { kRows, kSummary, kAuditSummary };
+enum class Report { kRows, kLocatedRows, kSummary, kAuditSummary };
+
+/* Whether report lists rows (rather than a summary row per foreign key). */
+inline bool
+lists_rows(Report report)
+{
+	return report == Report::kRows || report == Report::kLocatedRows;
+}
 
 /*
  * Checks the declared foreign keys whose referencing table is target (all of

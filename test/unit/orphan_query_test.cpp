@@ -247,4 +247,28 @@ TEST(PrecheckCheckedRowsExistQuery, AsksOnlyForRowsRiWouldCheck)
 	          "NULL)");
 }
 
+TEST(OrphanRowsQuery, ShowsACitusTablesRowsUnderTheTableOrderedByShard)
+{
+	ForeignKeySpec fk = simple_key();
+	fk.citus_child = true;
+	const std::string sql = fkg::orphan_rows_query(fk, -1);
+	/* fk.tableoid is a shard's, on another node: the table is named instead */
+	EXPECT_FALSE(contains(sql, "fk.tableoid::pg_catalog.regclass,"));
+	EXPECT_TRUE(contains(
+		sql, "SELECT 'orders_customer_id_fkey'::pg_catalog.name, 16400::pg_catalog.oid::pg_catalog.regclass, "));
+	EXPECT_TRUE(contains(sql, " ORDER BY pg_catalog.substring(fk.tableoid::pg_catalog.regclass::pg_catalog.text, "
+	                          "'_([0-9]+)\"?$')::pg_catalog.int8, fk.ctid"));
+}
+
+TEST(OrphanRowsQuery, LocatedAddsTheShardOfACitusTableAndNullOtherwise)
+{
+	ForeignKeySpec fk = simple_key();
+	EXPECT_TRUE(contains(fkg::orphan_rows_query(fk, -1, true), ", fk.ctid, NULL::pg_catalog.int8 FROM "));
+	EXPECT_FALSE(contains(fkg::orphan_rows_query(fk, -1, false), "NULL::pg_catalog.int8"));
+	fk.citus_child = true;
+	EXPECT_TRUE(contains(fkg::orphan_rows_query(fk, -1, true),
+	                     ", fk.ctid, pg_catalog.substring(fk.tableoid::pg_catalog.regclass::pg_catalog.text, "
+	                     "'_([0-9]+)\"?$')::pg_catalog.int8 FROM "));
+}
+
 } // namespace
