@@ -53,37 +53,41 @@ key_row(const ForeignKeySpec &fk)
 	return "ROW(" + fk_column_list(fk) + ")";
 }
 
-/* True when every key column of the row is non-null (see key_row). */
-static std::string
+std::string
 key_complete(const ForeignKeySpec &fk)
 {
 	return key_row(fk) + " IS NOT NULL";
 }
 
-/* FROM ... WHERE ...: the rows of fk.scan_relation that RI_FKey_check checks.
- * MATCH SIMPLE checks rows whose key has no null; MATCH FULL checks every row
- * with a non-null column (and partial nulls never find a partner). */
+std::string
+scanned_relation(const ForeignKeySpec &fk)
+{
+	return (fk.scan_partitioned ? "" : "ONLY ") + qualified(fk.scan_relation);
+}
+
+/* The rows of fk.scan_relation that RI_FKey_check checks.  MATCH SIMPLE
+ * checks rows whose key has no null; MATCH FULL checks every row with a
+ * non-null column (and partial nulls never find a partner). */
+static std::string
+checked_condition(const ForeignKeySpec &fk)
+{
+	return fk.match_full ? "NOT (" + key_row(fk) + " IS NULL)" : key_complete(fk);
+}
+
 static std::string
 checked_rows(const ForeignKeySpec &fk)
 {
-	std::string sql = " FROM ";
-	sql += fk.scan_partitioned ? "" : "ONLY ";
-	sql += qualified(fk.scan_relation) + " fk WHERE ";
-	if (fk.match_full)
-		sql += "NOT (" + key_row(fk) + " IS NULL)";
-	else
-		sql += key_complete(fk);
-	return sql;
+	return " FROM " + scanned_relation(fk) + " fk WHERE " + checked_condition(fk);
 }
 
-/* FROM ... WHERE ...: the rows of fk.scan_relation that RI_FKey_check would
- * reject.  The referenced row is looked for as RI does (SELECT 1 FROM pk
- * WHERE pk.a = fk.a ...): an anti join, whose "no partner" cannot be mistaken
- * for a partner whose key reads as NULL. */
-static std::string
-orphan_from_where(const ForeignKeySpec &fk)
+/* The rows of fk.scan_relation that RI_FKey_check would reject.  The
+ * referenced row is looked for as RI does (SELECT 1 FROM pk WHERE pk.a =
+ * fk.a ...): an anti join, whose "no partner" cannot be mistaken for a
+ * partner whose key reads as NULL. */
+std::string
+orphan_condition(const ForeignKeySpec &fk)
 {
-	std::string sql = checked_rows(fk);
+	std::string sql = checked_condition(fk);
 	sql += " AND NOT EXISTS (SELECT FROM ";
 	sql += fk.parent_partitioned ? "" : "ONLY ";
 	sql += qualified(fk.parent_relation) + " pk WHERE ";
@@ -99,6 +103,12 @@ orphan_from_where(const ForeignKeySpec &fk)
 	}
 	sql += ")";
 	return sql;
+}
+
+static std::string
+orphan_from_where(const ForeignKeySpec &fk)
+{
+	return " FROM " + scanned_relation(fk) + " fk WHERE " + orphan_condition(fk);
 }
 
 /* Whether some key column pair has this flag set. */
@@ -141,7 +151,7 @@ name_array(const ForeignKeySpec &fk, bool referencing)
 	return sql + "]::pg_catalog.name[]";
 }
 
-static std::string
+std::string
 key_object(const ForeignKeySpec &fk)
 {
 	std::string sql = "pg_catalog.jsonb_build_object(";
