@@ -125,7 +125,8 @@ AS 'MODULE_PATHNAME', 'fk_repair_prepare'
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp;
 
--- Whether a procedure called now may commit (CALL outside a transaction block).
+-- Whether the procedure calling it may commit (CALL outside a transaction block and
+-- outside any function).
 CREATE FUNCTION @extschema@.fk_repair_can_commit()
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'fk_repair_can_commit'
@@ -160,7 +161,7 @@ COMMENT ON FUNCTION @extschema@.fk_repair_plan(name, regclass, text, integer) IS
 CREATE FUNCTION @extschema@.fk_repair_start(
     constraint_name name, child_table regclass, action text, execute boolean,
     batch_size integer, lock_timeout text, validate boolean)
-RETURNS TABLE (repair_id bigint, rows bigint, commits boolean, status text)
+RETURNS TABLE (repair_id bigint, rows bigint, status text)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -178,7 +179,7 @@ BEGIN
         RAISE NOTICE 'fk_repair dry run: % would change % row(s) of %', action, n,
             CASE action WHEN 'insert_parents' THEN p.parent_table ELSE child_table END
             USING HINT = 'fk_repair_plan() shows the rows per key and the statement; execute => true runs it.';
-        RETURN QUERY SELECT NULL::bigint, n, false, 'dry run'::text;
+        RETURN QUERY SELECT NULL::bigint, n, 'dry run'::text;
         RETURN;
     END IF;
     UPDATE @extschema@.fk_guard_repairs r SET status = 'interrupted'
@@ -188,7 +189,7 @@ BEGIN
     VALUES (constraint_name, child_table, p.parent_table, action, batch_size, lock_timeout, validate IS TRUE,
             (SELECT a.backend_start FROM pg_stat_activity a WHERE a.pid = pg_backend_pid()))
     RETURNING r.repair_id INTO id;
-    RETURN QUERY SELECT id, 0::bigint, @extschema@.fk_repair_can_commit(), 'running'::text;
+    RETURN QUERY SELECT id, 0::bigint, 'running'::text;
 END
 $$;
 
@@ -279,12 +280,13 @@ AS $$
 DECLARE
     commits boolean;
 BEGIN
-    SELECT s.repair_id, s.rows, s.commits, s.status INTO repair_id, rows, commits, status
+    SELECT s.repair_id, s.rows, s.status INTO repair_id, rows, status
       FROM @extschema@.fk_repair_start(constraint_name, child_table, action, execute, batch_size,
                                        lock_timeout, validate) s;
     IF repair_id IS NULL THEN
         RETURN; -- a dry run
     END IF;
+    commits := @extschema@.fk_repair_can_commit(); -- called here, so that it sees this call's context
     IF commits THEN
         COMMIT;
     END IF;

@@ -232,8 +232,11 @@ FKG_FUNCTION(fk_repair_prepare)
 	return HeapTupleGetDatum(tuple);
 }
 
-/* fk_repair_can_commit(): whether a procedure called now may commit (CALL outside a transaction block). */
+/* fk_repair_can_commit(): whether the procedure calling it may commit: it was
+ * called by CALL outside a transaction block and outside any function, so
+ * that its SPI connection (the current one: this function connects none) is
+ * not atomic. */
 FKG_FUNCTION(fk_repair_can_commit)
 {
-	return BoolGetDatum(!IsTransactionBlock());
+	return BoolGetDatum(SPI_inside_nonatomic_context() && !IsTransactionBlock());
 }
