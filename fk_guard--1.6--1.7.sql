@@ -119,6 +119,7 @@ GRANT SELECT ON @extschema@.fk_guard_repair_history TO PUBLIC;
 -- The checked statements of one repair step (src/repair/repair.cpp).
 CREATE FUNCTION @extschema@.fk_repair_prepare(
     constraint_name name, child_table regclass, action text, batch_size integer, for_execute boolean,
+    lock_referenced boolean,
     OUT constraint_oid oid, OUT parent_table regclass, OUT validated boolean,
     OUT batch_statement text, OUT keys_query text, OUT count_query text)
 AS 'MODULE_PATHNAME', 'fk_repair_prepare'
@@ -146,7 +147,7 @@ DECLARE
     p record;
     total bigint;
 BEGIN
-    p := @extschema@.fk_repair_prepare(constraint_name, child_table, action, batch_size, false);
+    p := @extschema@.fk_repair_prepare(constraint_name, child_table, action, batch_size, false, false);
     RETURN QUERY EXECUTE 'SELECT k.key, k.rows, NULL::pg_catalog.text FROM (' || p.keys_query || ') k';
     EXECUTE p.count_query INTO total;
     RETURN QUERY SELECT NULL::jsonb, total, p.batch_statement;
@@ -173,7 +174,7 @@ BEGIN
     IF lock_timeout IS NOT NULL THEN
         PERFORM set_config('lock_timeout', lock_timeout, true); -- a bad value fails here, before anything
     END IF;
-    p := @extschema@.fk_repair_prepare(constraint_name, child_table, action, batch_size, execute IS TRUE);
+    p := @extschema@.fk_repair_prepare(constraint_name, child_table, action, batch_size, execute IS TRUE, false);
     IF execute IS NOT TRUE THEN
         EXECUTE p.count_query INTO n;
         RAISE NOTICE 'fk_repair dry run: % would change % row(s) of %', action, n,
@@ -214,7 +215,7 @@ BEGIN
         PERFORM set_config('lock_timeout', r.lock_timeout, true);
     END IF;
     -- Locks the referenced table: the statement's snapshot, taken next, sees every parent.
-    p := @extschema@.fk_repair_prepare(r.constraint_name, r.child_table, r.action, r.batch_size, true);
+    p := @extschema@.fk_repair_prepare(r.constraint_name, r.child_table, r.action, r.batch_size, true, true);
     IF r.action = 'quarantine' THEN
         EXECUTE p.batch_statement INTO moved;
         n := COALESCE(jsonb_array_length(moved), 0);

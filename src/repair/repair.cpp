@@ -164,13 +164,14 @@ lock_referenced(const fkg::ForeignKeySpec &spec)
 
 /*
  * fk_repair_prepare(constraint_name name, child_table regclass, action text,
- *                   batch_size integer, for_execute boolean)
+ *                   batch_size integer, for_execute boolean, lock_referenced boolean)
  *   -> (constraint_oid oid, parent_table regclass, validated boolean,
  *       batch_statement text, keys_query text, count_query text)
  *
  * Checks everything a repair needs (the foreign key, the action, the caller's
  * right to see the orphans and, for_execute, to change them) and returns its
- * statements.  for_execute also locks the referenced table for the batch.
+ * statements.  lock_referenced (with for_execute) locks the referenced table
+ * for the batch about to run.
  */
 FKG_FUNCTION(fk_repair_prepare)
 {
@@ -189,6 +190,7 @@ FKG_FUNCTION(fk_repair_prepare)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("batch_size must be greater than zero")));
 	int32 batch_size = PG_GETARG_INT32(3);
 	bool for_execute = !PG_ARGISNULL(4) && PG_GETARG_BOOL(4);
+	bool lock = for_execute && !PG_ARGISNULL(5) && PG_GETARG_BOOL(5);
 	fkg::check_target_is_table(child);
 
 	TupleDesc desc;
@@ -202,7 +204,7 @@ FKG_FUNCTION(fk_repair_prepare)
 	 * policies and ALTERs need stronger locks than these). */
 	const fkg::DeclaredForeignKey *fk = find_foreign_key(child, name);
 	LockRelationOid(fk->spec.scan_relid, AccessShareLock);
-	if (for_execute) {
+	if (lock) {
 		/* Checked before the lock is taken: only a role that may make the
 		 * change holds off writers to the referenced table. */
 		if (fk->checkable())
