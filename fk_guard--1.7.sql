@@ -439,8 +439,9 @@ CREATE TABLE @extschema@.fk_guard_repairs (
 COMMENT ON TABLE @extschema@.fk_guard_repairs IS
 'history of fk_repair(): one row per executed repair';
 
--- Rows fk_repair(action => 'quarantine') moved out of their table, as jsonb;
--- fk_restore() puts them back.  A role sees the rows of the tables it may
+-- Rows fk_repair(action => 'quarantine') moved out of their table, as jsonb
+-- to read and in their text form (what the row type's input reads back exactly,
+-- whatever the column types); fk_restore() puts them back from the latter.  A role sees the rows of the tables it may
 -- read whole (SELECT, no row-level security hiding rows from it).
 CREATE TABLE @extschema@.fk_guard_quarantine (
     quarantine_id bigserial PRIMARY KEY,
@@ -448,6 +449,7 @@ CREATE TABLE @extschema@.fk_guard_quarantine (
     constraint_name name NOT NULL,
     child_table regclass NOT NULL,
     row_data jsonb NOT NULL,
+    row_text text NOT NULL,
     key jsonb NOT NULL,
     reason text NOT NULL,
     quarantined_at timestamptz NOT NULL DEFAULT clock_timestamp(),
@@ -619,8 +621,9 @@ BEGIN
     IF r.action = 'quarantine' THEN
         EXECUTE p.batch_statement INTO moved;
         n := COALESCE(jsonb_array_length(moved), 0);
-        INSERT INTO @extschema@.fk_guard_quarantine (repair_id, constraint_name, child_table, row_data, key, reason)
-        SELECT repair, r.constraint_name, r.child_table, m -> 'row', m -> 'key',
+        INSERT INTO @extschema@.fk_guard_quarantine
+               (repair_id, constraint_name, child_table, row_data, row_text, key, reason)
+        SELECT repair, r.constraint_name, r.child_table, m -> 'row', m ->> 'text', m -> 'key',
                format('no row of %s has this key (foreign key %I)', r.parent_table, r.constraint_name)
           FROM jsonb_array_elements(moved) m;
     ELSE
@@ -722,6 +725,7 @@ AS $$
 DECLARE
     child regclass := @extschema@.fk_repair_quarantined_table(repair_id);
     columns text;
+    qualified text;
     n bigint;
 BEGIN
     IF child IS NULL THEN
@@ -731,13 +735,14 @@ BEGIN
         RAISE EXCEPTION 'permission denied for table %', child USING ERRCODE = 'insufficient_privilege',
             HINT = 'fk_restore() inserts the rows as the caller: it needs SELECT and INSERT on the table.';
     END IF;
-    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO columns
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum),
+           string_agg('(back.r).' || quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO columns, qualified
       FROM pg_attribute a
      WHERE a.attrelid = child AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
     EXECUTE format('WITH back AS (DELETE FROM @extschema@.fk_guard_quarantine q WHERE q.repair_id = $1 '
-                   'AND q.child_table = $2 RETURNING q.row_data) '
-                   'INSERT INTO %1$s (%2$s) OVERRIDING SYSTEM VALUE SELECT %2$s '
-                   'FROM back, pg_catalog.jsonb_populate_record(NULL::%1$s, back.row_data)', child, columns)
+                   'AND q.child_table = $2 RETURNING q.row_text::%1$s AS r) '
+                   'INSERT INTO %1$s (%2$s) OVERRIDING SYSTEM VALUE SELECT %3$s FROM back',
+                   child, columns, qualified)
       USING repair_id, child;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;

@@ -242,6 +242,9 @@ CREATE TABLE mal_child (pid int);
 INSERT INTO mal_child VALUES (1);
 ALTER TABLE mal_child ADD CONSTRAINT mal_fk FOREIGN KEY (pid) REFERENCES mal_parent (id) NOT VALID;
 SELECT fkg_test.error_of($$SELECT * FROM fk_repair_plan('mal_fk', 'mal_child', 'delete')$$);
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+CALL fk_repair('mal_fk', 'mal_child', 'delete', execute => true);
 SET ROLE fkg_rep_mallory;
 SELECT fkg_test.error_of($$SELECT * FROM fk_repair_plan('mal_fk', 'mal_child', 'delete')$$);
 RESET ROLE;
@@ -250,8 +253,33 @@ GRANT SELECT ON mal_parent TO fkg_rep_mallory;
 SET ROLE fkg_rep_mallory;
 SELECT key, rows FROM fk_repair_plan('mal_fk', 'mal_child', 'delete');
 RESET ROLE;
+-- The same for a cast to json, which to_jsonb() calls to render a row in the quarantine.
+CREATE TABLE cast_parent (id int PRIMARY KEY);
+GRANT SELECT, REFERENCES ON cast_parent TO fkg_rep_mallory;
+SET ROLE fkg_rep_mallory;
+CREATE TYPE fkg_rep_mal.mood AS ENUM ('calm');
+CREATE FUNCTION fkg_rep_mal.mood_json(fkg_rep_mal.mood) RETURNS json LANGUAGE sql
+  AS $$SELECT to_json('ran as ' || current_user || ': ' || $1::text)$$;
+CREATE CAST (fkg_rep_mal.mood AS json) WITH FUNCTION fkg_rep_mal.mood_json(fkg_rep_mal.mood);
+CREATE TABLE fkg_rep_mal.tagged (pid int, moods fkg_rep_mal.mood[]);
+INSERT INTO fkg_rep_mal.tagged VALUES (5, ARRAY['calm']::fkg_rep_mal.mood[]);
+ALTER TABLE fkg_rep_mal.tagged ADD CONSTRAINT tagged_fk FOREIGN KEY (pid) REFERENCES cast_parent NOT VALID;
+RESET ROLE;
+CALL fk_repair('tagged_fk', 'fkg_rep_mal.tagged', 'quarantine', execute => true);
+SET ROLE fkg_rep_mallory;
+CALL fk_repair('tagged_fk', 'fkg_rep_mal.tagged', 'quarantine', execute => true, repair_id => 100);
+SELECT row_data FROM fk_guard_quarantine;
+-- The row comes back as it was: restored from its text form, not from the jsonb.
+RESET ROLE;
+INSERT INTO cast_parent VALUES (5);
+SET ROLE fkg_rep_mallory;
+SELECT fk_restore(repair_id) FROM fk_guard_repair_history WHERE constraint_name = 'tagged_fk';
+SELECT * FROM fkg_rep_mal.tagged;
+RESET ROLE;
+\set VERBOSITY terse
+\set SHOW_CONTEXT errors
 
-DROP TABLE mal_child, mal_parent;
+DROP TABLE mal_child, mal_parent, fkg_rep_mal.tagged, cast_parent;
 DROP OPERATOR FAMILY mallory_ops USING btree;
 DROP SCHEMA fkg_rep_mal CASCADE;
 DROP TABLE alice_child, alice_parent;

@@ -12,8 +12,10 @@
  * PostgreSQL checks the caller's privileges as for a hand-written DELETE.
  * fk_guard must not make the caller run code of another role that a plain
  * DELETE would not run: the orphan predicate calls the constraint's equality
- * operators, so each must be built in (owned by a superuser) or the
- * caller's own.  Names are qualified and search_path is pinned.
+ * operators and casts, and the rows and keys are rendered as jsonb (through
+ * any cast to json a column's type has), so each of those functions must be
+ * a superuser's or the caller's own.  Names are qualified and search_path is
+ * pinned.
  *
  * Concurrency: before a batch runs, the referenced table (each partition of
  * it) is locked in SHARE mode, as ADD FOREIGN KEY locks it (SHARE ROW
@@ -54,16 +56,48 @@ constraint_fact(const char *sql, Oid constraint_oid)
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
 
-/* The equality operators of the constraint whose functions belong to a role
- * other than the caller and the superusers, listed, or NULL. */
-const char *const kForeignOperatorsQuery = R"SQL(
-SELECT string_agg(DISTINCT format('%s (owned by %s)', o.oid::regoperator, r.rolname), ', ')
-  FROM pg_catalog.pg_constraint c
-  CROSS JOIN LATERAL unnest(c.conpfeqop) e(opr)
-  JOIN pg_catalog.pg_operator o ON o.oid = e.opr
-  JOIN pg_catalog.pg_proc p ON p.oid = o.oprcode
+/* The functions a repair's statements would call that belong to a role other
+ * than the caller and the superusers, listed, or NULL: the constraint's
+ * equality operators and the casts of the key columns to their input types
+ * (the orphan predicate), and casts to json or jsonb of any type a column of
+ * the referencing table is built from (to_jsonb() and jsonb_build_object()
+ * render the rows and keys with them). */
+const char *const kForeignCodeQuery = R"SQL(
+WITH RECURSIVE keys AS (
+    SELECT o.oid AS opr, o.oprleft, o.oprright, o.oprcode, fa.atttypid AS fk_type, pa.atttypid AS pk_type
+      FROM pg_catalog.pg_constraint c
+     CROSS JOIN LATERAL unnest(c.conpfeqop, c.conkey, c.confkey) k(opr, fk_att, pk_att)
+      JOIN pg_catalog.pg_operator o ON o.oid = k.opr
+      JOIN pg_catalog.pg_attribute fa ON fa.attrelid = c.conrelid AND fa.attnum = k.fk_att
+      JOIN pg_catalog.pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.pk_att
+     WHERE c.oid = $1),
+types(t) AS (
+    SELECT a.atttypid FROM pg_catalog.pg_constraint c
+      JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum > 0 AND NOT a.attisdropped
+     WHERE c.oid = $1
+    UNION
+    SELECT x.t FROM types JOIN pg_catalog.pg_type ty ON ty.oid = types.t
+     CROSS JOIN LATERAL (SELECT ty.typelem WHERE ty.typelem <> 0
+                         UNION ALL SELECT ty.typbasetype WHERE ty.typtype = 'd'
+                         UNION ALL SELECT a.atttypid FROM pg_catalog.pg_attribute a
+                                    WHERE ty.typrelid <> 0 AND a.attrelid = ty.typrelid AND a.attnum > 0
+                                      AND NOT a.attisdropped) x(t)),
+code(what, fn) AS (
+    SELECT format('operator %s', opr::regoperator), oprcode FROM keys
+    UNION ALL
+    SELECT format('cast %s AS %s', ca.castsource::regtype, ca.casttarget::regtype), ca.castfunc
+      FROM keys JOIN pg_catalog.pg_cast ca
+        ON (ca.castsource = keys.fk_type AND ca.casttarget = keys.oprright)
+        OR (ca.castsource = keys.pk_type AND ca.casttarget = keys.oprleft)
+    UNION ALL
+    SELECT format('cast %s AS %s', ca.castsource::regtype, ca.casttarget::regtype), ca.castfunc
+      FROM types JOIN pg_catalog.pg_cast ca
+        ON ca.castsource = types.t AND ca.casttarget IN ('pg_catalog.json'::regtype, 'pg_catalog.jsonb'::regtype))
+SELECT string_agg(DISTINCT format('%s (owned by %s)', code.what, r.rolname), ', ')
+  FROM code
+  JOIN pg_catalog.pg_proc p ON p.oid = code.fn
   JOIN pg_catalog.pg_roles r ON r.oid = p.proowner
- WHERE c.oid = $1 AND NOT r.rolsuper AND r.rolname <> current_user)SQL";
+ WHERE NOT r.rolsuper AND r.rolname <> current_user)SQL";
 
 /* set_null: the foreign-key columns that are NOT NULL, or NULL. */
 const char *const kNotNullKeyColumnsQuery = R"SQL(
@@ -127,12 +161,12 @@ void
 require_repairable(const fkg::DeclaredForeignKey &fk, fkg::RepairAction action)
 {
 	const fkg::ForeignKeySpec &spec = fk.spec;
-	if (const char *operators = constraint_fact(kForeignOperatorsQuery, spec.constraint_oid))
+	if (const char *code = constraint_fact(kForeignCodeQuery, spec.constraint_oid))
 		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-		                errmsg("fk_repair will not run another role's operators with the rights of role \"%s\"",
+		                errmsg("fk_repair will not run another role's functions with the rights of role \"%s\"",
 		                       GetUserNameFromId(GetUserId(), false)),
-		                errdetail("Foreign key \"%s\" compares keys with %s.", spec.constraint_name, operators),
-		                errhint("Run the repair as that role (SET ROLE), or as the owner of those operators.")));
+		                errdetail("Repairing foreign key \"%s\" calls %s.", spec.constraint_name, code),
+		                errhint("Run the repair connected as that role.")));
 	if (action == fkg::RepairAction::kSetNull) {
 		if (const char *columns = constraint_fact(kNotNullKeyColumnsQuery, spec.constraint_oid))
 			ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION),

@@ -66,9 +66,10 @@ repair_batch_statement(const ForeignKeySpec &fk, RepairAction action, int64_t ba
 		return batch_cte(fk, batch_size) + "DELETE FROM " + child + " USING batch b" + batch_match(fk);
 	case RepairAction::kQuarantine:
 		return batch_cte(fk, batch_size) + ", moved AS (DELETE FROM " + child + " USING batch b" + batch_match(fk) +
-		       " RETURNING pg_catalog.to_jsonb(fk.*) AS row_data, " + key_object(fk) +
-		       " AS key) SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('row', m.row_data, 'key', m.key)) "
-		       "FROM moved m";
+		       " RETURNING pg_catalog.to_jsonb(fk.*) AS row_data, fk.*::pg_catalog.text AS row_text, " +
+		       key_object(fk) +
+		       " AS key) SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('row', m.row_data, 'text', "
+		       "m.row_text, 'key', m.key)) FROM moved m";
 	case RepairAction::kSetNull: {
 		std::string sets;
 		for (int i = 0; i < fk.nkeys; i++)

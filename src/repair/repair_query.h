@@ -33,7 +33,8 @@ bool parse_repair_action(const char *name, RepairAction *action);
 /*
  * One batch: at most batch_size orphan rows (insert_parents: distinct missing
  * keys).  quarantine's statement returns one row, a jsonb array of
- * {"row": the deleted row as jsonb, "key": its key}; the others are plain
+ * {"row": the deleted row as jsonb, "text": the row in its text form (record
+ * output, which its input reads back exactly), "key": its key}; the others are plain
  * DELETE, UPDATE and INSERT statements, whose row count is the batch's.
  */
 std::string repair_batch_statement(const ForeignKeySpec &fk, RepairAction action, int64_t batch_size);

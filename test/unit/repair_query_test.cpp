@@ -106,7 +106,8 @@ TEST(RepairBatch, InsertParentsInsertsDistinctCompleteKeys)
 TEST(RepairBatch, QuarantineReturnsTheRowsAndKeysAsOneArray)
 {
 	std::string sql = fkg::repair_batch_statement(composite_key(false), RepairAction::kQuarantine, 10);
-	EXPECT_TRUE(contains(sql, "RETURNING pg_catalog.to_jsonb(fk.*) AS row_data, pg_catalog.jsonb_build_object("));
+	EXPECT_TRUE(contains(sql, "RETURNING pg_catalog.to_jsonb(fk.*) AS row_data, fk.*::pg_catalog.text AS row_text, "
+	                          "pg_catalog.jsonb_build_object("));
 	EXPECT_TRUE(contains(sql, "SELECT pg_catalog.jsonb_agg("));
 }
 
