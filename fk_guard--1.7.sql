@@ -523,7 +523,7 @@ CREATE FUNCTION @extschema@.fk_repair_prepare(
     constraint_name name, child_table regclass, action text, batch_size integer, for_execute boolean,
     lock_referenced boolean,
     OUT constraint_oid oid, OUT parent_table regclass, OUT validated boolean,
-    OUT batch_statement text, OUT keys_query text, OUT count_query text)
+    OUT batch_statement text, OUT resumes boolean, OUT keys_query text, OUT count_query text)
 AS 'MODULE_PATHNAME', 'fk_repair_prepare'
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp;
@@ -596,9 +596,11 @@ BEGIN
 END
 $$;
 
--- One batch of a running repair of this session; false when it found nothing left to change.
-CREATE FUNCTION @extschema@.fk_repair_batch(repair bigint)
-RETURNS boolean
+-- One batch of a running repair of this session, its scan resuming after the ctid
+-- resume (see src/repair/repair_query.h); returns where the next batch resumes,
+-- NULL when nothing is left to change.
+CREATE FUNCTION @extschema@.fk_repair_batch(repair bigint, resume tid DEFAULT '(0,0)')
+RETURNS tid
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -607,6 +609,7 @@ DECLARE
     p record;
     moved jsonb;
     n bigint;
+    reached tid;
 BEGIN
     SELECT * INTO r FROM @extschema@.fk_guard_repairs h
      WHERE h.repair_id = repair AND h.status = 'running' AND h.backend_pid = pg_backend_pid();
@@ -619,22 +622,32 @@ BEGIN
     -- Locks the referenced table: the statement's snapshot, taken next, sees every parent.
     p := @extschema@.fk_repair_prepare(r.constraint_name, r.child_table, r.action, r.batch_size, true, true);
     IF r.action = 'quarantine' THEN
-        EXECUTE p.batch_statement INTO moved;
+        EXECUTE p.batch_statement INTO moved, reached USING resume;
         n := COALESCE(jsonb_array_length(moved), 0);
         INSERT INTO @extschema@.fk_guard_quarantine
                (repair_id, constraint_name, child_table, row_data, row_text, key, reason)
         SELECT repair, r.constraint_name, r.child_table, m -> 'row', m ->> 'text', m -> 'key',
                format('no row of %s has this key (foreign key %I)', r.parent_table, r.constraint_name)
           FROM jsonb_array_elements(moved) m;
-    ELSE
+    ELSIF r.action = 'insert_parents' THEN
         EXECUTE p.batch_statement;
         GET DIAGNOSTICS n = ROW_COUNT;
+    ELSE
+        EXECUTE p.batch_statement INTO n, reached USING resume;
     END IF;
     IF n > 0 THEN
         UPDATE @extschema@.fk_guard_repairs h SET batches = h.batches + 1, rows = h.rows + n
          WHERE h.repair_id = repair;
     END IF;
-    RETURN n > 0;
+    IF NOT p.resumes THEN
+        RETURN CASE WHEN n > 0 THEN '(0,0)'::tid END;
+    END IF;
+    -- A batch that found orphans goes on after the last one it reached; one that
+    -- found none ends a pass, and a pass from the start that finds none, the repair.
+    IF reached IS NOT NULL THEN
+        RETURN reached;
+    END IF;
+    RETURN CASE WHEN resume = '(0,0)'::tid THEN NULL ELSE '(0,0)'::tid END;
 END
 $$;
 
@@ -683,6 +696,7 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     commits boolean;
+    resume tid := '(0,0)';
 BEGIN
     SELECT s.repair_id, s.rows, s.status INTO repair_id, rows, status
       FROM @extschema@.fk_repair_start(constraint_name, child_table, action, execute, batch_size,
@@ -694,7 +708,9 @@ BEGIN
     IF commits THEN
         COMMIT;
     END IF;
-    WHILE @extschema@.fk_repair_batch(repair_id) LOOP
+    LOOP
+        resume := @extschema@.fk_repair_batch(repair_id, resume);
+        EXIT WHEN resume IS NULL;
         IF commits THEN
             COMMIT;
         END IF;

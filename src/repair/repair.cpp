@@ -200,7 +200,7 @@ lock_referenced(const fkg::ForeignKeySpec &spec)
  * fk_repair_prepare(constraint_name name, child_table regclass, action text,
  *                   batch_size integer, for_execute boolean, lock_referenced boolean)
  *   -> (constraint_oid oid, parent_table regclass, validated boolean,
- *       batch_statement text, keys_query text, count_query text)
+ *       batch_statement text, resumes boolean, keys_query text, count_query text)
  *
  * Checks everything a repair needs (the foreign key, the action, the caller's
  * right to see the orphans and, for_execute, to change them) and returns its
@@ -258,10 +258,14 @@ FKG_FUNCTION(fk_repair_prepare)
 	char *batch_statement = fkg::to_palloc(fkg::repair_batch_statement(fk->spec, action, batch_size));
 	char *keys_query = fkg::to_palloc(fkg::repair_keys_query(fk->spec));
 	char *count_query = fkg::to_palloc(fkg::repair_count_query(fk->spec, action));
-	Datum values[6] = {ObjectIdGetDatum(fk->spec.constraint_oid), ObjectIdGetDatum(fk->spec.parent_relid),
-	                   BoolGetDatum(fk->spec.validated),          CStringGetTextDatum(batch_statement),
-	                   CStringGetTextDatum(keys_query),           CStringGetTextDatum(count_query)};
-	bool nulls[6] = {false, false, false, false, false, false};
+	Datum values[7] = {ObjectIdGetDatum(fk->spec.constraint_oid),
+	                   ObjectIdGetDatum(fk->spec.parent_relid),
+	                   BoolGetDatum(fk->spec.validated),
+	                   CStringGetTextDatum(batch_statement),
+	                   BoolGetDatum(fkg::repair_resumes(fk->spec, action)),
+	                   CStringGetTextDatum(keys_query),
+	                   CStringGetTextDatum(count_query)};
+	bool nulls[7] = {false, false, false, false, false, false, false};
 	HeapTuple tuple = heap_form_tuple(BlessTupleDesc(desc), values, nulls);
 	MemoryContextSwitchTo(inner);
 	SPI_finish();

@@ -41,12 +41,22 @@ columns(const ForeignKeySpec &fk, bool referencing, const char *prefix)
 	return sql;
 }
 
-/* The batch's rows, by partition and ctid, taken before the statement changes them. */
-static std::string
-batch_cte(const ForeignKeySpec &fk, int64_t batch_size)
+bool
+repair_resumes(const ForeignKeySpec &fk, RepairAction action)
 {
-	return "WITH batch AS MATERIALIZED (SELECT fk.tableoid AS t, fk.ctid AS c FROM " + scanned_relation(fk) +
-	       " fk WHERE " + orphan_condition(fk) + " LIMIT " + std::to_string(batch_size) + ") ";
+	return action != RepairAction::kInsertParents && !fk.scan_partitioned;
+}
+
+/* The batch's rows, by partition and ctid, taken before the statement changes
+ * them: when the scan resumes, those after the ctid $1. */
+static std::string
+batch_cte(const ForeignKeySpec &fk, RepairAction action, int64_t batch_size)
+{
+	std::string sql = "WITH batch AS MATERIALIZED (SELECT fk.tableoid AS t, fk.ctid AS c FROM " + scanned_relation(fk) +
+	                  " fk WHERE ";
+	if (repair_resumes(fk, action))
+		sql += "fk.ctid OPERATOR(pg_catalog.>) $1 AND ";
+	return sql + orphan_condition(fk) + " LIMIT " + std::to_string(batch_size) + ")";
 }
 
 /* The rows of the batch that are still orphans when the statement reaches them. */
@@ -57,24 +67,31 @@ batch_match(const ForeignKeySpec &fk)
 	       orphan_condition(fk);
 }
 
+/* The last ctid the batch reached (NULL when it found nothing). */
+static const char *const kReached = "(SELECT pg_catalog.max(b.c) FROM batch b)";
+
 std::string
 repair_batch_statement(const ForeignKeySpec &fk, RepairAction action, int64_t batch_size)
 {
 	const std::string child = scanned_relation(fk) + " fk";
 	switch (action) {
 	case RepairAction::kDelete:
-		return batch_cte(fk, batch_size) + "DELETE FROM " + child + " USING batch b" + batch_match(fk);
+		return batch_cte(fk, action, batch_size) + ", changed AS (DELETE FROM " + child + " USING batch b" +
+		       batch_match(fk) + " RETURNING 1) SELECT (SELECT pg_catalog.count(*) FROM changed), " + kReached;
 	case RepairAction::kQuarantine:
-		return batch_cte(fk, batch_size) + ", moved AS (DELETE FROM " + child + " USING batch b" + batch_match(fk) +
+		return batch_cte(fk, action, batch_size) + ", moved AS (DELETE FROM " + child + " USING batch b" +
+		       batch_match(fk) +
 		       " RETURNING pg_catalog.to_jsonb(fk.*) AS row_data, fk.*::pg_catalog.text AS row_text, " +
 		       key_object(fk) +
 		       " AS key) SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('row', m.row_data, 'text', "
-		       "m.row_text, 'key', m.key)) FROM moved m";
+		       "m.row_text, 'key', m.key)), " +
+		       kReached + " FROM moved m";
 	case RepairAction::kSetNull: {
 		std::string sets;
 		for (int i = 0; i < fk.nkeys; i++)
 			sets += (i > 0 ? ", " : "") + sql::quote_ident(fk.keys[i].fk_column) + " = NULL";
-		return batch_cte(fk, batch_size) + "UPDATE " + child + " SET " + sets + " FROM batch b" + batch_match(fk);
+		return batch_cte(fk, action, batch_size) + ", changed AS (UPDATE " + child + " SET " + sets + " FROM batch b" +
+		       batch_match(fk) + " RETURNING 1) SELECT (SELECT pg_catalog.count(*) FROM changed), " + kReached;
 	}
 	case RepairAction::kInsertParents:
 		/* The INSERT casts each key as an INSERT into the referenced table

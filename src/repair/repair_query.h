@@ -31,11 +31,24 @@ enum class RepairAction {
 bool parse_repair_action(const char *name, RepairAction *action);
 
 /*
+ * Whether the action's batches resume their scan where the previous batch
+ * stopped (the ctid $1 of their statement): on a table that is not
+ * partitioned (ctids of different partitions do not compare), for every
+ * action but insert_parents.  Each batch then reads the table from where the
+ * last one left it, and a repair ends with a pass from the start (resuming
+ * from '(0,0)') that finds nothing, so rows a batch skipped (changed
+ * concurrently, or returned out of order by a parallel scan) are not missed.
+ */
+bool repair_resumes(const ForeignKeySpec &fk, RepairAction action);
+
+/*
  * One batch: at most batch_size orphan rows (insert_parents: distinct missing
- * keys).  quarantine's statement returns one row, a jsonb array of
- * {"row": the deleted row as jsonb, "text": the row in its text form (record
- * output, which its input reads back exactly), "key": its key}; the others are plain
- * DELETE, UPDATE and INSERT statements, whose row count is the batch's.
+ * keys).  insert_parents' statement is an INSERT, whose row count is the
+ * batch's.  The others return one row: what they changed (quarantine: a jsonb
+ * array of {"row": the deleted row as jsonb, "text": its text form (record
+ * output, which the row type's input reads back exactly), "key": its key};
+ * delete and set_null: the number of rows) and the last ctid the batch
+ * reached (NULL when it found no orphan).
  */
 std::string repair_batch_statement(const ForeignKeySpec &fk, RepairAction action, int64_t batch_size);
 

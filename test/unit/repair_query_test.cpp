@@ -86,6 +86,19 @@ TEST(RepairBatch, ReadsPartitionedTablesWholeAndOthersOnly)
 	EXPECT_FALSE(contains(partitioned, "ONLY \"Sales\".\"order lines\""));
 }
 
+/* A table that is not partitioned is read from where the last batch stopped. */
+TEST(RepairBatch, ResumesAfterTheLastCtidOnPlainTablesOnly)
+{
+	EXPECT_TRUE(fkg::repair_resumes(composite_key(false), RepairAction::kQuarantine));
+	EXPECT_FALSE(fkg::repair_resumes(composite_key(true), RepairAction::kQuarantine));
+	EXPECT_FALSE(fkg::repair_resumes(composite_key(false), RepairAction::kInsertParents));
+	std::string plain = fkg::repair_batch_statement(composite_key(false), RepairAction::kDelete, 5);
+	EXPECT_TRUE(contains(plain, " fk WHERE fk.ctid OPERATOR(pg_catalog.>) $1 AND ")) << plain;
+	EXPECT_TRUE(
+		contains(plain, "SELECT (SELECT pg_catalog.count(*) FROM changed), (SELECT pg_catalog.max(b.c) FROM batch b)"));
+	EXPECT_FALSE(contains(fkg::repair_batch_statement(composite_key(true), RepairAction::kDelete, 5), "$1"));
+}
+
 TEST(RepairBatch, SetNullSetsEveryKeyColumn)
 {
 	std::string sql = fkg::repair_batch_statement(composite_key(false), RepairAction::kSetNull, 10);
