@@ -209,6 +209,11 @@ lock_referenced(const fkg::ForeignKeySpec &spec)
  */
 FKG_FUNCTION(fk_repair_prepare)
 {
+	TupleDesc desc;
+	if (PG_NARGS() != 6 || get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE || desc->natts != 7)
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+		                errmsg("fk_repair_prepare's SQL definition does not match the fk_guard library"),
+		                errhint("Run ALTER EXTENSION fk_guard UPDATE.")));
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 		                errmsg("constraint_name, child_table and action must not be NULL")));
@@ -227,9 +232,6 @@ FKG_FUNCTION(fk_repair_prepare)
 	bool lock = for_execute && !PG_ARGISNULL(5) && PG_GETARG_BOOL(5);
 	fkg::check_target_is_table(child);
 
-	TupleDesc desc;
-	if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "fk_guard: fk_repair_prepare must return a record");
 	MemoryContext outer = CurrentMemoryContext;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "fk_guard: SPI_connect failed");
