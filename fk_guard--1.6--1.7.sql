@@ -70,7 +70,8 @@ CREATE POLICY fk_guard_repairs_start ON @extschema@.fk_guard_repairs FOR INSERT
                 AND batches = 0 AND rows = 0 AND COALESCE(has_table_privilege(child_table, 'SELECT'), false));
 CREATE POLICY fk_guard_repairs_progress ON @extschema@.fk_guard_repairs FOR UPDATE
     USING (repaired_by = current_user AND backend_pid = pg_backend_pid() AND status = 'running')
-    WITH CHECK (repaired_by = current_user AND backend_pid = pg_backend_pid());
+    WITH CHECK (repaired_by = current_user AND backend_pid = pg_backend_pid()
+                AND COALESCE(has_table_privilege(child_table, 'SELECT'), false));
 CREATE POLICY fk_guard_quarantine_read ON @extschema@.fk_guard_quarantine FOR SELECT
     USING (CASE WHEN has_table_privilege(child_table, 'SELECT') THEN NOT row_security_active(child_table) ELSE false END);
 -- Rows come in during the caller's own running quarantine of a table it may delete from ...
