@@ -21,7 +21,7 @@ DATA = $(sort $(wildcard fk_guard--*.sql))
 PGFILEDESC = "fk_guard - find orphaned rows and watch foreign-key violations"
 
 REGRESS = test_setup orphans_basic orphans_semantics orphans_partitions orphans_identifiers \
-	orphans_privileges orphans_arguments orphans_summary orphans_fidelity orphans_citext orphans_engine load_order precheck violations_not_preloaded upgrade audit security security_schema foreign_keys_pg18 extension_members citus_absent
+	orphans_privileges orphans_arguments orphans_summary orphans_fidelity orphans_citext orphans_engine load_order precheck violations_not_preloaded upgrade audit security security_schema foreign_keys_pg18 extension_members citus_absent repair
 REGRESS_OPTS = --inputdir=. --load-extension=fk_guard
 # Needs shared_preload_libraries: run by installcheck-preloaded on a server of its own.
 REGRESS_PRELOADED = violations_preloaded

@@ -13,6 +13,363 @@ SET LOCAL search_path = pg_catalog, pg_temp;
 
 -- ---- Repair, pre-load check and load order (issue 14) ----------------------
 
+-- Repairs (fk_repair): one row per executed repair, written by the repairing
+-- session as it goes (its own rows only: row-level security), so a repair
+-- cancelled halfway keeps the batches it committed; fk_guard_repair_history
+-- shows a run whose session stopped running it as 'interrupted'.
+CREATE TABLE @extschema@.fk_guard_repairs (
+    repair_id bigserial PRIMARY KEY,
+    constraint_name name NOT NULL,
+    child_table regclass NOT NULL,
+    parent_table regclass NOT NULL,
+    action text NOT NULL CHECK (action IN ('quarantine', 'delete', 'set_null', 'insert_parents')),
+    batch_size integer NOT NULL CHECK (batch_size > 0),
+    lock_timeout text,
+    validate boolean NOT NULL DEFAULT false,
+    started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_at timestamptz,
+    status text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'completed', 'interrupted')),
+    batches integer NOT NULL DEFAULT 0,
+    rows bigint NOT NULL DEFAULT 0,
+    validated boolean,
+    repaired_by name NOT NULL DEFAULT current_user,
+    backend_pid integer NOT NULL DEFAULT pg_backend_pid(),
+    backend_start timestamptz
+);
+COMMENT ON TABLE @extschema@.fk_guard_repairs IS
+'history of fk_repair(): one row per executed repair';
+
+-- Rows fk_repair(action => 'quarantine') moved out of their table, as jsonb
+-- to read and in their text form (what the row type's input reads back exactly,
+-- whatever the column types); fk_restore() puts them back from the latter.  A role sees the rows of the tables it may
+-- read whole (SELECT, no row-level security hiding rows from it).
+CREATE TABLE @extschema@.fk_guard_quarantine (
+    quarantine_id bigserial PRIMARY KEY,
+    repair_id bigint NOT NULL,
+    constraint_name name NOT NULL,
+    child_table regclass NOT NULL,
+    row_data jsonb NOT NULL,
+    row_text text NOT NULL,
+    key jsonb NOT NULL,
+    reason text NOT NULL,
+    quarantined_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    quarantined_by name NOT NULL DEFAULT current_user
+);
+CREATE INDEX fk_guard_quarantine_repair_idx ON @extschema@.fk_guard_quarantine (repair_id);
+COMMENT ON TABLE @extschema@.fk_guard_quarantine IS
+'rows moved out of their table by fk_repair(action => ''quarantine''); fk_restore() puts them back';
+
+ALTER TABLE @extschema@.fk_guard_repairs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.fk_guard_quarantine ENABLE ROW LEVEL SECURITY;
+-- Readers: their own repairs, and those of tables they may read.
+CREATE POLICY fk_guard_repairs_read ON @extschema@.fk_guard_repairs FOR SELECT
+    USING (repaired_by = current_user OR COALESCE(has_table_privilege(child_table, 'SELECT'), false));
+-- Writers: the repairing session, on its own running repair.
+CREATE POLICY fk_guard_repairs_start ON @extschema@.fk_guard_repairs FOR INSERT
+    WITH CHECK (repaired_by = current_user AND backend_pid = pg_backend_pid() AND status = 'running'
+                AND batches = 0 AND rows = 0 AND COALESCE(has_table_privilege(child_table, 'SELECT'), false));
+CREATE POLICY fk_guard_repairs_progress ON @extschema@.fk_guard_repairs FOR UPDATE
+    USING (repaired_by = current_user AND backend_pid = pg_backend_pid() AND status = 'running')
+    WITH CHECK (repaired_by = current_user AND backend_pid = pg_backend_pid()
+                AND COALESCE(has_table_privilege(child_table, 'SELECT'), false));
+CREATE POLICY fk_guard_quarantine_read ON @extschema@.fk_guard_quarantine FOR SELECT
+    USING (CASE WHEN has_table_privilege(child_table, 'SELECT') THEN NOT row_security_active(child_table) ELSE false END);
+-- Rows come in during the caller's own running quarantine of a table it may delete from ...
+CREATE POLICY fk_guard_quarantine_store ON @extschema@.fk_guard_quarantine FOR INSERT
+    WITH CHECK (quarantined_by = current_user AND COALESCE(has_table_privilege(child_table, 'DELETE'), false)
+                AND EXISTS (SELECT FROM @extschema@.fk_guard_repairs r
+                             WHERE r.repair_id = fk_guard_quarantine.repair_id AND r.action = 'quarantine'
+                               AND r.status = 'running' AND r.repaired_by = current_user
+                               AND r.backend_pid = pg_backend_pid() AND r.child_table = fk_guard_quarantine.child_table));
+-- ... and leave when a role that may insert them back restores them.
+CREATE POLICY fk_guard_quarantine_restore ON @extschema@.fk_guard_quarantine FOR DELETE
+    USING (CASE WHEN has_table_privilege(child_table, 'SELECT') AND has_table_privilege(child_table, 'INSERT')
+                THEN NOT row_security_active(child_table) ELSE false END);
+GRANT SELECT, INSERT, UPDATE ON @extschema@.fk_guard_repairs TO PUBLIC;
+GRANT SELECT, INSERT, DELETE ON @extschema@.fk_guard_quarantine TO PUBLIC;
+GRANT USAGE ON SEQUENCE @extschema@.fk_guard_repairs_repair_id_seq, @extschema@.fk_guard_quarantine_quarantine_id_seq
+    TO PUBLIC;
+
+-- pg_dump keeps the repair history and the quarantined rows.
+SELECT pg_extension_config_dump('@extschema@.fk_guard_repairs', '');
+SELECT pg_extension_config_dump('@extschema@.fk_guard_repairs_repair_id_seq', '');
+SELECT pg_extension_config_dump('@extschema@.fk_guard_quarantine', '');
+SELECT pg_extension_config_dump('@extschema@.fk_guard_quarantine_quarantine_id_seq', '');
+
+-- Whether the session that started a repair is still running the statement
+-- that started it (pg_stat_activity shows other roles' sessions to its owner only).
+CREATE FUNCTION @extschema@.fk_repair_running(pid integer, backend_start timestamptz, started_at timestamptz)
+RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT EXISTS (SELECT FROM pg_stat_activity a
+                WHERE a.pid = $1 AND a.backend_start = $2 AND a.state <> 'idle' AND a.query_start <= $3)
+$$;
+
+CREATE VIEW @extschema@.fk_guard_repair_history WITH (security_invoker = true) AS
+SELECT r.repair_id, r.constraint_name, r.child_table, r.parent_table, r.action, r.batch_size,
+       r.started_at, r.finished_at,
+       CASE WHEN r.status = 'running'
+                 AND NOT @extschema@.fk_repair_running(r.backend_pid, r.backend_start, r.started_at)
+            THEN 'interrupted' ELSE r.status END AS status,
+       r.batches, r.rows, r.validated, r.repaired_by
+  FROM @extschema@.fk_guard_repairs r;
+COMMENT ON VIEW @extschema@.fk_guard_repair_history IS
+'fk_guard_repairs, with a repair whose session no longer runs it shown as interrupted';
+GRANT SELECT ON @extschema@.fk_guard_repair_history TO PUBLIC;
+
+-- The checked statements of one repair step (src/repair/repair.cpp).
+CREATE FUNCTION @extschema@.fk_repair_prepare(
+    constraint_name name, child_table regclass, action text, batch_size integer, for_execute boolean,
+    lock_referenced boolean,
+    OUT constraint_oid oid, OUT parent_table regclass, OUT validated boolean,
+    OUT batch_statement text, OUT resumes boolean, OUT keys_query text, OUT count_query text)
+AS 'MODULE_PATHNAME', 'fk_repair_prepare'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+
+-- Whether the procedure calling it may commit (CALL outside a transaction block and
+-- outside any function).
+CREATE FUNCTION @extschema@.fk_repair_can_commit()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'fk_repair_can_commit'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+
+-- The dry run in detail: one row per missing key (its orphan rows), then a
+-- row with key NULL: the rows the action changes and the statement of a batch.
+CREATE FUNCTION @extschema@.fk_repair_plan(
+    constraint_name name, child_table regclass, action text DEFAULT 'quarantine',
+    batch_size integer DEFAULT 10000)
+RETURNS TABLE (key jsonb, rows bigint, statement text)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p record;
+    total bigint;
+BEGIN
+    p := @extschema@.fk_repair_prepare(constraint_name, child_table, action, batch_size, false, false);
+    RETURN QUERY EXECUTE 'SELECT k.key, k.rows, NULL::pg_catalog.text FROM (' || p.keys_query || ') k';
+    EXECUTE p.count_query INTO total;
+    RETURN QUERY SELECT NULL::jsonb, total, p.batch_statement;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.fk_repair_plan(name, regclass, text, integer) IS
+'dry run of fk_repair(): orphan rows per missing key, the rows the action would change, the statement of a batch';
+
+-- The steps of fk_repair(), each pinning search_path (the procedure commits,
+-- so it cannot).  They run as the caller.
+CREATE FUNCTION @extschema@.fk_repair_start(
+    constraint_name name, child_table regclass, action text, execute boolean,
+    batch_size integer, lock_timeout text, validate boolean)
+RETURNS TABLE (repair_id bigint, rows bigint, status text)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p record;
+    n bigint;
+    id bigint;
+BEGIN
+    IF lock_timeout IS NOT NULL THEN
+        PERFORM set_config('lock_timeout', lock_timeout, true); -- a bad value fails here, before anything
+    END IF;
+    p := @extschema@.fk_repair_prepare(constraint_name, child_table, action, batch_size, execute IS TRUE, false);
+    IF execute IS NOT TRUE THEN
+        EXECUTE p.count_query INTO n;
+        RAISE NOTICE 'fk_repair dry run: % would change % row(s) of %', action, n,
+            CASE action WHEN 'insert_parents' THEN p.parent_table ELSE child_table END
+            USING HINT = 'fk_repair_plan() shows the rows per key and the statement; execute => true runs it.';
+        RETURN QUERY SELECT NULL::bigint, n, 'dry run'::text;
+        RETURN;
+    END IF;
+    UPDATE @extschema@.fk_guard_repairs r SET status = 'interrupted'
+     WHERE r.status = 'running' AND r.backend_pid = pg_backend_pid();
+    INSERT INTO @extschema@.fk_guard_repairs AS r
+           (constraint_name, child_table, parent_table, action, batch_size, lock_timeout, validate, backend_start)
+    VALUES (constraint_name, child_table, p.parent_table, action, batch_size, lock_timeout, validate IS TRUE,
+            (SELECT a.backend_start FROM pg_stat_activity a WHERE a.pid = pg_backend_pid()))
+    RETURNING r.repair_id INTO id;
+    RETURN QUERY SELECT id, 0::bigint, 'running'::text;
+END
+$$;
+
+-- One batch of a running repair of this session, its scan resuming after the ctid
+-- resume (see src/repair/repair_query.h); returns where the next batch resumes,
+-- NULL when nothing is left to change.
+CREATE FUNCTION @extschema@.fk_repair_batch(repair bigint, resume tid DEFAULT '(0,0)')
+RETURNS tid
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    p record;
+    moved jsonb;
+    n bigint;
+    reached tid;
+BEGIN
+    SELECT * INTO r FROM @extschema@.fk_guard_repairs h
+     WHERE h.repair_id = repair AND h.status = 'running' AND h.backend_pid = pg_backend_pid();
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'repair % is not running in this session', repair USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF r.lock_timeout IS NOT NULL THEN
+        PERFORM set_config('lock_timeout', r.lock_timeout, true);
+    END IF;
+    -- Locks the referenced table: the statement's snapshot, taken next, sees every parent.
+    p := @extschema@.fk_repair_prepare(r.constraint_name, r.child_table, r.action, r.batch_size, true, true);
+    IF r.action = 'quarantine' THEN
+        EXECUTE p.batch_statement INTO moved, reached USING resume;
+        n := COALESCE(jsonb_array_length(moved), 0);
+        INSERT INTO @extschema@.fk_guard_quarantine
+               (repair_id, constraint_name, child_table, row_data, row_text, key, reason)
+        SELECT repair, r.constraint_name, r.child_table, m -> 'row', m ->> 'text', m -> 'key',
+               format('no row of %s has this key (foreign key %I)', r.parent_table, r.constraint_name)
+          FROM jsonb_array_elements(moved) m;
+    ELSIF r.action = 'insert_parents' THEN
+        EXECUTE p.batch_statement;
+        GET DIAGNOSTICS n = ROW_COUNT;
+    ELSE
+        EXECUTE p.batch_statement INTO n, reached USING resume;
+    END IF;
+    IF n > 0 THEN
+        UPDATE @extschema@.fk_guard_repairs h SET batches = h.batches + 1, rows = h.rows + n
+         WHERE h.repair_id = repair;
+    END IF;
+    IF NOT p.resumes THEN
+        RETURN CASE WHEN n > 0 THEN '(0,0)'::tid END;
+    END IF;
+    -- A batch that found orphans goes on after the last one it reached; one that
+    -- found none ends a pass, and a pass from the start that finds none, the repair.
+    IF reached IS NOT NULL THEN
+        RETURN reached;
+    END IF;
+    RETURN CASE WHEN resume = '(0,0)'::tid THEN NULL ELSE '(0,0)'::tid END;
+END
+$$;
+
+-- Ends a running repair of this session: VALIDATE CONSTRAINT when asked and needed.
+CREATE FUNCTION @extschema@.fk_repair_finish(repair bigint)
+RETURNS TABLE (rows bigint, batches integer, status text)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    was_valid boolean;
+BEGIN
+    SELECT * INTO r FROM @extschema@.fk_guard_repairs h
+     WHERE h.repair_id = repair AND h.status = 'running' AND h.backend_pid = pg_backend_pid();
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'repair % is not running in this session', repair USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    SELECT c.convalidated INTO was_valid FROM pg_constraint c
+     WHERE c.conrelid = r.child_table AND c.conname = r.constraint_name AND c.contype = 'f';
+    IF r.validate AND NOT was_valid THEN
+        EXECUTE format('ALTER TABLE %s VALIDATE CONSTRAINT %I', r.child_table, r.constraint_name);
+    END IF;
+    UPDATE @extschema@.fk_guard_repairs h
+       SET status = 'completed', finished_at = clock_timestamp(), validated = was_valid OR r.validate
+     WHERE h.repair_id = repair;
+    RETURN QUERY SELECT r.rows, r.batches, 'completed'::text;
+END
+$$;
+
+/*
+ * Repairs the orphans of one foreign key: a dry run unless execute => true.
+ * Called with CALL outside a transaction block it commits after each batch
+ * (a cancelled repair keeps the batches it finished); inside one, or from a
+ * function, every batch runs in the caller's transaction.  A procedure that
+ * commits can have no SET clause, so it only calls the steps above and
+ * resolves no operator or unqualified function itself.
+ */
+CREATE PROCEDURE @extschema@.fk_repair(
+    constraint_name name, child_table regclass, action text,
+    execute boolean DEFAULT false, batch_size integer DEFAULT 10000,
+    lock_timeout text DEFAULT NULL, validate boolean DEFAULT false,
+    INOUT repair_id bigint DEFAULT NULL, INOUT rows bigint DEFAULT NULL,
+    INOUT batches integer DEFAULT NULL, INOUT status text DEFAULT NULL)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    commits boolean;
+    resume tid := '(0,0)';
+BEGIN
+    SELECT s.repair_id, s.rows, s.status INTO repair_id, rows, status
+      FROM @extschema@.fk_repair_start(constraint_name, child_table, action, execute, batch_size,
+                                       lock_timeout, validate) s;
+    IF repair_id IS NULL THEN
+        RETURN; -- a dry run
+    END IF;
+    commits := @extschema@.fk_repair_can_commit(); -- called here, so that it sees this call's context
+    IF commits THEN
+        COMMIT;
+    END IF;
+    LOOP
+        resume := @extschema@.fk_repair_batch(repair_id, resume);
+        EXIT WHEN resume IS NULL;
+        IF commits THEN
+            COMMIT;
+        END IF;
+    END LOOP;
+    SELECT f.rows, f.batches, f.status INTO rows, batches, status FROM @extschema@.fk_repair_finish(repair_id) f;
+END
+$$;
+
+COMMENT ON PROCEDURE @extschema@.fk_repair(name, regclass, text, boolean, integer, text, boolean, bigint, bigint, integer, text) IS
+'repairs the orphans of a foreign key (quarantine, delete, set_null or insert_parents): a dry run unless execute => true';
+
+-- The table a quarantine repair moved rows out of, whoever may see them.
+CREATE FUNCTION @extschema@.fk_repair_quarantined_table(repair bigint)
+RETURNS regclass
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT r.child_table FROM @extschema@.fk_guard_repairs r WHERE r.repair_id = $1 AND r.action = 'quarantine'
+$$;
+
+-- Puts the rows a quarantine repair moved back into their table, as the
+-- caller, through PostgreSQL's RI check; returns how many.
+CREATE FUNCTION @extschema@.fk_restore(repair_id bigint)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    child regclass := @extschema@.fk_repair_quarantined_table(repair_id);
+    columns text;
+    qualified text;
+    n bigint;
+BEGIN
+    IF child IS NULL THEN
+        RAISE EXCEPTION 'fk_guard has no quarantine repair %', repair_id USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT (has_table_privilege(child, 'SELECT') AND has_table_privilege(child, 'INSERT')) THEN
+        RAISE EXCEPTION 'permission denied for table %', child USING ERRCODE = 'insufficient_privilege',
+            HINT = 'fk_restore() inserts the rows as the caller: it needs SELECT and INSERT on the table.';
+    END IF;
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum),
+           string_agg('(back.r).' || quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO columns, qualified
+      FROM pg_attribute a
+     WHERE a.attrelid = child AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
+    EXECUTE format('WITH back AS (DELETE FROM @extschema@.fk_guard_quarantine q WHERE q.repair_id = $1 '
+                   'AND q.child_table = $2 RETURNING q.row_text::%1$s AS r) '
+                   'INSERT INTO %1$s (%2$s) OVERRIDING SYSTEM VALUE SELECT %3$s FROM back',
+                   child, columns, qualified)
+      USING repair_id, child;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.fk_restore(bigint) IS
+'puts the rows a quarantine repair moved back into their table (checked by PostgreSQL''s RI on the way)';
+
+
 CREATE FUNCTION @extschema@.fk_load_order(tables regclass[] DEFAULT NULL)
 RETURNS TABLE (
     level integer,
@@ -124,148 +481,6 @@ SELECT CASE
        AS k(child_kind, parent_kind, distribution_column)
  WHERE c.oid = con
 $$;
-
--- fk_audit: extension members' foreign keys only with fk_guard.include_extension_tables;
--- findings for Citus tables (fk_guard_citus_finding).
-CREATE OR REPLACE VIEW @extschema@.fk_audit AS
-SELECT d.conname AS constraint_name,
-       d.conrelid::regclass AS child_table,
-       d.confrelid::regclass AS parent_table,
-       f.fk_columns, f.parent_columns, f.match_type, f.on_update, f.on_delete,
-       d.condeferrable AS "deferrable",
-       d.condeferred AS initially_deferred,
-       d.convalidated AS validated,
-       g.enforced, f.fk_indexed, g.type_mismatch,
-       CASE WHEN @extschema@.fk_guard_preloaded() THEN COALESCE(v.violations, 0) END AS violations,
-       v.last_violation_at,
-       a.checked_at AS last_audit_at,
-       a.orphan_rows AS orphans_at_last_audit,
-       (SELECT COALESCE(jsonb_agg(@extschema@.fk_guard_citus_finding(x.finding, d.oid) ORDER BY x.n), '[]'::jsonb) FROM (
-            SELECT 1, jsonb_build_object('code', 'unindexed_fk', 'severity', 'warning',
-                       'message', format('No index on %s (%s): each DELETE or key UPDATE on %s scans %s.',
-                                         f.child, f.column_list, f.parent, f.child),
-                       'fix', format('CREATE INDEX %sON %s (%s);',
-                                     CASE WHEN f.child_kind = 'p' THEN '' ELSE 'CONCURRENTLY ' END, f.child, f.column_list),
-                       'run_as', f.child_owner)
-             WHERE NOT f.fk_indexed
-            UNION ALL
-            SELECT 2, jsonb_build_object('code', 'not_valid', 'severity', 'warning',
-                       'message', 'The constraint is NOT VALID: rows that existed when it was added were never checked.',
-                       'fix', format('ALTER TABLE %s VALIDATE CONSTRAINT %I;', f.child, d.conname),
-                       'run_as', f.child_owner)
-             WHERE NOT d.convalidated
-            UNION ALL
-            SELECT 3, jsonb_build_object('code', 'disabled_triggers', 'severity', 'error',
-                       'message', 'Its RI triggers are disabled: new rows are not checked at all.',
-                       'fix', (SELECT string_agg(format('ALTER TABLE %I.%I ENABLE TRIGGER ALL;', n.nspname, r.relname),
-                                                 ' ' ORDER BY n.nspname, r.relname)
-                                 FROM pg_class r JOIN pg_namespace n ON n.oid = r.relnamespace
-                                WHERE r.oid = ANY (f.disabled_tables)))
-             WHERE NOT g.enforced
-            UNION ALL
-            SELECT 4, jsonb_build_object('code', 'type_mismatch', 'severity', 'warning',
-                       'message', 'A foreign-key column''s type differs from the referenced column''s: every check needs a cast.',
-                       'fix', f.type_fixes,
-                       'run_as', f.child_owner)
-             WHERE g.type_mismatch
-            UNION ALL
-            SELECT 5, jsonb_build_object('code', 'partial_null_key', 'severity', 'warning',
-                       'message', 'A multi-column MATCH SIMPLE key with nullable columns: a row with some key columns NULL is never checked.',
-                       'fix', f.not_null_fixes,
-                       'run_as', f.child_owner)
-             WHERE d.confmatchtype = 's' AND cardinality(d.conkey) > 1 AND f.not_null_fixes IS NOT NULL
-            UNION ALL
-            SELECT 6, jsonb_build_object('code', 'not_deferrable_bulk_load', 'severity', 'info',
-                       'message', format('%s is marked as bulk-loaded, but the constraint is NOT DEFERRABLE: parents must be loaded before children.',
-                                         f.bulk_loaded),
-                       'fix', format('ALTER TABLE %s ALTER CONSTRAINT %I DEFERRABLE INITIALLY DEFERRED;', f.child, d.conname),
-                       'run_as', f.child_owner)
-             WHERE NOT d.condeferrable AND f.bulk_loaded IS NOT NULL
-            UNION ALL
-            SELECT 7, jsonb_build_object('code', 'orphans_found', 'severity', 'error',
-                       'message', format('The last audit found %s orphaned rows.', a.orphan_rows),
-                       'fix', format('SELECT * FROM %s.fk_orphans(%L::regclass);', f.extension_schema, f.child))
-             WHERE a.orphan_rows > 0
-            UNION ALL
-            SELECT 8, jsonb_build_object('code', 'recent_violations', 'severity', 'warning',
-                       'message', format('%s violations in the last 24 hours.', v.violations_24h),
-                       'fix', format('SELECT * FROM %s.fk_violations WHERE constraint_name = %L ORDER BY ts DESC;',
-                                     f.extension_schema, d.conname))
-             WHERE v.violations_24h > 0
-        ) AS x(n, finding)) AS findings
-  FROM pg_constraint d
-  -- Tables where an RI trigger of the constraint or of one of its partition
-  -- clones is disabled, read once for all constraints.
-  LEFT JOIN (
-      SELECT @extschema@.fk_guard_declared_constraint(t.tgconstraint), array_agg(DISTINCT t.tgrelid)
-        FROM pg_trigger t
-       WHERE t.tgenabled = 'D' AND t.tgconstraint <> 0
-       GROUP BY 1) dis(declared, tables) ON dis.declared = d.oid
-  CROSS JOIN LATERAL (
-      SELECT format('%I.%I', cn.nspname, cr.relname) AS child,
-             cr.relkind AS child_kind,
-             -- Fixes that change the child run its code (defaults, checks, triggers,
-             -- the operators VALIDATE uses): run_as names the role to run them as.
-             pg_get_userbyid(cr.relowner) AS child_owner,
-             format('%I.%I', pn.nspname, pr.relname) AS parent,
-             ARRAY(SELECT a.attname FROM unnest(d.conkey) WITH ORDINALITY k(attnum, n)
-                     JOIN pg_attribute a ON a.attrelid = d.conrelid AND a.attnum = k.attnum ORDER BY k.n) AS fk_columns,
-             ARRAY(SELECT a.attname FROM unnest(d.confkey) WITH ORDINALITY k(attnum, n)
-                     JOIN pg_attribute a ON a.attrelid = d.confrelid AND a.attnum = k.attnum ORDER BY k.n) AS parent_columns,
-             (SELECT string_agg(format('%I', a.attname), ', ' ORDER BY k.n)
-                FROM unnest(d.conkey) WITH ORDINALITY k(attnum, n)
-                JOIN pg_attribute a ON a.attrelid = d.conrelid AND a.attnum = k.attnum) AS column_list,
-             CASE d.confmatchtype WHEN 'f' THEN 'FULL' WHEN 'p' THEN 'PARTIAL' ELSE 'SIMPLE' END AS match_type,
-             CASE d.confupdtype WHEN 'r' THEN 'RESTRICT' WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL'
-                                WHEN 'd' THEN 'SET DEFAULT' ELSE 'NO ACTION' END AS on_update,
-             CASE d.confdeltype WHEN 'r' THEN 'RESTRICT' WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL'
-                                WHEN 'd' THEN 'SET DEFAULT' ELSE 'NO ACTION' END AS on_delete,
-             COALESCE(dis.tables, '{}') AS disabled_tables,
-             -- A valid, non-partial btree index whose leading columns are the key's, in any order.
-             EXISTS (
-                 SELECT FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
-                   JOIN pg_am am ON am.oid = ic.relam
-                  WHERE i.indrelid = d.conrelid AND i.indpred IS NULL AND am.amname = 'btree' AND i.indisvalid
-                    AND i.indnkeyatts >= cardinality(d.conkey)
-                    AND ARRAY(SELECT x FROM unnest((i.indkey::int2[])[0:cardinality(d.conkey) - 1]) x ORDER BY x)
-                        = ARRAY(SELECT x FROM unnest(d.conkey) x ORDER BY x)) AS fk_indexed,
-             (SELECT string_agg(format('ALTER TABLE %s ALTER COLUMN %I TYPE %s;',
-                                       format('%I.%I', cn.nspname, cr.relname), fa.attname,
-                                       format_type(pa.atttypid, pa.atttypmod)), ' ' ORDER BY k.n)
-                FROM unnest(d.conkey, d.confkey) WITH ORDINALITY k(fk, pk, n)
-                JOIN pg_attribute fa ON fa.attrelid = d.conrelid AND fa.attnum = k.fk
-                JOIN pg_attribute pa ON pa.attrelid = d.confrelid AND pa.attnum = k.pk
-               WHERE fa.atttypid <> pa.atttypid) AS type_fixes,
-             (SELECT string_agg(format('ALTER TABLE %s ALTER COLUMN %I SET NOT NULL;',
-                                       format('%I.%I', cn.nspname, cr.relname), a.attname), ' ' ORDER BY k.n)
-                FROM unnest(d.conkey) WITH ORDINALITY k(attnum, n)
-                JOIN pg_attribute a ON a.attrelid = d.conrelid AND a.attnum = k.attnum
-               WHERE NOT a.attnotnull) AS not_null_fixes,
-             (SELECT string_agg(b.table_name::text, ' and ' ORDER BY b.table_name::text)
-                FROM @extschema@.fk_guard_bulk_loaded b WHERE b.table_name IN (d.conrelid, d.confrelid)) AS bulk_loaded,
-             -- What fk_orphan_summary() requires of its caller before it shows a count.
-             has_table_privilege(d.conrelid, 'SELECT')
-               AND has_schema_privilege(cn.oid, 'USAGE') AND has_schema_privilege(pn.oid, 'USAGE')
-               AND NOT row_security_active(d.conrelid) AND NOT row_security_active(d.confrelid)
-               AND (SELECT bool_and(has_column_privilege(d.confrelid, k.attnum, 'SELECT'))
-                      FROM unnest(d.confkey) k(attnum)) AS may_see_orphans,
-             (SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
-               WHERE e.extname = 'fk_guard') AS extension_schema
-        FROM pg_class cr JOIN pg_namespace cn ON cn.oid = cr.relnamespace,
-             pg_class pr JOIN pg_namespace pn ON pn.oid = pr.relnamespace
-       WHERE cr.oid = d.conrelid AND pr.oid = d.confrelid
-  ) f
-  CROSS JOIN LATERAL (SELECT cardinality(f.disabled_tables) = 0, f.type_fixes IS NOT NULL) g(enforced, type_mismatch)
-  LEFT JOIN @extschema@.fk_guard_constraint_violations() v ON v.constraint_oid = d.oid
-  LEFT JOIN LATERAL (
-      SELECT r.checked_at, r.orphan_rows FROM @extschema@.fk_audit_results r
-       WHERE r.constraint_oid = d.oid AND f.may_see_orphans
-       ORDER BY r.checked_at DESC LIMIT 1) a ON true
- WHERE d.contype = 'f' AND d.conparentid = 0
-   -- Like fk_orphans(): extension members' keys only with fk_guard.include_extension_tables.
-   AND @extschema@.fk_guard_covers_table(d.conrelid)
-   -- Like fk_orphans: a reader sees the foreign keys of the tables they may read.
-   AND (has_table_privilege(d.conrelid, 'SELECT') OR pg_has_role('pg_read_all_stats', 'MEMBER'));
 
 
 -- fk_orphans() with the Citus shard each row is in (NULL for a table that is
@@ -392,3 +607,149 @@ COMMENT ON FUNCTION @extschema@.fk_cluster_violations() IS
 'fk_violations of every Citus node, as each node shows it to the calling role, with the Citus shard of each';
 
 -- (end of Citus)
+
+-- ---- fk_audit as 1.7 leaves it (issues 13, 14 and 15 each change it) -----
+
+CREATE OR REPLACE VIEW @extschema@.fk_audit AS
+SELECT d.conname AS constraint_name,
+       d.conrelid::regclass AS child_table,
+       d.confrelid::regclass AS parent_table,
+       f.fk_columns, f.parent_columns, f.match_type, f.on_update, f.on_delete,
+       d.condeferrable AS "deferrable",
+       d.condeferred AS initially_deferred,
+       d.convalidated AS validated,
+       g.enforced, f.fk_indexed, g.type_mismatch,
+       CASE WHEN @extschema@.fk_guard_preloaded() THEN COALESCE(v.violations, 0) END AS violations,
+       v.last_violation_at,
+       a.checked_at AS last_audit_at,
+       a.orphan_rows AS orphans_at_last_audit,
+       (SELECT COALESCE(jsonb_agg(@extschema@.fk_guard_citus_finding(x.finding, d.oid) ORDER BY x.n), '[]'::jsonb) FROM (
+            SELECT 1, jsonb_build_object('code', 'unindexed_fk', 'severity', 'warning',
+                       'message', format('No index on %s (%s): each DELETE or key UPDATE on %s scans %s.',
+                                         f.child, f.column_list, f.parent, f.child),
+                       'fix', format('CREATE INDEX %sON %s (%s);',
+                                     CASE WHEN f.child_kind = 'p' THEN '' ELSE 'CONCURRENTLY ' END, f.child, f.column_list),
+                       'run_as', f.child_owner)
+             WHERE NOT f.fk_indexed
+            UNION ALL
+            SELECT 2, jsonb_build_object('code', 'not_valid', 'severity', 'warning',
+                       'message', 'The constraint is NOT VALID: rows that existed when it was added were never checked.',
+                       'fix', format('ALTER TABLE %s VALIDATE CONSTRAINT %I;', f.child, d.conname),
+                       'run_as', f.child_owner)
+             WHERE NOT d.convalidated
+            UNION ALL
+            SELECT 3, jsonb_build_object('code', 'disabled_triggers', 'severity', 'error',
+                       'message', 'Its RI triggers are disabled: new rows are not checked at all.',
+                       'fix', (SELECT string_agg(format('ALTER TABLE %I.%I ENABLE TRIGGER ALL;', n.nspname, r.relname),
+                                                 ' ' ORDER BY n.nspname, r.relname)
+                                 FROM pg_class r JOIN pg_namespace n ON n.oid = r.relnamespace
+                                WHERE r.oid = ANY (f.disabled_tables)))
+             WHERE NOT g.enforced
+            UNION ALL
+            SELECT 4, jsonb_build_object('code', 'type_mismatch', 'severity', 'warning',
+                       'message', 'A foreign-key column''s type differs from the referenced column''s: every check needs a cast.',
+                       'fix', f.type_fixes,
+                       'run_as', f.child_owner)
+             WHERE g.type_mismatch
+            UNION ALL
+            SELECT 5, jsonb_build_object('code', 'partial_null_key', 'severity', 'warning',
+                       'message', 'A multi-column MATCH SIMPLE key with nullable columns: a row with some key columns NULL is never checked.',
+                       'fix', f.not_null_fixes,
+                       'run_as', f.child_owner)
+             WHERE d.confmatchtype = 's' AND cardinality(d.conkey) > 1 AND f.not_null_fixes IS NOT NULL
+            UNION ALL
+            SELECT 6, jsonb_build_object('code', 'not_deferrable_bulk_load', 'severity', 'info',
+                       'message', format('%s is marked as bulk-loaded, but the constraint is NOT DEFERRABLE: parents must be loaded before children.',
+                                         f.bulk_loaded),
+                       'fix', format('ALTER TABLE %s ALTER CONSTRAINT %I DEFERRABLE INITIALLY DEFERRED;', f.child, d.conname),
+                       'run_as', f.child_owner)
+             WHERE NOT d.condeferrable AND f.bulk_loaded IS NOT NULL
+            UNION ALL
+            SELECT 7, jsonb_build_object('code', 'orphans_found', 'severity', 'error',
+                       'message', format('The last audit found %s orphaned rows. The fix is a dry run of their repair; execute runs it.', a.orphan_rows),
+                       'fix', format('SELECT * FROM %s.fk_repair_plan(%L, %L::regclass, ''quarantine'');',
+                                     f.extension_schema, d.conname, f.child),
+                       'execute', format('CALL %s.fk_repair(%L, %L::regclass, ''quarantine'', execute => true);',
+                                         f.extension_schema, d.conname, f.child),
+                       'run_as', f.child_owner)
+             WHERE a.orphan_rows > 0
+            UNION ALL
+            SELECT 8, jsonb_build_object('code', 'recent_violations', 'severity', 'warning',
+                       'message', format('%s violations in the last 24 hours.', v.violations_24h),
+                       'fix', format('SELECT * FROM %s.fk_violations WHERE constraint_name = %L ORDER BY ts DESC;',
+                                     f.extension_schema, d.conname))
+             WHERE v.violations_24h > 0
+        ) AS x(n, finding)) AS findings
+  FROM pg_constraint d
+  -- Tables where an RI trigger of the constraint or of one of its partition
+  -- clones is disabled, read once for all constraints.
+  LEFT JOIN (
+      SELECT @extschema@.fk_guard_declared_constraint(t.tgconstraint), array_agg(DISTINCT t.tgrelid)
+        FROM pg_trigger t
+       WHERE t.tgenabled = 'D' AND t.tgconstraint <> 0
+       GROUP BY 1) dis(declared, tables) ON dis.declared = d.oid
+  CROSS JOIN LATERAL (
+      SELECT format('%I.%I', cn.nspname, cr.relname) AS child,
+             cr.relkind AS child_kind,
+             -- Fixes that change the child run its code (defaults, checks, triggers,
+             -- the operators VALIDATE uses): run_as names the role to run them as.
+             pg_get_userbyid(cr.relowner) AS child_owner,
+             format('%I.%I', pn.nspname, pr.relname) AS parent,
+             ARRAY(SELECT a.attname FROM unnest(d.conkey) WITH ORDINALITY k(attnum, n)
+                     JOIN pg_attribute a ON a.attrelid = d.conrelid AND a.attnum = k.attnum ORDER BY k.n) AS fk_columns,
+             ARRAY(SELECT a.attname FROM unnest(d.confkey) WITH ORDINALITY k(attnum, n)
+                     JOIN pg_attribute a ON a.attrelid = d.confrelid AND a.attnum = k.attnum ORDER BY k.n) AS parent_columns,
+             (SELECT string_agg(format('%I', a.attname), ', ' ORDER BY k.n)
+                FROM unnest(d.conkey) WITH ORDINALITY k(attnum, n)
+                JOIN pg_attribute a ON a.attrelid = d.conrelid AND a.attnum = k.attnum) AS column_list,
+             CASE d.confmatchtype WHEN 'f' THEN 'FULL' WHEN 'p' THEN 'PARTIAL' ELSE 'SIMPLE' END AS match_type,
+             CASE d.confupdtype WHEN 'r' THEN 'RESTRICT' WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL'
+                                WHEN 'd' THEN 'SET DEFAULT' ELSE 'NO ACTION' END AS on_update,
+             CASE d.confdeltype WHEN 'r' THEN 'RESTRICT' WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL'
+                                WHEN 'd' THEN 'SET DEFAULT' ELSE 'NO ACTION' END AS on_delete,
+             COALESCE(dis.tables, '{}') AS disabled_tables,
+             -- A valid, non-partial btree index whose leading columns are the key's, in any order.
+             EXISTS (
+                 SELECT FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+                   JOIN pg_am am ON am.oid = ic.relam
+                  WHERE i.indrelid = d.conrelid AND i.indpred IS NULL AND am.amname = 'btree' AND i.indisvalid
+                    AND i.indnkeyatts >= cardinality(d.conkey)
+                    AND ARRAY(SELECT x FROM unnest((i.indkey::int2[])[0:cardinality(d.conkey) - 1]) x ORDER BY x)
+                        = ARRAY(SELECT x FROM unnest(d.conkey) x ORDER BY x)) AS fk_indexed,
+             (SELECT string_agg(format('ALTER TABLE %s ALTER COLUMN %I TYPE %s;',
+                                       format('%I.%I', cn.nspname, cr.relname), fa.attname,
+                                       format_type(pa.atttypid, pa.atttypmod)), ' ' ORDER BY k.n)
+                FROM unnest(d.conkey, d.confkey) WITH ORDINALITY k(fk, pk, n)
+                JOIN pg_attribute fa ON fa.attrelid = d.conrelid AND fa.attnum = k.fk
+                JOIN pg_attribute pa ON pa.attrelid = d.confrelid AND pa.attnum = k.pk
+               WHERE fa.atttypid <> pa.atttypid) AS type_fixes,
+             (SELECT string_agg(format('ALTER TABLE %s ALTER COLUMN %I SET NOT NULL;',
+                                       format('%I.%I', cn.nspname, cr.relname), a.attname), ' ' ORDER BY k.n)
+                FROM unnest(d.conkey) WITH ORDINALITY k(attnum, n)
+                JOIN pg_attribute a ON a.attrelid = d.conrelid AND a.attnum = k.attnum
+               WHERE NOT a.attnotnull) AS not_null_fixes,
+             (SELECT string_agg(b.table_name::text, ' and ' ORDER BY b.table_name::text)
+                FROM @extschema@.fk_guard_bulk_loaded b WHERE b.table_name IN (d.conrelid, d.confrelid)) AS bulk_loaded,
+             -- What fk_orphan_summary() requires of its caller before it shows a count.
+             has_table_privilege(d.conrelid, 'SELECT')
+               AND has_schema_privilege(cn.oid, 'USAGE') AND has_schema_privilege(pn.oid, 'USAGE')
+               AND NOT row_security_active(d.conrelid) AND NOT row_security_active(d.confrelid)
+               AND (SELECT bool_and(has_column_privilege(d.confrelid, k.attnum, 'SELECT'))
+                      FROM unnest(d.confkey) k(attnum)) AS may_see_orphans,
+             (SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+               WHERE e.extname = 'fk_guard') AS extension_schema
+        FROM pg_class cr JOIN pg_namespace cn ON cn.oid = cr.relnamespace,
+             pg_class pr JOIN pg_namespace pn ON pn.oid = pr.relnamespace
+       WHERE cr.oid = d.conrelid AND pr.oid = d.confrelid
+  ) f
+  CROSS JOIN LATERAL (SELECT cardinality(f.disabled_tables) = 0, f.type_fixes IS NOT NULL) g(enforced, type_mismatch)
+  LEFT JOIN @extschema@.fk_guard_constraint_violations() v ON v.constraint_oid = d.oid
+  LEFT JOIN LATERAL (
+      SELECT r.checked_at, r.orphan_rows FROM @extschema@.fk_audit_results r
+       WHERE r.constraint_oid = d.oid AND f.may_see_orphans
+       ORDER BY r.checked_at DESC LIMIT 1) a ON true
+ WHERE d.contype = 'f' AND d.conparentid = 0
+   -- Like fk_orphans(): extension members' keys only with fk_guard.include_extension_tables.
+   AND @extschema@.fk_guard_covers_table(d.conrelid)
+   -- Like fk_orphans: a reader sees the foreign keys of the tables they may read.
+   AND (has_table_privilege(d.conrelid, 'SELECT') OR pg_has_role('pg_read_all_stats', 'MEMBER'));

@@ -94,3 +94,17 @@ SELECT constraint_name, fk_indexed, validated, enforced, violations, orphans_at_
 \echo '== Each finding comes with the SQL that fixes it:'
 SELECT constraint_name, f->>'code' AS code, f->>'severity' AS severity, f->>'fix' AS fix
   FROM fk_audit, jsonb_array_elements(findings) f ORDER BY 1, 2;
+
+\echo
+\echo '== Fixing them: a dry run, then batches that re-check each row, commit, and are recorded'
+\echo '-- Customers 42 and 9842 placed real orders: insert the parents first (placeholder rows).'
+ALTER TABLE customers ALTER COLUMN name SET DEFAULT '(placeholder: inserted by fk_repair)';
+SELECT key, rows FROM fk_repair_plan('orders_customer_id_fkey', 'orders', 'insert_parents');
+CALL fk_repair('orders_customer_id_fkey', 'orders', 'insert_parents', execute => true);
+\echo '-- The order lines of an order and a product that never existed: quarantined, then the NOT VALID constraint validated.'
+CALL fk_repair('order_lines_order_id_fkey', 'order_lines', 'quarantine', execute => true, validate => true);
+CALL fk_repair('order_lines_sku_fkey', 'order_lines', 'quarantine', execute => true, batch_size => 1000);
+SELECT repair_id, constraint_name, key, row_data FROM fk_guard_quarantine ORDER BY quarantine_id;
+SELECT repair_id, action, constraint_name, status, batches, rows, validated FROM fk_guard_repair_history ORDER BY repair_id;
+\echo '-- Nothing is left; fk_restore(repair_id) would put the quarantined rows back once their parents exist.'
+SELECT constraint_name, validated, orphan_rows FROM fk_orphan_summary();

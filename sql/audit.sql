@@ -51,14 +51,15 @@ SELECT constraint_name, child_table, parent_table, validated, orphan_rows, missi
  ORDER BY constraint_name;
 SELECT constraint_name, last_audit_at IS NOT NULL AS audited, orphans_at_last_audit FROM fk_audit
  ORDER BY constraint_name;
-SELECT f->>'code' AS code, f->>'fix' AS fix FROM fk_audit, jsonb_array_elements(findings) f
+SELECT f->>'code' AS code, f->>'fix' AS fix, f->>'execute' AS execute, f->>'run_as' AS run_as
+  FROM fk_audit, jsonb_array_elements(findings) f
  WHERE f->>'code' = 'orphans_found';
 
--- The fixes work: list the orphans with the suggested query, delete them,
--- then run every other suggested statement as it is (one per line).
-SELECT f->>'fix' FROM fk_audit, jsonb_array_elements(findings) f WHERE f->>'code' = 'orphans_found' \gexec
-DELETE FROM "Audit ""Zone"""."Commandes;--" c USING fk_orphans('"Audit ""Zone"""."Commandes;--"') o
- WHERE c.ctid = o.child_ctid;
+-- The fixes work: the orphans finding's dry run (its statement not shown), then
+-- its repair, then every other suggested statement as it is (one per line).
+SELECT format('SELECT key, rows, statement IS NOT NULL AS has_statement FROM (%s) s', rtrim(f->>'fix', ';'))
+  FROM fk_audit, jsonb_array_elements(findings) f WHERE f->>'code' = 'orphans_found' \gexec
+SELECT f->>'execute' FROM fk_audit, jsonb_array_elements(findings) f WHERE f->>'code' = 'orphans_found' \gexec
 SELECT s.statement
   FROM fk_audit, jsonb_array_elements(findings) WITH ORDINALITY f(f, fn),
        regexp_split_to_table(f->>'fix', '(?<=;) (?=[A-Z])') WITH ORDINALITY AS s(statement, n)

@@ -54,7 +54,7 @@ CALL fk_audit_run();
 SELECT constraint_name, fk_indexed, orphans_at_last_audit, findings -> 0 ->> 'code' AS first_finding
   FROM fk_audit ORDER BY 1;
 -- The fix names the extension's schema once, quoted.
-SELECT f->>'fix' AS fix FROM fk_audit, jsonb_array_elements(findings) f WHERE f->>'code' = 'orphans_found';
+SELECT f->>'fix' AS fix, f->>'execute' AS execute FROM fk_audit, jsonb_array_elements(findings) f WHERE f->>'code' = 'orphans_found';
 RESET search_path;
 
 -- Nothing ran with the superuser's rights.

@@ -55,8 +55,7 @@ key_row(const ForeignKeySpec &fk)
 	return "ROW(" + fk_column_list(fk) + ")";
 }
 
-/* True when every key column of the row is non-null (see key_row). */
-static std::string
+std::string
 key_complete(const ForeignKeySpec &fk)
 {
 	return key_row(fk) + " IS NOT NULL";
@@ -67,6 +66,12 @@ static std::string
 relation_ref(const QualifiedName &n, bool with_partitions)
 {
 	return (with_partitions ? "" : "ONLY ") + qualified(n);
+}
+
+std::string
+scanned_relation(const ForeignKeySpec &fk)
+{
+	return relation_ref(fk.scan_relation, fk.scan_partitioned);
 }
 
 /* Whether RI_FKey_check checks the row fk: MATCH SIMPLE checks rows whose
@@ -82,7 +87,7 @@ checked_condition(const ForeignKeySpec &fk)
 static std::string
 checked_rows(const ForeignKeySpec &fk)
 {
-	return " FROM " + relation_ref(fk.scan_relation, fk.scan_partitioned) + " fk WHERE " + checked_condition(fk);
+	return " FROM " + scanned_relation(fk) + " fk WHERE " + checked_condition(fk);
 }
 
 /* Whether the row pk of the referenced table (or of a stand-in for it) is the
@@ -115,11 +120,18 @@ no_partner_in(const ForeignKeySpec &fk, const std::string &parent)
 	return " AND NOT EXISTS (SELECT FROM " + parent + " pk WHERE " + partner_condition(fk, "pk") + ")";
 }
 
-/* FROM ... WHERE ...: the rows of fk.scan_relation that RI_FKey_check would reject. */
+/* The rows of fk.scan_relation that RI_FKey_check would reject. */
+std::string
+orphan_condition(const ForeignKeySpec &fk)
+{
+	return checked_condition(fk) + no_partner_in(fk, relation_ref(fk.parent_relation, fk.parent_partitioned));
+}
+
+/* FROM ... WHERE ...: those rows. */
 static std::string
 orphan_from_where(const ForeignKeySpec &fk)
 {
-	return checked_rows(fk) + no_partner_in(fk, relation_ref(fk.parent_relation, fk.parent_partitioned));
+	return " FROM " + scanned_relation(fk) + " fk WHERE " + orphan_condition(fk);
 }
 
 /* Whether some key column pair has this flag set. */
@@ -162,7 +174,7 @@ name_array(const ForeignKeySpec &fk, bool referencing)
 	return sql + "]::pg_catalog.name[]";
 }
 
-static std::string
+std::string
 key_object(const ForeignKeySpec &fk)
 {
 	std::string sql = "pg_catalog.jsonb_build_object(";

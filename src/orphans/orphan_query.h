@@ -65,6 +65,21 @@ struct ForeignKeySpec {
 	KeyColumnSpec keys[kMaxKeyColumns];
 };
 
+/* The referencing table as a query reads it: "ONLY schema.table", or without
+ * ONLY when it is partitioned (its partitions are read with it). */
+std::string scanned_relation(const ForeignKeySpec &fk);
+
+/* The condition, over the referencing table aliased fk, that a row is an
+ * orphan: the predicate every query of fk_orphans and fk_repair uses. */
+std::string orphan_condition(const ForeignKeySpec &fk);
+
+/* True when every key column of the row of alias fk is non-null, each
+ * column's own null flag tested (as ri_NullCheck reads the tuple). */
+std::string key_complete(const ForeignKeySpec &fk);
+
+/* fk_orphans' key column: jsonb_build_object of the fk columns of alias fk. */
+std::string key_object(const ForeignKeySpec &fk);
+
 /* SELECT returning fk_orphans' columns for one foreign key, in a stable order.
  * limit < 0 means no limit.  located adds fk_orphans_located's shard_id: the
  * Citus shard the row is in (read on the node that holds it), NULL for a table
