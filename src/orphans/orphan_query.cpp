@@ -176,10 +176,20 @@ orphan_rows_query(const ForeignKeySpec &fk, int64_t limit)
 }
 
 std::string
-orphan_rows_by_ctid_query(const ForeignKeySpec &fk)
+orphan_rows_by_ctid_query(const ForeignKeySpec &fk, const QualifiedName &table)
 {
 	std::string sql = orphan_columns(fk);
-	sql += " FROM ONLY " + qualified(fk.scan_relation) + " fk WHERE fk.ctid OPERATOR(pg_catalog.=) ANY ($1)";
+	sql += " FROM ONLY " + qualified(table) + " fk WHERE fk.ctid OPERATOR(pg_catalog.=) ANY ($1)";
+	sql += " ORDER BY fk.tableoid, fk.ctid";
+	return sql;
+}
+
+std::string
+orphan_rows_by_ctid_through_parent_query(const ForeignKeySpec &fk)
+{
+	std::string sql = orphan_columns(fk);
+	sql += " FROM " + qualified(fk.scan_relation) + " fk";
+	sql += " WHERE fk.tableoid OPERATOR(pg_catalog.=) $2 AND fk.ctid OPERATOR(pg_catalog.=) ANY ($1)";
 	sql += " ORDER BY fk.tableoid, fk.ctid";
 	return sql;
 }

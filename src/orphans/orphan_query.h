@@ -67,10 +67,17 @@ struct ForeignKeySpec {
  * limit < 0 means no limit. */
 std::string orphan_rows_query(const ForeignKeySpec &fk, int64_t limit);
 
-/* The same columns for the rows of fk.scan_relation (not partitioned) whose
- * ctid is in the tid[] parameter $1, in the same order: the one-pass
- * engine's orphans, shown exactly as the planner's path shows them. */
-std::string orphan_rows_by_ctid_query(const ForeignKeySpec &fk);
+/* The same columns for the rows of table whose ctid is in the tid[]
+ * parameter $1, in the same order: the one-pass engine's orphans, shown
+ * exactly as the planner's path shows them.  table is fk.scan_relation, or
+ * one of its leaf partitions that the query may read directly (ONLY). */
+std::string orphan_rows_by_ctid_query(const ForeignKeySpec &fk, const QualifiedName &table);
+
+/* The same, for the rows of the leaf partition of fk.scan_relation whose OID
+ * is the oid parameter $2, read through fk.scan_relation (partitioned): the
+ * privileges and row-level security of a query on it apply, as on the
+ * planner's path, not the partition's own. */
+std::string orphan_rows_by_ctid_through_parent_query(const ForeignKeySpec &fk);
 
 /* SELECT returning fk_orphan_summary's single row for one foreign key;
  * with_oid adds the declared constraint's OID as a last column. */

@@ -98,6 +98,24 @@ TEST(OrphanRowsQuery, ScansPartitionedTablesWithTheirPartitions)
 	EXPECT_FALSE(contains(sql, "ONLY")) << sql;
 }
 
+TEST(OrphanRowsByCtidQuery, ReadsTheGivenTableOnlyOrAPartitionThroughItsParent)
+{
+	ForeignKeySpec fk = simple_key();
+	fk.scan_partitioned = true;
+	std::string sql = fkg::orphan_rows_by_ctid_query(fk, {"sales", "orders_2024"});
+	EXPECT_TRUE(contains(sql, " FROM ONLY \"sales\".\"orders_2024\" fk WHERE fk.ctid OPERATOR(pg_catalog.=) ANY ($1)"))
+		<< sql;
+	EXPECT_FALSE(contains(sql, "$2")) << sql;
+	/* a leaf named by OID ($2), read through the partitioned table, whose
+	 * privileges and row security apply, as on the planner's path */
+	sql = fkg::orphan_rows_by_ctid_through_parent_query(fk);
+	EXPECT_TRUE(contains(sql, " FROM \"public\".\"orders\" fk WHERE fk.tableoid OPERATOR(pg_catalog.=) $2 AND "
+	                          "fk.ctid OPERATOR(pg_catalog.=) ANY ($1)"))
+		<< sql;
+	EXPECT_FALSE(contains(sql, "ONLY")) << sql;
+	EXPECT_TRUE(contains(sql, " ORDER BY fk.tableoid, fk.ctid")) << sql;
+}
+
 TEST(RiCannotCompare, AskedOnlyForRowsRiWouldCheck)
 {
 	ForeignKeySpec fk = two_column_key(true);
