@@ -364,6 +364,13 @@ EXCEPT ALL SELECT * FROM pc_audit;
 SELECT constraint_name, child_table, key, child_ctid FROM fk_orphans('c_pc', 3)
  WHERE constraint_name IN ('c_pc_region_rid_fkey', 'c_pc_pr_pn_fkey');
 
+-- A partitioned table without leaves: the pass has nothing to scan.
+CREATE TABLE c_none (q int REFERENCES pq) PARTITION BY LIST (q);
+SELECT engine, reason FROM fk_orphan_plan('c_none');
+SELECT count(*) AS orphans, (SELECT orphan_rows FROM fk_orphan_summary('c_none')) FROM fk_orphans('c_none');
+CREATE TABLE c_none_sub PARTITION OF c_none FOR VALUES IN (1, 2) PARTITION BY LIST (q);
+SELECT count(*) AS orphans, (SELECT orphan_rows FROM fk_orphan_summary('c_none')) FROM fk_orphans('c_none');
+
 -- Row-level security enabled on the partitioned table: the planner's path,
 -- as for any table.
 ALTER TABLE c_pc ENABLE ROW LEVEL SECURITY;
