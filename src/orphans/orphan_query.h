@@ -73,11 +73,12 @@ std::string orphan_rows_query(const ForeignKeySpec &fk, int64_t limit);
  * one of its leaf partitions that the query may read directly (ONLY). */
 std::string orphan_rows_by_ctid_query(const ForeignKeySpec &fk, const QualifiedName &table);
 
-/* The same, for the rows of the leaf partition of fk.scan_relation whose OID
- * is the oid parameter $2, read through fk.scan_relation (partitioned): the
- * privileges and row-level security of a query on it apply, as on the
- * planner's path, not the partition's own. */
-std::string orphan_rows_by_ctid_through_parent_query(const ForeignKeySpec &fk);
+/* The same, for rows of the leaf partitions leaves[0..nleaves) of
+ * fk.scan_relation (partitioned), read through it: the privileges and
+ * row-level security of a query on it apply, as on the planner's path, not
+ * the partitions' own.  $1 (tid[]) holds every ctid wanted, $2, $3... each
+ * leaf's in turn. */
+std::string orphan_rows_by_ctid_through_parent_query(const ForeignKeySpec &fk, const unsigned *leaves, int nleaves);
 
 /* SELECT returning fk_orphan_summary's single row for one foreign key;
  * with_oid adds the declared constraint's OID as a last column. */

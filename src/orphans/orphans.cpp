@@ -91,12 +91,11 @@ forbid_hashing()
 }
 
 /* The parameters of a query over the one-pass engine's orphans
- * (orphan_rows_by_ctid_query and its variant). */
+ * (orphan_rows_by_ctid_query and its variant): tid[] values. */
 struct CtidParams {
-	ArrayType *ctids; /* $1, tid[] */
-	Oid leaf;         /* $2 (oid) when read through the partitioned table; else
-	                   * the partition read directly, or InvalidOid */
-	bool leaf_param;
+	int count;
+	ArrayType **arrays; /* $1 .. $count */
+	Oid direct_leaf;    /* the partition the query names, if any (require_checked_relations) */
 };
 
 /* Plans one of a foreign key's queries and refuses it if it would read any
@@ -105,13 +104,16 @@ struct CtidParams {
 SPIPlanPtr
 prepare_checked(const char *sql, const ForeignKeySpec &spec, int cursor_options, const CtidParams *params = nullptr)
 {
-	Oid argtypes[2] = {TIDARRAYOID, OIDOID};
-	int nargs = params == nullptr ? 0 : params->leaf_param ? 2 : 1;
+	int nargs = params == nullptr ? 0 : params->count;
+	Oid *argtypes = static_cast<Oid *>(palloc(sizeof(Oid) * (nargs + 1)));
+	for (int i = 0; i < nargs; i++)
+		argtypes[i] = TIDARRAYOID;
 	SPIPlanPtr plan = SPI_prepare_cursor(sql, nargs, argtypes, cursor_options);
 	if (plan == nullptr)
 		elog(ERROR, "fk_guard: could not prepare the check of \"%s\": %s", spec.constraint_name,
 		     SPI_result_code_string(SPI_result));
-	require_checked_relations(plan, spec, params != nullptr && !params->leaf_param ? params->leaf : InvalidOid);
+	require_checked_relations(plan, spec, params != nullptr ? params->direct_leaf : InvalidOid);
+	pfree(argtypes);
 	return plan;
 }
 
@@ -161,16 +163,12 @@ run_as_checker(const char *sql, const DeclaredForeignKey &fk, Tuplestorestate *o
 	SPIExecuteOptions options = {};
 	ParamListInfo params = nullptr;
 	if (ctid_params != nullptr) {
-		params = makeParamList(ctid_params->leaf_param ? 2 : 1);
-		params->params[0].value = PointerGetDatum(ctid_params->ctids);
-		params->params[0].isnull = false;
-		params->params[0].pflags = PARAM_FLAG_CONST;
-		params->params[0].ptype = TIDARRAYOID;
-		if (ctid_params->leaf_param) {
-			params->params[1].value = ObjectIdGetDatum(ctid_params->leaf);
-			params->params[1].isnull = false;
-			params->params[1].pflags = PARAM_FLAG_CONST;
-			params->params[1].ptype = OIDOID;
+		params = makeParamList(ctid_params->count);
+		for (int i = 0; i < ctid_params->count; i++) {
+			params->params[i].value = PointerGetDatum(ctid_params->arrays[i]);
+			params->params[i].isnull = false;
+			params->params[i].pflags = PARAM_FLAG_CONST;
+			params->params[i].ptype = TIDARRAYOID;
 		}
 	}
 	options.params = params;
@@ -374,12 +372,11 @@ log_choice(const ForeignKeySpec &spec, bool one_pass, const char *reason)
 }
 
 /*
- * Whether the referencing table's owner reads leaf, a partition of the
+ * Whether the referencing table's owner may read leaf, a partition of the
  * referencing table, by name (ONLY leaf, a TID scan of that table alone) with
  * the same result as through the partitioned table: it owns leaf (no
  * privilege to lack), row-level security is not enabled on it, and it may
- * use leaf's schema.  Otherwise the rows are read through the partitioned
- * table, as the planner's path reads them.
+ * use leaf's schema.  Fills *name.
  */
 bool
 reads_leaf_directly(Oid leaf, Oid checker, QualifiedName *name)
@@ -396,17 +393,12 @@ reads_leaf_directly(Oid leaf, Oid checker, QualifiedName *name)
 	return direct && name->schema != nullptr;
 }
 
-/* Appends the rows of the one pass's orphans in leaf (the referencing table,
- * or one of its leaf partitions) at ctids[0..n), as the planner's path shows
- * them, to out. */
-void
-show_leaf_orphans(const DeclaredForeignKey &fk, Oid leaf, const ItemPointerData *tids, int64 n, Tuplestorestate *out,
-                  TupleDesc desc)
+/* A tid[] of n ctids as they are (6 bytes each, short alignment: no
+ * padding), without a Datum per element: the pass collects no more than one
+ * array holds (run_one_pass's cap). */
+ArrayType *
+tid_array(const ItemPointerData *tids, int64 n)
 {
-	const ForeignKeySpec &spec = fk.spec;
-	/* A tid[] of the ctids as they are (6 bytes each, short alignment: no
-	 * padding), without a Datum per element: the pass collects no more than
-	 * one array holds (run_one_pass's cap). */
 	Size bytes = ARR_OVERHEAD_NONULLS(1) + sizeof(ItemPointerData) * (Size) n;
 	ArrayType *ctids = static_cast<ArrayType *>(palloc0(bytes));
 	SET_VARSIZE(ctids, bytes);
@@ -416,21 +408,60 @@ show_leaf_orphans(const DeclaredForeignKey &fk, Oid leaf, const ItemPointerData 
 	ARR_DIMS(ctids)[0] = (int) n;
 	ARR_LBOUND(ctids)[0] = 1;
 	memcpy(ARR_DATA_PTR(ctids), tids, sizeof(ItemPointerData) * (Size) n);
+	return ctids;
+}
 
-	QualifiedName name{nullptr, nullptr};
-	CtidParams params{ctids, leaf, false};
-	char *sql;
-	if (leaf == spec.scan_relid)
-		sql = to_palloc(orphan_rows_by_ctid_query(spec, spec.scan_relation));
-	else if (reads_leaf_directly(leaf, fk.checker, &name))
-		sql = to_palloc(orphan_rows_by_ctid_query(spec, name));
-	else {
-		params.leaf_param = true;
-		sql = to_palloc(orphan_rows_by_ctid_through_parent_query(spec));
+/*
+ * Appends the rows of the one pass's orphans (result's ctids, leaf by leaf),
+ * as the planner's path shows them and in its order, to out.  Each leaf is
+ * read by name when that gives the same result (reads_leaf_directly: a TID
+ * scan of its own ctids); otherwise all of them are read in one query through
+ * the partitioned table, as the planner's path reads them, each scanned
+ * once (one query per leaf would scan every leaf for each).
+ */
+void
+show_orphans(const DeclaredForeignKey &fk, const OnePassResult &result, Tuplestorestate *out, TupleDesc desc)
+{
+	const ForeignKeySpec &spec = fk.spec;
+	QualifiedName *names = static_cast<QualifiedName *>(palloc0(sizeof(QualifiedName) * (result.nleaves + 1)));
+	unsigned *leaves = static_cast<unsigned *>(palloc(sizeof(unsigned) * (result.nleaves + 1)));
+	ArrayType **arrays = static_cast<ArrayType **>(palloc(sizeof(ArrayType *) * (result.nleaves + 2)));
+	int nleaves = 0;
+	bool direct = true;
+	for (int l = 0; l < result.nleaves; l++) {
+		int64 from = l > 0 ? result.leaf_ends[l - 1] : 0;
+		if (result.leaf_ends[l] == from)
+			continue;
+		Oid leaf = result.leaves[l];
+		if (leaf == spec.scan_relid)
+			names[nleaves] = spec.scan_relation;
+		else if (!reads_leaf_directly(leaf, fk.checker, &names[nleaves]))
+			direct = false;
+		leaves[nleaves] = leaf;
+		arrays[nleaves + 1] = tid_array(result.ctids + from, result.leaf_ends[l] - from);
+		nleaves++;
 	}
-	run_as_checker(sql, fk, out, desc, &params);
-	pfree(sql);
-	pfree(ctids);
+	if (direct)
+		for (int l = 0; l < nleaves; l++) {
+			char *sql = to_palloc(orphan_rows_by_ctid_query(spec, names[l]));
+			CtidParams params{1, &arrays[l + 1], leaves[l]};
+			run_as_checker(sql, fk, out, desc, &params);
+			pfree(sql);
+		}
+	else {
+		/* $1: every ctid (for TID scans), $2..: each leaf's own */
+		arrays[0] = tid_array(result.ctids, result.nctids);
+		char *sql = to_palloc(orphan_rows_by_ctid_through_parent_query(spec, leaves, nleaves));
+		CtidParams params{nleaves + 1, arrays, InvalidOid};
+		run_as_checker(sql, fk, out, desc, &params);
+		pfree(sql);
+		pfree(arrays[0]);
+	}
+	for (int l = 0; l < nleaves; l++)
+		pfree(arrays[l + 1]);
+	pfree(arrays);
+	pfree(leaves);
+	pfree(names);
 }
 
 /* The one pass's findings for one key, reported as the planner's path would. */
@@ -453,13 +484,7 @@ report_one_pass(const DeclaredForeignKey &fk, Report report, bool strict, const 
 	}
 	if (result.nctids == 0)
 		return;
-	auto write = [&](Tuplestorestate *into) {
-		for (int l = 0; l < result.nleaves; l++) {
-			int64 from = l > 0 ? result.leaf_ends[l - 1] : 0;
-			if (result.leaf_ends[l] > from)
-				show_leaf_orphans(fk, result.leaves[l], result.ctids + from, result.leaf_ends[l] - from, into, desc);
-		}
-	};
+	auto write = [&](Tuplestorestate *into) { show_orphans(fk, result, into, desc); };
 	if (strict)
 		write(out);
 	else
