@@ -385,13 +385,56 @@ ALTER TABLE c_pc DISABLE ROW LEVEL SECURITY;
 -- partitioned table applies the partitioned table's own), and both paths give
 -- the same rows, the leaf's orphans included.
 -- (c_pc and two of its leaves now belong to an ordinary role, which runs the
--- checks: it may read its own leaves directly, the others only through c_pc)
+-- checks: the other leaves it may read only through c_pc, and its own two not
+-- by name either: row security forced on one, with a policy hiding every row,
+-- and its own SELECT revoked on the other)
 CREATE ROLE eng_owner;
 GRANT USAGE ON SCHEMA eng TO eng_owner;
 GRANT SELECT ON pp, pq, p_big, p_txt, p_num, p_pair TO eng_owner;
 ALTER TABLE c_pc OWNER TO eng_owner;
 ALTER TABLE c_pc_z OWNER TO eng_owner;
 ALTER TABLE c_pc_bc_high OWNER TO eng_owner;
+SET ROLE eng_owner;
+ALTER TABLE c_pc_z ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE POLICY hide_all ON c_pc_z USING (false);
+REVOKE SELECT ON c_pc_bc_high FROM eng_owner;
+RESET ROLE;
+-- c_own's orphans are read by name where that gives the same rows (c_own_3,
+-- its owner's), through the partitioned table where it does not (c_own_1,
+-- another role's, which the owner may read, but under row security with a
+-- policy hiding every row; c_own_2, the owner's, with its own SELECT revoked).  Key a has orphans in c_own_1 and c_own_3, key
+-- b in c_own_2 and c_own_3.  The callers are the owner and a superuser (the
+-- checks run as the owner either way).
+GRANT CREATE ON SCHEMA eng TO eng_owner;
+GRANT SELECT, REFERENCES ON p_int, p_big TO eng_owner;
+SET ROLE eng_owner;
+CREATE TABLE c_own (id int, a int REFERENCES p_int, b int REFERENCES p_big) PARTITION BY RANGE (id);
+CREATE TABLE c_own_1 PARTITION OF c_own FOR VALUES FROM (0) TO (10);
+CREATE TABLE c_own_2 PARTITION OF c_own FOR VALUES FROM (10) TO (20);
+CREATE TABLE c_own_3 PARTITION OF c_own FOR VALUES FROM (20) TO (30);
+RESET ROLE;
+SET session_replication_role = replica;
+INSERT INTO c_own SELECT g, CASE WHEN g % 3 = 0 AND g NOT BETWEEN 10 AND 19 THEN 100 + g ELSE g + 1 END,
+                            CASE WHEN g % 3 = 0 AND g NOT BETWEEN 0 AND 9 THEN 100 + g ELSE g + 1 END
+  FROM generate_series(0, 29) g;
+RESET session_replication_role;
+ALTER TABLE c_own_1 OWNER TO CURRENT_USER;
+GRANT SELECT ON c_own_1 TO eng_owner;
+ALTER TABLE c_own_1 ENABLE ROW LEVEL SECURITY;
+CREATE POLICY hide_all ON c_own_1 USING (false);
+SET ROLE eng_owner;
+REVOKE SELECT ON c_own_2 FROM eng_owner;
+SET fk_guard.orphan_engine = planner;
+CREATE TEMP TABLE own_planner AS SELECT row_number() OVER () AS n, * FROM fk_orphans('c_own');
+SELECT constraint_name, child_table, key, child_ctid FROM own_planner ORDER BY n;
+SET fk_guard.orphan_engine = one_pass;
+SELECT count(*) AS rows, count(*) FILTER (WHERE (o.*)::text IS DISTINCT FROM (p.*)::text) AS differing
+  FROM (SELECT row_number() OVER () AS n, * FROM fk_orphans('c_own')) o FULL JOIN own_planner p USING (n);
+RESET ROLE;
+SELECT count(*) AS rows, count(*) FILTER (WHERE (o.*)::text IS DISTINCT FROM (p.*)::text) AS differing
+  FROM (SELECT row_number() OVER () AS n, * FROM fk_orphans('c_own')) o FULL JOIN own_planner p USING (n);
+SELECT constraint_name, child_table, key FROM fk_orphans('c_own', 2);
+DROP TABLE own_planner;
 CREATE ROLE eng_mallory;
 GRANT USAGE ON SCHEMA eng TO eng_mallory;
 CREATE SCHEMA eng_m AUTHORIZATION eng_mallory;

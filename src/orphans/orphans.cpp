@@ -37,11 +37,13 @@ extern "C" {
 #include "nodes/params.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"
 #include "utils/resowner.h"
+#include "utils/rls.h"
 #include "utils/syscache.h"
 }
 
@@ -374,19 +376,22 @@ log_choice(const ForeignKeySpec &spec, bool one_pass, const char *reason)
 /*
  * Whether the referencing table's owner may read leaf, a partition of the
  * referencing table, by name (ONLY leaf, a TID scan of that table alone) with
- * the same result as through the partitioned table: it owns leaf (no
- * privilege to lack), row-level security is not enabled on it, and it may
- * use leaf's schema.  Fills *name.
+ * the same result as through the partitioned table: it may read leaf and use
+ * its schema, and no row-level security applies to it there (none enabled,
+ * or the owner bypasses it: a superuser, BYPASSRLS, leaf's owner without
+ * FORCE), so that no policy of leaf is planned or run.  Fills *name.
  */
 bool
 reads_leaf_directly(Oid leaf, Oid checker, QualifiedName *name)
 {
+	if (pg_class_aclcheck(leaf, checker, ACL_SELECT) != ACLCHECK_OK ||
+	    check_enable_rls(leaf, checker, true) == RLS_ENABLED)
+		return false;
 	HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(leaf));
 	if (!HeapTupleIsValid(tuple))
 		return false;
 	Form_pg_class form = (Form_pg_class) GETSTRUCT(tuple);
-	bool direct = form->relowner == checker && !form->relrowsecurity &&
-	              compat::may_use_namespace(form->relnamespace, checker);
+	bool direct = compat::may_use_namespace(form->relnamespace, checker);
 	if (direct)
 		*name = QualifiedName{get_namespace_name(form->relnamespace), pstrdup(NameStr(form->relname))};
 	ReleaseSysCache(tuple);
