@@ -9,6 +9,8 @@
 #   reference: the hand-written "Step 1" LEFT JOIN query, one per constraint, summed
 #   floor:     reading every key value once (count(col) over orders and each parent)
 #   fk_orphan_summary('orders') with one_pass, and with planner
+#   with PARTITIONED=1 (default): fk_orphans and fk_orphan_summary of orders_part, the same
+#   rows and keys hash-partitioned into 8 leaves, with one_pass and with planner
 # and prints each ratio's median over the rounds with its min and max. Only ratios
 # measured in the same run are meaningful; absolute times depend on the machine.
 #
@@ -25,17 +27,22 @@ source "$repo/scripts/lib.sh"
 ORDERS=${ORDERS:-5000000}
 CUSTOMERS=${CUSTOMERS:-500000}
 ROUNDS=${ROUNDS:-5}
+PARTITIONED=${PARTITIONED:-1}
 
 fkg_install_packages
 fkg_build_install "$repo"
 fkg_cluster_start bench "shared_buffers = '1GB'" "max_wal_size = '4GB'" "checkpoint_timeout = '30min'"
 trap fkg_cluster_stop EXIT
 
-echo "building: $ORDERS orders, $CUSTOMERS customers, 0.1% orphans"
-psql -X -q -v ON_ERROR_STOP=1 -v orders="$ORDERS" -v customers="$CUSTOMERS" -f "$repo/bench/orders_schema.sql"
+echo "building: $ORDERS orders, $CUSTOMERS customers, 0.1% orphans$([ "$PARTITIONED" = 1 ] && echo "; orders_part: the same in 8 hash partitions")"
+partitioned=$([ "$PARTITIONED" = 1 ] && echo true || echo false)
+psql -X -q -v ON_ERROR_STOP=1 -v orders="$ORDERS" -v customers="$CUSTOMERS" -v partitioned="$partitioned" \
+	-f "$repo/bench/orders_schema.sql" >/dev/null
 
 ours="SELECT * FROM fk_orphans('orders')"
 summary="SELECT * FROM fk_orphan_summary('orders')"
+ours_part="SELECT * FROM fk_orphans('orders_part')"
+summary_part="SELECT * FROM fk_orphan_summary('orders_part')"
 reference=(
 	"SELECT o.* FROM orders o LEFT JOIN customers c ON c.id = o.customer_id WHERE c.id IS NULL AND o.customer_id IS NOT NULL"
 	"SELECT o.* FROM orders o LEFT JOIN products p ON p.id = o.product_id WHERE p.id IS NULL AND o.product_id IS NOT NULL"
@@ -60,7 +67,8 @@ time_queries() {
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 : >/tmp/fk_guard.bench.times
-# Columns: one_pass rows, planner rows, reference, floor, one_pass summary, planner summary.
+# Columns: one_pass rows, planner rows, reference, floor, one_pass summary, planner summary;
+# with PARTITIONED=1 the same four fk_guard calls on orders_part (else 1s).
 for round in $(seq 1 "$ROUNDS"); do
 	o=$(PGOPTIONS='-c fk_guard.orphan_engine=one_pass' time_queries "$ours")
 	r=$(time_queries "${reference[@]}")
@@ -70,7 +78,16 @@ for round in $(seq 1 "$ROUNDS"); do
 	sp=$(PGOPTIONS='-c fk_guard.orphan_engine=planner' time_queries "$summary")
 	echo "round $round: fk_orphans one_pass ${o} ms, planner ${p} ms, reference ${r} ms, floor ${f} ms," \
 		"fk_orphan_summary one_pass ${so} ms, planner ${sp} ms"
-	echo "$o $p $r $f $so $sp" >>/tmp/fk_guard.bench.times
+	po=1 pp=1 pso=1 psp=1
+	if [ "$PARTITIONED" = 1 ]; then
+		pp=$(PGOPTIONS='-c fk_guard.orphan_engine=planner' time_queries "$ours_part")
+		po=$(PGOPTIONS='-c fk_guard.orphan_engine=one_pass' time_queries "$ours_part")
+		psp=$(PGOPTIONS='-c fk_guard.orphan_engine=planner' time_queries "$summary_part")
+		pso=$(PGOPTIONS='-c fk_guard.orphan_engine=one_pass' time_queries "$summary_part")
+		echo "    orders_part (8 partitions): fk_orphans one_pass ${po} ms, planner ${pp} ms," \
+			"fk_orphan_summary one_pass ${pso} ms, planner ${psp} ms"
+	fi
+	echo "$o $p $r $f $so $sp $po $pp $pso $psp" >>/tmp/fk_guard.bench.times
 done
 
 echo
@@ -91,8 +108,18 @@ END {
 	stats("(d) fk_orphans one_pass / fk_orphans planner", 1, 2, "")
 	stats("(e) fk_orphans planner / LEFT JOINs", 2, 3, "")
 	stats("(f) fk_orphan_summary one_pass / summary planner", 5, 6, "")
-}' /tmp/fk_guard.bench.times
+	if (partitioned) {
+		stats("(g) orders_part: fk_orphans one_pass / planner", 7, 8, "")
+		stats("(h) orders_part: summary one_pass / planner", 9, 10, "")
+		stats("(i) fk_orphans one_pass: orders_part / orders", 7, 1, "")
+	}
+}' partitioned="$([ "$PARTITIONED" = 1 ] && echo 1 || echo 0)" /tmp/fk_guard.bench.times
 echo "engine choices (auto): $(psql -X -At -F' ' -c "SELECT string_agg(constraint_name || '=' || engine, ', ') FROM fk_orphan_plan('orders')")"
+if [ "$PARTITIONED" = 1 ]; then
+	echo "orders_part: $(psql -X -At -F' ' -c "SELECT string_agg(constraint_name || '=' || engine, ', ') FROM fk_orphan_plan('orders_part')");" \
+		"orphans $(psql -X -At -c "SELECT count(*) FROM fk_orphans('orders_part')") (one_pass)," \
+		"$(PGOPTIONS='-c fk_guard.orphan_engine=planner' psql -X -At -c "SELECT count(*) FROM fk_orphans('orders_part')") (planner)"
+fi
 
 # Memory: the backend's private (anonymous) memory after fk_orphans over the
 # whole table. Results go to a tuplestore that spills past work_mem, so this

@@ -218,8 +218,8 @@ DROP ROLE eng_alice;
 -- name: two levels, a leaf with its columns in another order after a dropped
 -- one, a default partition; a leaf owned by another role, with row-level
 -- security forced on it and no policy (a query on the partitioned table
--- applies neither, and neither does the pass).  A partitioned referencing
--- table stays with the planner's path.
+-- applies neither, and neither does the pass).  c_ppc, a partitioned
+-- referencing table, is judged in one pass too (see below for more).
 CREATE TABLE pp (region text, id int, PRIMARY KEY (region, id)) PARTITION BY LIST (region);
 CREATE TABLE pp_a PARTITION OF pp FOR VALUES IN ('a');
 CREATE TABLE pp_bc PARTITION OF pp FOR VALUES IN ('b', 'c') PARTITION BY RANGE (id);
@@ -282,7 +282,212 @@ SET ROLE eng_reader;
 SELECT count(*) FROM pq_1;
 RESET ROLE;
 
+-- Partitioned referencing tables: each leaf is scanned once for all the keys
+-- it inherits, its key columns found by name, leaves in OID order (the planner's
+-- path orders rows by tableoid, then ctid).  Three levels (list, then range),
+-- leaves built apart with their columns in another order after dropped ones
+-- and attached (c_pc_z is created first, so its OID is the lowest though its
+-- name sorts last), default partitions, composite keys, MATCH FULL, cross-type
+-- keys (int4 referencing int8, varchar referencing text), a key compared
+-- through fmgr (numeric).
+CREATE TABLE c_pc_z (junk int, pn int, pr text, v numeric, t varchar, b int, q int, rid int, region text, id int);
+ALTER TABLE c_pc_z DROP COLUMN junk;
+CREATE TABLE c_pc (id int, region text, rid int, q int, b int, t varchar, v numeric, pr text, pn int)
+  PARTITION BY LIST (region);
+CREATE TABLE c_pc_a PARTITION OF c_pc FOR VALUES IN ('a');
+CREATE TABLE c_pc_bc PARTITION OF c_pc FOR VALUES IN ('b', 'c') PARTITION BY RANGE (id);
+CREATE TABLE c_pc_bc_low PARTITION OF c_pc_bc FOR VALUES FROM (MINVALUE) TO (100) PARTITION BY LIST (q);
+CREATE TABLE c_pc_bc_low_odd PARTITION OF c_pc_bc_low FOR VALUES IN (1, 3, 5, 7, 9, 11);
+CREATE TABLE c_pc_bc_low_rest PARTITION OF c_pc_bc_low DEFAULT;
+CREATE TABLE c_pc_bc_high (x1 int, q int, x2 text, pn int, id int, region text, pr text, v numeric, t varchar,
+                           b int, rid int);
+ALTER TABLE c_pc_bc_high DROP COLUMN x1, DROP COLUMN x2;
+ALTER TABLE c_pc_bc ATTACH PARTITION c_pc_bc_high FOR VALUES FROM (100) TO (MAXVALUE);
+CREATE TABLE c_pc_empty PARTITION OF c_pc FOR VALUES IN ('nothing here');
+ALTER TABLE c_pc ATTACH PARTITION c_pc_z DEFAULT;
+ALTER TABLE c_pc ADD FOREIGN KEY (region, rid) REFERENCES pp, ADD FOREIGN KEY (q) REFERENCES pq,
+  ADD FOREIGN KEY (b) REFERENCES p_big, ADD FOREIGN KEY (t) REFERENCES p_txt, ADD FOREIGN KEY (v) REFERENCES p_num,
+  ADD FOREIGN KEY (pr, pn) REFERENCES p_pair MATCH FULL;
+SET session_replication_role = replica;
+INSERT INTO c_pc
+SELECT g, (ARRAY['a', 'b', 'c', 'd', 'e'])[g % 5 + 1], g % 230, g % 13, g % 60, 't' || (g % 55), g % 57 + 0.0,
+       CASE WHEN g % 11 = 0 THEN NULL ELSE 'r' || (g % 53) END, CASE WHEN g % 17 = 0 THEN NULL ELSE g % 53 END
+  FROM generate_series(1, 400) g;
+INSERT INTO c_pc VALUES (1000, 'a', NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+                        (1001, 'c', 7, 7, 7, 't7', 7, 'r7', 7);
+-- a hole in a leaf: later rows keep their ctids
+DELETE FROM c_pc WHERE id BETWEEN 20 AND 30;
+RESET session_replication_role;
+SELECT relname FROM pg_class WHERE relname LIKE 'c\_pc\_%' AND relkind = 'r' ORDER BY oid;
+SET fk_guard.orphan_engine = auto;
+SELECT constraint_name, engine, reason FROM fk_orphan_plan('c_pc') ORDER BY 1;
+-- the planner's rows and summaries: of the table, of a partition (the keys it
+-- inherits, over its own leaves), with limits, and the audit's
+SET fk_guard.orphan_engine = planner;
+CREATE TEMP TABLE pc_planner AS
+  SELECT row_number() OVER () AS n, *
+    FROM (SELECT 'all' AS call, * FROM fk_orphans('c_pc')
+          UNION ALL SELECT 'part', * FROM fk_orphans('c_pc_bc')
+          UNION ALL SELECT 'limit 3', * FROM fk_orphans('c_pc', 3)
+          UNION ALL SELECT 'limit 40', * FROM fk_orphans('c_pc', 40)
+          UNION ALL SELECT 'part limit 1', * FROM fk_orphans('c_pc_bc_low', 1)
+          UNION ALL SELECT 'limit 0', * FROM fk_orphans('c_pc', 0)) o;
+CREATE TEMP TABLE pc_summary AS
+  SELECT * FROM fk_orphan_summary('c_pc') UNION ALL SELECT * FROM fk_orphan_summary('c_pc_bc');
+CALL fk_audit_run('c_pc');
+CREATE TEMP TABLE pc_audit AS
+  SELECT constraint_name, child_table, orphan_rows, missing_keys FROM fk_audit_results
+   WHERE run_id = (SELECT max(run_id) FROM fk_audit_runs);
+SELECT call, count(*) FROM pc_planner GROUP BY call ORDER BY call;
+SELECT constraint_name, child_table, orphan_rows, missing_keys FROM pc_summary ORDER BY 1, 2;
+-- the one pass gives the same rows in the same order, the same summaries and audit
+SET fk_guard.orphan_engine = one_pass;
+SET client_min_messages = debug1;
+SELECT count(*) FROM fk_orphans('c_pc');
+RESET client_min_messages;
+SELECT count(*) AS rows, count(*) FILTER (WHERE (o.*)::text IS DISTINCT FROM (p.*)::text) AS differing
+  FROM (SELECT row_number() OVER () AS n, *
+          FROM (SELECT 'all' AS call, * FROM fk_orphans('c_pc')
+                UNION ALL SELECT 'part', * FROM fk_orphans('c_pc_bc')
+                UNION ALL SELECT 'limit 3', * FROM fk_orphans('c_pc', 3)
+                UNION ALL SELECT 'limit 40', * FROM fk_orphans('c_pc', 40)
+                UNION ALL SELECT 'part limit 1', * FROM fk_orphans('c_pc_bc_low', 1)
+                UNION ALL SELECT 'limit 0', * FROM fk_orphans('c_pc', 0)) o) o
+  FULL JOIN pc_planner p USING (n);
+(SELECT * FROM fk_orphan_summary('c_pc') UNION ALL SELECT * FROM fk_orphan_summary('c_pc_bc'))
+EXCEPT ALL SELECT * FROM pc_summary;
+CALL fk_audit_run('c_pc');
+SELECT constraint_name, child_table, orphan_rows, missing_keys FROM fk_audit_results
+ WHERE run_id = (SELECT max(run_id) FROM fk_audit_runs)
+EXCEPT ALL SELECT * FROM pc_audit;
+-- max_per_constraint counts across leaves, in tableoid order
+SELECT constraint_name, child_table, key, child_ctid FROM fk_orphans('c_pc', 3)
+ WHERE constraint_name IN ('c_pc_region_rid_fkey', 'c_pc_pr_pn_fkey');
+
+-- A partitioned table without leaves: the pass has nothing to scan.
+CREATE TABLE c_none (q int REFERENCES pq) PARTITION BY LIST (q);
+SELECT engine, reason FROM fk_orphan_plan('c_none');
+SELECT count(*) AS orphans, (SELECT orphan_rows FROM fk_orphan_summary('c_none')) FROM fk_orphans('c_none');
+CREATE TABLE c_none_sub PARTITION OF c_none FOR VALUES IN (1, 2) PARTITION BY LIST (q);
+SELECT count(*) AS orphans, (SELECT orphan_rows FROM fk_orphan_summary('c_none')) FROM fk_orphans('c_none');
+
+-- Row-level security enabled on the partitioned table: the planner's path,
+-- as for any table.
+ALTER TABLE c_pc ENABLE ROW LEVEL SECURITY;
+SELECT DISTINCT engine, reason FROM fk_orphan_plan('c_pc');
+ALTER TABLE c_pc DISABLE ROW LEVEL SECURITY;
+
+-- A leaf owned by another role, with forced row security, a policy hiding
+-- every row (an immutable function, which the planner would even call while
+-- planning a query on the leaf), a trigger and a column default calling its
+-- owner's functions: nothing of theirs runs while the table is checked, as the
+-- caller or as anyone (no NOTICE); the policy is not applied (a query on the
+-- partitioned table applies the partitioned table's own), and both paths give
+-- the same rows, the leaf's orphans included.
+-- (c_pc and two of its leaves now belong to an ordinary role, which runs the
+-- checks: the other leaves it may read only through c_pc, and its own two not
+-- by name either: row security forced on one, with a policy hiding every row,
+-- and its own SELECT revoked on the other)
+CREATE ROLE eng_owner;
+GRANT USAGE ON SCHEMA eng TO eng_owner;
+GRANT SELECT ON pp, pq, p_big, p_txt, p_num, p_pair TO eng_owner;
+ALTER TABLE c_pc OWNER TO eng_owner;
+ALTER TABLE c_pc_z OWNER TO eng_owner;
+ALTER TABLE c_pc_bc_high OWNER TO eng_owner;
+SET ROLE eng_owner;
+ALTER TABLE c_pc_z ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE POLICY hide_all ON c_pc_z USING (false);
+REVOKE SELECT ON c_pc_bc_high FROM eng_owner;
+RESET ROLE;
+-- c_own's orphans are read by name where that gives the same rows (c_own_3,
+-- its owner's), through the partitioned table where it does not (c_own_1,
+-- another role's, which the owner may read, but under row security with a
+-- policy hiding every row; c_own_2, the owner's, with its own SELECT revoked).  Key a has orphans in c_own_1 and c_own_3, key
+-- b in c_own_2 and c_own_3.  The callers are the owner and a superuser (the
+-- checks run as the owner either way).
+GRANT CREATE ON SCHEMA eng TO eng_owner;
+GRANT SELECT, REFERENCES ON p_int, p_big TO eng_owner;
+SET ROLE eng_owner;
+CREATE TABLE c_own (id int, a int REFERENCES p_int, b int REFERENCES p_big) PARTITION BY RANGE (id);
+CREATE TABLE c_own_1 PARTITION OF c_own FOR VALUES FROM (0) TO (10);
+CREATE TABLE c_own_2 PARTITION OF c_own FOR VALUES FROM (10) TO (20);
+CREATE TABLE c_own_3 PARTITION OF c_own FOR VALUES FROM (20) TO (30);
+RESET ROLE;
+SET session_replication_role = replica;
+INSERT INTO c_own SELECT g, CASE WHEN g % 3 = 0 AND g NOT BETWEEN 10 AND 19 THEN 100 + g ELSE g + 1 END,
+                            CASE WHEN g % 3 = 0 AND g NOT BETWEEN 0 AND 9 THEN 100 + g ELSE g + 1 END
+  FROM generate_series(0, 29) g;
+RESET session_replication_role;
+ALTER TABLE c_own_1 OWNER TO CURRENT_USER;
+GRANT SELECT ON c_own_1 TO eng_owner;
+ALTER TABLE c_own_1 ENABLE ROW LEVEL SECURITY;
+CREATE POLICY hide_all ON c_own_1 USING (false);
+SET ROLE eng_owner;
+REVOKE SELECT ON c_own_2 FROM eng_owner;
+SET fk_guard.orphan_engine = planner;
+CREATE TEMP TABLE own_planner AS SELECT row_number() OVER () AS n, * FROM fk_orphans('c_own');
+SELECT constraint_name, child_table, key, child_ctid FROM own_planner ORDER BY n;
+SET fk_guard.orphan_engine = one_pass;
+SELECT count(*) AS rows, count(*) FILTER (WHERE (o.*)::text IS DISTINCT FROM (p.*)::text) AS differing
+  FROM (SELECT row_number() OVER () AS n, * FROM fk_orphans('c_own')) o FULL JOIN own_planner p USING (n);
+RESET ROLE;
+SELECT count(*) AS rows, count(*) FILTER (WHERE (o.*)::text IS DISTINCT FROM (p.*)::text) AS differing
+  FROM (SELECT row_number() OVER () AS n, * FROM fk_orphans('c_own')) o FULL JOIN own_planner p USING (n);
+SELECT constraint_name, child_table, key FROM fk_orphans('c_own', 2);
+DROP TABLE own_planner;
+CREATE ROLE eng_mallory;
+GRANT USAGE ON SCHEMA eng TO eng_mallory;
+CREATE SCHEMA eng_m AUTHORIZATION eng_mallory;
+ALTER TABLE c_pc_a OWNER TO eng_mallory;
+SET ROLE eng_mallory;
+CREATE FUNCTION eng_m.spy() RETURNS bool LANGUAGE plpgsql IMMUTABLE AS
+  $$BEGIN RAISE NOTICE 'eng_m.spy ran as %', current_user; RETURN false; END$$;
+CREATE FUNCTION eng_m.spy_int(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS
+  $$BEGIN RAISE NOTICE 'eng_m.spy_int ran as %', current_user; RETURN $1; END$$;
+CREATE FUNCTION eng_m.spy_trigger() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN RAISE NOTICE 'eng_m.spy_trigger ran as %', current_user; RETURN NEW; END$$;
+ALTER TABLE eng.c_pc_a ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE POLICY hide ON eng.c_pc_a USING (eng_m.spy());
+CREATE TRIGGER spy BEFORE INSERT OR UPDATE OR DELETE ON eng.c_pc_a FOR EACH ROW EXECUTE FUNCTION eng_m.spy_trigger();
+CREATE TRIGGER spy_truncate BEFORE TRUNCATE ON eng.c_pc_a EXECUTE FUNCTION eng_m.spy_trigger();
+ALTER TABLE eng.c_pc_a ALTER COLUMN b SET DEFAULT eng_m.spy_int(1);
+-- and it may not check the table whose leaf it owns
+SELECT * FROM fk_orphans('eng.c_pc');
+RESET ROLE;
+SET fk_guard.orphan_engine = one_pass;
+SELECT count(*) AS rows, count(*) FILTER (WHERE (o.*)::text IS DISTINCT FROM (p.*)::text) AS differing
+  FROM (SELECT row_number() OVER () AS n, 'all' AS call, * FROM fk_orphans('c_pc')) o
+  FULL JOIN (SELECT * FROM pc_planner WHERE call = 'all') p USING (n);
+SET fk_guard.orphan_engine = planner;
+SELECT count(*) AS rows, count(*) FILTER (WHERE (o.*)::text IS DISTINCT FROM (p.*)::text) AS differing
+  FROM (SELECT row_number() OVER () AS n, 'all' AS call, * FROM fk_orphans('c_pc')) o
+  FULL JOIN (SELECT * FROM pc_planner WHERE call = 'all') p USING (n);
+SELECT count(*) AS orphans_in_c_pc_a FROM fk_orphans('c_pc') WHERE child_table = 'c_pc_a'::regclass;
+
+-- A role allowed to read the partitioned table (and the referenced keys), but
+-- not the leaf another role owns, checks it with either engine, as a query
+-- on the partitioned table lets it read every leaf.
+GRANT SELECT ON c_pc, pp, pq, p_big, p_txt, p_num, p_pair, pc_planner TO eng_reader;
+SET ROLE eng_reader;
+SELECT has_table_privilege('eng.c_pc_a', 'SELECT') AS reads_c_pc_a;
+SET fk_guard.orphan_engine = one_pass;
+SELECT count(*) AS rows, count(*) FILTER (WHERE (o.*)::text IS DISTINCT FROM (p.*)::text) AS differing
+  FROM (SELECT row_number() OVER () AS n, 'all' AS call, * FROM fk_orphans('eng.c_pc')) o
+  FULL JOIN (SELECT * FROM pc_planner WHERE call = 'all') p USING (n);
+SELECT count(*) AS rows, count(*) FILTER (WHERE (o.*)::text IS DISTINCT FROM (p.*)::text) AS differing
+  FROM (SELECT row_number() OVER () AS n, 'limit 40' AS call, * FROM fk_orphans('eng.c_pc', 40)) o
+  FULL JOIN (SELECT row_number() OVER (ORDER BY n) AS n, call, constraint_name, child_table, parent_table,
+                    fk_columns, parent_columns, key, child_ctid
+               FROM pc_planner WHERE call = 'limit 40') p USING (n);
+SET fk_guard.orphan_engine = planner;
+SELECT count(*) FROM fk_orphans('eng.c_pc');
+RESET ROLE;
+DROP TABLE pc_planner, pc_summary, pc_audit;
+DROP SCHEMA eng_m CASCADE;
+
 SET fk_guard.orphan_engine = auto;
 RESET search_path;
 DROP SCHEMA eng CASCADE;
 DROP ROLE eng_reader;
+DROP ROLE eng_mallory;
+DROP ROLE eng_owner;

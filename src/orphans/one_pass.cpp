@@ -33,6 +33,7 @@ extern "C" {
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/array.h"
+#include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/uuid.h"
 #include "utils/fmgroids.h"
@@ -57,7 +58,7 @@ enum class ColumnKind {
 };
 
 struct ColumnPlan {
-	AttrNumber fk_attno; /* in the scanned table */
+	AttrNumber fk_attno; /* in the referencing table (the partitioned one, when it is) */
 	AttrNumber pk_attno;
 	Oid left_type; /* the operator's input types (pk, fk) */
 	Oid right_type;
@@ -70,15 +71,20 @@ struct ColumnPlan {
 	Oid distinct_hash;
 };
 
+/* The tables a key reads on one side: the table itself, or the leaf
+ * partitions of a partitioned one (palloc'd). */
+struct Leaves {
+	Oid *relids;
+	int count;
+	double tuples; /* their reltuples, summed */
+};
+
 struct KeyPlan {
 	EngineChoice choice;
 	int ncolumns;
 	ColumnPlan columns[INDEX_MAX_KEYS];
-	/* The tables holding the referenced rows: the referenced table, or the
-	 * leaf partitions of a partitioned one (palloc'd). */
-	Oid *parent_leaves;
-	int nparent_leaves;
-	double parent_tuples; /* their reltuples, summed */
+	Leaves parent; /* the tables holding the referenced rows */
+	Leaves child;  /* ... and the referencing rows, in tableoid order */
 };
 
 bool
@@ -106,11 +112,16 @@ planner(const char *reason)
 	return EngineChoice{Engine::kPlanner, reason};
 }
 
-/* relkind and relrowsecurity of a relation, from the syscache.  The
- * referenced table may be partitioned (referenced_leaves() reads its leaves). */
+/* Which side of the foreign key a table is on, for the reasons given. */
+enum class Side { kReferencing, kReferenced };
+
+/* relkind and relrowsecurity of a relation, from the syscache.  Either table
+ * may be partitioned (table_leaves() reads its leaves); row-level security is
+ * what a query on it applies: its own, not its partitions'. */
 bool
-plain_table_without_rls(Oid relid, const char **reason, bool parent)
+plain_table_without_rls(Oid relid, const char **reason, Side side)
 {
+	bool referenced = side == Side::kReferenced;
 	HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tuple)) {
 		*reason = "a table was dropped";
@@ -118,12 +129,12 @@ plain_table_without_rls(Oid relid, const char **reason, bool parent)
 	}
 	Form_pg_class form = (Form_pg_class) GETSTRUCT(tuple);
 	bool ok = true;
-	if (form->relkind != RELKIND_RELATION && !(parent && form->relkind == RELKIND_PARTITIONED_TABLE)) {
-		*reason = parent ? "the referenced table is not a table" : "the referencing table is partitioned";
+	if (form->relkind != RELKIND_RELATION && form->relkind != RELKIND_PARTITIONED_TABLE) {
+		*reason = referenced ? "the referenced table is not a table" : "the referencing table is not a table";
 		ok = false;
 	} else if (form->relrowsecurity) {
-		*reason = parent ? "row-level security is enabled on the referenced table"
-		                 : "row-level security is enabled on the referencing table";
+		*reason = referenced ? "row-level security is enabled on the referenced table"
+		                     : "row-level security is enabled on the referencing table";
 		ok = false;
 	}
 	ReleaseSysCache(tuple);
@@ -131,17 +142,20 @@ plain_table_without_rls(Oid relid, const char **reason, bool parent)
 }
 
 /*
- * Fills plan->parent_leaves: relid itself, or, when it is partitioned, every
- * leaf partition under it, which a query on it reads (its partitions' row
- * security and privileges are not applied there, nor by the pass, which reads
- * them directly).  Each is locked AccessShareLock, as that query locks them.
- * False, with *reason, when the key is left to the planner's path: a
- * partition left detach-pending (whether a query on the partitioned table
- * reads it depends on the snapshot), or one that is not a plain table.
+ * Fills *out: relid itself, or, when it is partitioned, every leaf partition
+ * under it, which a query on it reads (its partitions' row security and
+ * privileges are not applied there, nor by the pass, which reads them
+ * directly), in OID order: the order of tableoid, by which the planner's path
+ * sorts the rows of a partitioned referencing table.  Each is locked
+ * AccessShareLock, as that query locks them.  False, with *reason, when the
+ * key is left to the planner's path: a partition left detach-pending (whether
+ * a query on the partitioned table reads it depends on the snapshot), or one
+ * that is not a plain table (a foreign table).
  */
 bool
-referenced_leaves(Oid relid, bool partitioned, KeyPlan *plan, const char **reason)
+table_leaves(Oid relid, bool partitioned, Side side, Leaves *out, const char **reason)
 {
+	bool referenced = side == Side::kReferenced;
 	int capacity = 8, n = 0;
 	Oid *leaves = static_cast<Oid *>(palloc(sizeof(Oid) * capacity));
 	Oid *pending = static_cast<Oid *>(palloc(sizeof(Oid) * capacity)); /* partitioned tables to expand */
@@ -162,7 +176,8 @@ referenced_leaves(Oid relid, bool partitioned, KeyPlan *plan, const char **reaso
 		while (ok && HeapTupleIsValid(tuple = systable_getnext(scan))) {
 			Form_pg_inherits form = (Form_pg_inherits) GETSTRUCT(tuple);
 			if (form->inhdetachpending) {
-				*reason = "a partition of the referenced table is detach-pending";
+				*reason = referenced ? "a partition of the referenced table is detach-pending"
+				                     : "a partition of the referencing table is detach-pending";
 				ok = false;
 				break;
 			}
@@ -183,7 +198,8 @@ referenced_leaves(Oid relid, bool partitioned, KeyPlan *plan, const char **reaso
 				leaves[n++] = child;
 			} else {
 				*reason = relkind == '\0' ? "a table was dropped"
-				                          : "a partition of the referenced table is not a plain table";
+				          : referenced    ? "a partition of the referenced table is not a plain table"
+				                          : "a partition of the referencing table is not a plain table";
 				ok = false;
 			}
 		}
@@ -206,9 +222,8 @@ referenced_leaves(Oid relid, bool partitioned, KeyPlan *plan, const char **reaso
 		pfree(leaves);
 		return false;
 	}
-	plan->parent_leaves = leaves;
-	plan->nparent_leaves = n;
-	plan->parent_tuples = tuples;
+	qsort(leaves, n, sizeof(Oid), oid_cmp);
+	*out = Leaves{leaves, n, tuples};
 	return true;
 }
 
@@ -296,9 +311,8 @@ plan_key(const DeclaredForeignKey &fk, Report report, KeyPlan *plan, double *est
 {
 	const ForeignKeySpec &spec = fk.spec;
 	plan->ncolumns = 0;
-	plan->parent_leaves = nullptr;
-	plan->nparent_leaves = 0;
-	plan->parent_tuples = 0;
+	plan->parent = Leaves{nullptr, 0, 0};
+	plan->child = Leaves{nullptr, 0, 0};
 	plan->choice = EngineChoice{Engine::kOnePass, "hashable equality"};
 	if (guc::orphan_engine == guc::kEnginePlanner) {
 		plan->choice = planner("fk_guard.orphan_engine is planner");
@@ -309,16 +323,13 @@ plan_key(const DeclaredForeignKey &fk, Report report, KeyPlan *plan, double *est
 		return;
 	}
 	const char *reason = nullptr;
-	if (spec.scan_partitioned) {
-		plan->choice = planner("the referencing table is partitioned");
-		return;
-	}
-	if (!plain_table_without_rls(spec.scan_relid, &reason, false) ||
-	    !plain_table_without_rls(spec.parent_relid, &reason, true)) {
+	if (!plain_table_without_rls(spec.scan_relid, &reason, Side::kReferencing) ||
+	    !plain_table_without_rls(spec.parent_relid, &reason, Side::kReferenced)) {
 		plan->choice = planner(reason);
 		return;
 	}
-	if (!referenced_leaves(spec.parent_relid, spec.parent_partitioned, plan, &reason)) {
+	if (!table_leaves(spec.scan_relid, spec.scan_partitioned, Side::kReferencing, &plan->child, &reason) ||
+	    !table_leaves(spec.parent_relid, spec.parent_partitioned, Side::kReferenced, &plan->parent, &reason)) {
 		plan->choice = planner(reason);
 		return;
 	}
@@ -422,7 +433,7 @@ plan_key(const DeclaredForeignKey &fk, Report report, KeyPlan *plan, double *est
 	plan->choice.reason = all_fast ? "int, text or uuid keys, compared as bytes"
 	                               : "hashable equality, hashed and compared through fmgr";
 	if (guc::orphan_engine == guc::kEngineAuto) {
-		double bytes = plan->parent_tuples * estimated_key_bytes(*plan);
+		double bytes = plan->parent.tuples * estimated_key_bytes(*plan);
 		if (*estimated + bytes > (double) get_hash_memory_limit())
 			plan->choice = planner(*estimated > 0
 			                           ? "the referenced keys, with those of the table's foreign keys before it, are "
@@ -520,8 +531,12 @@ struct KeyRun {
 	keyset::Arena missing_arena;
 	GenericColumn *generic; /* kGeneric: per column */
 	keyset::Vector ctids;   /* rows: the orphans' ctids */
+	int64 *leaf_ends;       /* rows: where each scanned leaf's ctids end (OnePassResult) */
 	bool active;            /* still judged by the scan */
 	OnePassResult *result;
+	/* The key columns' numbers in the table being scanned: the referencing
+	 * table's, or the leaf partition's, whose columns may be in another order. */
+	AttrNumber fk_attno[INDEX_MAX_KEYS];
 };
 
 /* A growable byte buffer for a key's encoding, in the pass's context. */
@@ -792,9 +807,9 @@ build_parent_set(KeyRun *run, Snapshot snapshot, MemoryContext row_context, Buff
 	const KeyPlan &plan = run->plan;
 	const ForeignKeySpec &spec = run->fk->spec;
 	double tuples = 0;
-	for (int l = 0; l < plan.nparent_leaves; l++) {
+	for (int l = 0; l < plan.parent.count; l++) {
 		/* the leaves' statistics, read under their lock (plan_key's sum may be older) */
-		HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(plan.parent_leaves[l]));
+		HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(plan.parent.relids[l]));
 		if (HeapTupleIsValid(tuple)) {
 			tuples += Max(((Form_pg_class) GETSTRUCT(tuple))->reltuples, 0);
 			ReleaseSysCache(tuple);
@@ -808,8 +823,8 @@ build_parent_set(KeyRun *run, Snapshot snapshot, MemoryContext row_context, Buff
 	} else
 		got.ok = keyset::table_init(&run->table, run->alloc, (uint64_t) tuples, run->guard);
 
-	for (int l = 0; got.ok && l < plan.nparent_leaves; l++) {
-		Oid leaf = plan.parent_leaves[l];
+	for (int l = 0; got.ok && l < plan.parent.count; l++) {
+		Oid leaf = plan.parent.relids[l];
 		/* The key columns by name: a partition's columns may be in another
 		 * order, or follow dropped ones. */
 		AttrNumber pk[INDEX_MAX_KEYS] = {};
@@ -853,8 +868,7 @@ encode_child_key(const KeyRun *run, TupleTableSlot *slot, Buffer *buffer)
 	const KeyPlan &plan = run->plan;
 	buffer->length = 0;
 	for (int c = 0; c < plan.ncolumns; c++)
-		encode_column(buffer, plan.columns[c].kind, slot->tts_values[plan.columns[c].fk_attno - 1],
-		              plan.columns[c].right_type);
+		encode_column(buffer, plan.columns[c].kind, slot->tts_values[run->fk_attno[c] - 1], plan.columns[c].right_type);
 	return keyset::hash_bytes(buffer->data, buffer->length, run->guard->seed);
 }
 
@@ -869,7 +883,7 @@ generic_child_hash(KeyRun *run, TupleTableSlot *slot, FmgrInfo GenericColumn::*f
 	for (int c = 0; c < plan.ncolumns; c++)
 		hash = keyset::combine(hash,
 		                       generic_hash(&(run->generic[c].*function), plan.columns[c].collation,
-		                                    slot->tts_values[plan.columns[c].fk_attno - 1]),
+		                                    slot->tts_values[run->fk_attno[c] - 1]),
 		                       run->guard->seed);
 	return hash;
 }
@@ -881,8 +895,8 @@ has_parent(KeyRun *run, TupleTableSlot *slot, Buffer *buffer)
 {
 	const KeyPlan &plan = run->plan;
 	if (run->kind == SetKind::kInts)
-		return keyset::intset_contains(&run->ints, int_value(slot->tts_values[plan.columns[0].fk_attno - 1],
-		                                                     plan.columns[0].right_type))
+		return keyset::intset_contains(&run->ints,
+		                               int_value(slot->tts_values[run->fk_attno[0] - 1], plan.columns[0].right_type))
 		           ? keyset::Find::kFound
 		           : keyset::Find::kAbsent;
 	if (run->kind == SetKind::kPacked) {
@@ -895,7 +909,7 @@ has_parent(KeyRun *run, TupleTableSlot *slot, Buffer *buffer)
 		const Datum *pk = static_cast<const Datum *>(stored);
 		for (int c = 0; c < plan.ncolumns; c++)
 			if (!DatumGetBool(FunctionCall2Coll(&run->generic[c].eq, plan.columns[c].collation, pk[c],
-			                                    slot->tts_values[plan.columns[c].fk_attno - 1])))
+			                                    slot->tts_values[run->fk_attno[c] - 1])))
 				return false;
 		return true;
 	};
@@ -922,7 +936,7 @@ add_missing(KeyRun *run, TupleTableSlot *slot, Buffer *buffer)
 		const Datum *fk = static_cast<const Datum *>(stored);
 		for (int c = 0; c < plan.ncolumns; c++)
 			if (!DatumGetBool(FunctionCall2Coll(&run->generic[c].distinct_eq, plan.columns[c].collation, fk[c],
-			                                    slot->tts_values[plan.columns[c].fk_attno - 1])))
+			                                    slot->tts_values[run->fk_attno[c] - 1])))
 				return false;
 		return true;
 	};
@@ -931,8 +945,8 @@ add_missing(KeyRun *run, TupleTableSlot *slot, Buffer *buffer)
 		if (stored == nullptr)
 			return nullptr;
 		for (int c = 0; c < plan.ncolumns; c++)
-			if (!store_datum(&run->missing_arena, slot->tts_values[plan.columns[c].fk_attno - 1],
-			                 run->generic[c].fk_len, run->generic[c].fk_byval, &stored[c]))
+			if (!store_datum(&run->missing_arena, slot->tts_values[run->fk_attno[c] - 1], run->generic[c].fk_len,
+			                 run->generic[c].fk_byval, &stored[c]))
 				return nullptr;
 		return stored;
 	};
@@ -957,6 +971,56 @@ add_ctid(KeyRun *run, ItemPointer tid)
 	return "the orphans found exceed work_mem * hash_mem_multiplier";
 }
 
+/*
+ * Judges one referencing row (in slot, its key columns deformed) for every
+ * active key of runs, as RI_FKey_check would; returns how many keys stopped
+ * (reached the limit, or gave up).
+ */
+int
+judge_row(KeyRun *runs, int n, TupleTableSlot *slot, Report report, int64 limit, Buffer *buffer)
+{
+	int stopped = 0;
+	for (int i = 0; i < n; i++) {
+		KeyRun *run = &runs[i];
+		if (!run->active)
+			continue;
+		const KeyPlan &plan = run->plan;
+		int nulls = 0;
+		for (int c = 0; c < plan.ncolumns; c++)
+			nulls += slot->tts_isnull[run->fk_attno[c] - 1] ? 1 : 0;
+		/* ri_NullCheck: MATCH SIMPLE checks rows without nulls; MATCH FULL
+		 * checks rows with a non-null, and a partial one never finds a
+		 * partner. */
+		if (nulls == plan.ncolumns || (nulls > 0 && !run->fk->spec.match_full))
+			continue;
+		if (nulls == 0) {
+			keyset::Find found = has_parent(run, slot, buffer);
+			if (found == keyset::Find::kFound)
+				continue;
+			if (found == keyset::Find::kTooLong) {
+				give_up(run, kTooLong);
+				stopped++;
+				continue;
+			}
+		}
+		run->result->orphan_rows++;
+		const char *failure = nullptr;
+		if (report == Report::kRows) {
+			failure = add_ctid(run, &slot->tts_tid);
+			if (failure == nullptr && limit >= 0 && run->result->nctids >= limit) {
+				run->active = false;
+				stopped++;
+			}
+		} else if (nulls == 0)
+			failure = add_missing(run, slot, buffer);
+		if (failure != nullptr) {
+			give_up(run, failure);
+			stopped++;
+		}
+	}
+	return stopped;
+}
+
 } // namespace
 
 EngineChoice
@@ -965,8 +1029,9 @@ choose_engine(const DeclaredForeignKey &fk, Report report, double *estimated)
 	KeyPlan *plan = static_cast<KeyPlan *>(palloc(sizeof(KeyPlan)));
 	plan_key(fk, report, plan, estimated);
 	EngineChoice choice = plan->choice;
-	if (plan->parent_leaves != nullptr)
-		pfree(plan->parent_leaves);
+	for (Oid *relids : {plan->parent.relids, plan->child.relids})
+		if (relids != nullptr)
+			pfree(relids);
 	pfree(plan);
 	return choice;
 }
@@ -1000,7 +1065,7 @@ run_one_pass(const DeclaredForeignKey *keys, const int *which, int n, Report rep
 		KeyRun *run = &runs[i];
 		run->fk = &keys[which[i]];
 		run->result = &results[i];
-		*run->result = OnePassResult{true, "judged in one pass", 0, 0, nullptr, 0};
+		*run->result = OnePassResult{true, "judged in one pass", 0, 0, nullptr, 0, nullptr, nullptr, 0};
 		plan_key(*run->fk, report, &run->plan, &estimated);
 		if (run->plan.choice.engine != Engine::kOnePass) {
 			give_up(run, run->plan.choice.reason);
@@ -1011,19 +1076,44 @@ run_one_pass(const DeclaredForeignKey *keys, const int *which, int n, Report rep
 	}
 
 	INSTR_TIME_SET_CURRENT(built);
-	AttrNumber last = 0;
+	/* The tables to scan: the referencing table, or its leaves (every key
+	 * given the pass found the same ones, under the same locks). */
+	const Leaves *leaves = nullptr;
 	int active = 0;
 	for (int i = 0; i < n; i++)
 		if (runs[i].active) {
 			active++;
-			for (int c = 0; c < runs[i].plan.ncolumns; c++)
-				last = Max(last, runs[i].plan.columns[c].fk_attno);
+			if (leaves == nullptr)
+				leaves = &runs[i].plan.child;
 			if (report == Report::kRows && limit == 0)
 				runs[i].active = false, active--;
 		}
+	for (int i = 0; leaves != nullptr && report == Report::kRows && i < n; i++) {
+		runs[i].leaf_ends = static_cast<int64 *>(palloc0(sizeof(int64) * (size_t) Max(leaves->count, 1)));
+		runs[i].result->leaves = leaves->relids;
+		runs[i].result->leaf_ends = runs[i].leaf_ends;
+		runs[i].result->nleaves = leaves->count;
+	}
 
-	if (active > 0) {
-		Relation rel = table_open(first.scan_relid, AccessShareLock);
+	for (int l = 0; active > 0 && l < leaves->count; l++) {
+		Oid leaf = leaves->relids[l];
+		/* The key columns by name in a leaf: its columns may be in another
+		 * order, or follow dropped ones. */
+		AttrNumber last = 0;
+		for (int i = 0; i < n; i++) {
+			KeyRun *run = &runs[i];
+			if (!run->active)
+				continue;
+			for (int c = 0; c < run->plan.ncolumns; c++) {
+				run->fk_attno[c] = leaf == first.scan_relid ? run->plan.columns[c].fk_attno
+				                                            : get_attnum(leaf, run->fk->spec.keys[c].fk_column);
+				if (run->fk_attno[c] <= 0)
+					elog(ERROR, "fk_guard: column \"%s\" of the referencing key not found in relation %u",
+					     run->fk->spec.keys[c].fk_column, leaf);
+				last = Max(last, run->fk_attno[c]);
+			}
+		}
+		Relation rel = table_open(leaf, AccessShareLock);
 		TupleTableSlot *slot = table_slot_create(rel, nullptr);
 		/* No synchronized scan: rows come in ctid order, the order of the planner's path. */
 		TableScanDesc scan = table_beginscan_strat(rel, snapshot, 0, nullptr, true, false);
@@ -1032,50 +1122,20 @@ run_one_pass(const DeclaredForeignKey *keys, const int *which, int n, Report rep
 			slot_getsomeattrs(slot, last);
 			MemoryContextReset(row_context);
 			MemoryContext outer = MemoryContextSwitchTo(row_context);
-			for (int i = 0; i < n; i++) {
-				KeyRun *run = &runs[i];
-				if (!run->active)
-					continue;
-				const KeyPlan &plan = run->plan;
-				int nulls = 0;
-				for (int c = 0; c < plan.ncolumns; c++)
-					nulls += slot->tts_isnull[plan.columns[c].fk_attno - 1] ? 1 : 0;
-				/* ri_NullCheck: MATCH SIMPLE checks rows without nulls; MATCH
-				 * FULL checks rows with a non-null, and a partial one never
-				 * finds a partner. */
-				if (nulls == plan.ncolumns || (nulls > 0 && !run->fk->spec.match_full))
-					continue;
-				if (nulls == 0) {
-					keyset::Find found = has_parent(run, slot, &buffer);
-					if (found == keyset::Find::kFound)
-						continue;
-					if (found == keyset::Find::kTooLong) {
-						give_up(run, kTooLong);
-						active--;
-						continue;
-					}
-				}
-				run->result->orphan_rows++;
-				const char *failure = nullptr;
-				if (report == Report::kRows) {
-					failure = add_ctid(run, &slot->tts_tid);
-					if (failure == nullptr && limit >= 0 && run->result->nctids >= limit) {
-						run->active = false;
-						active--;
-					}
-				} else if (nulls == 0)
-					failure = add_missing(run, slot, &buffer);
-				if (failure != nullptr) {
-					give_up(run, failure);
-					active--;
-				}
-			}
+			active -= judge_row(runs, n, slot, report, limit, &buffer);
 			MemoryContextSwitchTo(outer);
 		}
 		table_endscan(scan);
 		ExecDropSingleTupleTableSlot(slot);
 		table_close(rel, NoLock);
+		for (int i = 0; report == Report::kRows && i < n; i++)
+			if (runs[i].result->done)
+				runs[i].leaf_ends[l] = runs[i].result->nctids;
 	}
+	/* leaves not scanned (every key stopped): no orphans there */
+	for (int i = 0; leaves != nullptr && report == Report::kRows && i < n; i++)
+		for (int l = 1; runs[i].result->done && l < leaves->count; l++)
+			runs[i].leaf_ends[l] = Max(runs[i].leaf_ends[l], runs[i].leaf_ends[l - 1]);
 	for (int i = 0; i < n; i++)
 		if (runs[i].result->done && report != Report::kRows)
 			runs[i].result->missing_keys = (int64) runs[i].missing.count;

@@ -14,9 +14,10 @@
  * deterministic collation and uuid, and composites of them, compare as bytes
  * without fmgr calls; any other hashable equality goes through fmgr.
  *
- * A partitioned referenced table is read leaf by leaf, each leaf's key
- * columns found by name; a partitioned referencing table is left to the
- * planner's path.
+ * A partitioned table, on either side, is read leaf by leaf, each leaf's key
+ * columns found by name; the leaves of a partitioned referencing table are
+ * scanned once for all its keys, in OID order (the planner's path orders its
+ * rows by tableoid, then ctid).
  *
  * A key the engine does not take falls back to the planner's path
  * (orphan_query.cpp), which is always correct: see choose_engine().
@@ -59,13 +60,20 @@ struct OnePassResult {
 	const char *reason;
 	int64 orphan_rows; /* summaries */
 	int64 missing_keys;
-	ItemPointerData *ctids; /* rows: the orphans' ctids, ascending, at most limit */
+	ItemPointerData *ctids; /* rows: the orphans' ctids, in scan order, at most limit */
 	int64 nctids;
+	/* rows: the tables scanned, in tableoid order (the referencing table, or
+	 * its leaf partitions); ctids[leaf_ends[l - 1] .. leaf_ends[l]) are
+	 * leaves[l]'s, ascending (leaf_ends[-1] taken as 0). */
+	const Oid *leaves;
+	const int64 *leaf_ends;
+	int nleaves;
 };
 
 /*
- * Judges keys[which[0..n)], foreign keys sharing one referencing table (not
- * partitioned) that choose_engine() gave the one pass, in one scan of it, as
+ * Judges keys[which[0..n)], foreign keys sharing one referencing table that
+ * choose_engine() gave the one pass, in one scan of it (of each of its
+ * leaves, when it is partitioned), as
  * that table's owner in a security-restricted operation.  results[i] is
  * which[i]'s; its memory (and the key sets) live in context.  limit < 0: no
  * limit (rows only).  Errors propagate: the caller isolates the pass.

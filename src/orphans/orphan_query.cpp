@@ -224,11 +224,23 @@ orphan_rows_query(const ForeignKeySpec &fk, int64_t limit, bool located)
 }
 
 std::string
-orphan_rows_by_ctid_query(const ForeignKeySpec &fk)
+orphan_rows_by_ctid_query(const ForeignKeySpec &fk, const QualifiedName &table)
 {
 	std::string sql = orphan_columns(fk);
-	sql += " FROM ONLY " + qualified(fk.scan_relation) + " fk WHERE fk.ctid OPERATOR(pg_catalog.=) ANY ($1)";
+	sql += " FROM ONLY " + qualified(table) + " fk WHERE fk.ctid OPERATOR(pg_catalog.=) ANY ($1)";
 	sql += " ORDER BY fk.tableoid, fk.ctid";
+	return sql;
+}
+
+std::string
+orphan_rows_by_ctid_through_parent_query(const ForeignKeySpec &fk, const unsigned *leaves, int nleaves)
+{
+	std::string sql = orphan_columns(fk);
+	sql += " FROM " + qualified(fk.scan_relation) + " fk WHERE fk.ctid OPERATOR(pg_catalog.=) ANY ($1) AND CASE";
+	for (int i = 0; i < nleaves; i++)
+		sql += " WHEN fk.tableoid OPERATOR(pg_catalog.=) " + std::to_string(leaves[i]) +
+		       "::pg_catalog.oid THEN fk.ctid OPERATOR(pg_catalog.=) ANY ($" + std::to_string(i + 2) + ")";
+	sql += " ELSE false END ORDER BY fk.tableoid, fk.ctid";
 	return sql;
 }
 

@@ -86,10 +86,18 @@ std::string key_object(const ForeignKeySpec &fk);
  * that is not a Citus table. */
 std::string orphan_rows_query(const ForeignKeySpec &fk, int64_t limit, bool located = false);
 
-/* The same columns for the rows of fk.scan_relation (not partitioned) whose
- * ctid is in the tid[] parameter $1, in the same order: the one-pass
- * engine's orphans, shown exactly as the planner's path shows them. */
-std::string orphan_rows_by_ctid_query(const ForeignKeySpec &fk);
+/* The same columns for the rows of table whose ctid is in the tid[]
+ * parameter $1, in the same order: the one-pass engine's orphans, shown
+ * exactly as the planner's path shows them.  table is fk.scan_relation, or
+ * one of its leaf partitions that the query may read directly (ONLY). */
+std::string orphan_rows_by_ctid_query(const ForeignKeySpec &fk, const QualifiedName &table);
+
+/* The same, for rows of the leaf partitions leaves[0..nleaves) of
+ * fk.scan_relation (partitioned), read through it: the privileges and
+ * row-level security of a query on it apply, as on the planner's path, not
+ * the partitions' own.  $1 (tid[]) holds every ctid wanted, $2, $3... each
+ * leaf's in turn. */
+std::string orphan_rows_by_ctid_through_parent_query(const ForeignKeySpec &fk, const unsigned *leaves, int nleaves);
 
 /* SELECT returning fk_orphan_summary's single row for one foreign key;
  * with_oid adds the declared constraint's OID as a last column. */

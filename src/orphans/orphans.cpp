@@ -32,14 +32,19 @@ extern "C" {
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "nodes/params.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/acl.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"
 #include "utils/resowner.h"
+#include "utils/rls.h"
+#include "utils/syscache.h"
 }
 
 namespace fkg {
@@ -57,17 +62,18 @@ build_query(Report report, const ForeignKeySpec &spec, int64 limit)
 /*
  * The query names its tables, but privileges were checked by OID: refuse a
  * plan that reads anything but the two tables checked (a view or another
- * table put in place of one under its old name, or its schema renamed).
+ * table put in place of one under its old name, or its schema renamed), or
+ * leaf, a partition of the referencing table the query reads directly.
  */
 void
-require_checked_relations(SPIPlanPtr plan, const ForeignKeySpec &spec)
+require_checked_relations(SPIPlanPtr plan, const ForeignKeySpec &spec, Oid leaf)
 {
 	ListCell *lc;
 	foreach (lc, SPI_plan_get_plan_sources(plan)) {
 		ListCell *rc;
 		foreach (rc, ((CachedPlanSource *) lfirst(lc))->relationOids) {
 			Oid relid = lfirst_oid(rc);
-			if (relid != spec.scan_relid && relid != spec.parent_relid)
+			if (relid != spec.scan_relid && relid != spec.parent_relid && relid != leaf)
 				ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				                errmsg("the tables of foreign key \"%s\" changed while it was being checked",
 				                       spec.constraint_name),
@@ -86,18 +92,30 @@ forbid_hashing()
 		(void) set_config_option(setting, "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 }
 
+/* The parameters of a query over the one-pass engine's orphans
+ * (orphan_rows_by_ctid_query and its variant): tid[] values. */
+struct CtidParams {
+	int count;
+	ArrayType **arrays; /* $1 .. $count */
+	Oid direct_leaf;    /* the partition the query names, if any (require_checked_relations) */
+};
+
 /* Plans one of a foreign key's queries and refuses it if it would read any
- * relation but the key's two tables (require_checked_relations).  A query
- * with a parameter takes the one-pass engine's ctids as $1 (tid[]). */
+ * relation but the key's two tables, or the partition read directly
+ * (require_checked_relations). */
 SPIPlanPtr
-prepare_checked(const char *sql, const ForeignKeySpec &spec, int cursor_options, int nargs = 0)
+prepare_checked(const char *sql, const ForeignKeySpec &spec, int cursor_options, const CtidParams *params = nullptr)
 {
-	Oid argtypes[1] = {TIDARRAYOID};
+	int nargs = params == nullptr ? 0 : params->count;
+	Oid *argtypes = static_cast<Oid *>(palloc(sizeof(Oid) * (nargs + 1)));
+	for (int i = 0; i < nargs; i++)
+		argtypes[i] = TIDARRAYOID;
 	SPIPlanPtr plan = SPI_prepare_cursor(sql, nargs, argtypes, cursor_options);
 	if (plan == nullptr)
 		elog(ERROR, "fk_guard: could not prepare the check of \"%s\": %s", spec.constraint_name,
 		     SPI_result_code_string(SPI_result));
-	require_checked_relations(plan, spec);
+	require_checked_relations(plan, spec, params != nullptr ? params->direct_leaf : InvalidOid);
+	pfree(argtypes);
 	return plan;
 }
 
@@ -130,10 +148,11 @@ require_comparable(const ForeignKeySpec &spec)
 }
 
 /* Runs one orphan query as the referencing table's owner, appending its rows
- * to out.  ctids, when not null, is the query's $1 (orphan_rows_by_ctid_query). */
+ * to out.  ctid_params, when not null, are the parameters of
+ * orphan_rows_by_ctid_query or its variant. */
 void
 run_as_checker(const char *sql, const DeclaredForeignKey &fk, Tuplestorestate *out, TupleDesc desc,
-               ArrayType *ctids = nullptr)
+               const CtidParams *ctid_params = nullptr)
 {
 	DestReceiver *dest = compat::tuplestore_receiver(out, CurrentMemoryContext, desc);
 	SavedIdentity saved = become_owner(fk.checker);
@@ -142,15 +161,17 @@ run_as_checker(const char *sql, const DeclaredForeignKey &fk, Tuplestorestate *o
 	if (ri_cannot_compare(fk.spec))
 		require_comparable(fk.spec);
 
-	SPIPlanPtr plan = prepare_checked(sql, fk.spec, CURSOR_OPT_PARALLEL_OK, ctids != nullptr ? 1 : 0);
+	SPIPlanPtr plan = prepare_checked(sql, fk.spec, CURSOR_OPT_PARALLEL_OK, ctid_params);
 	SPIExecuteOptions options = {};
 	ParamListInfo params = nullptr;
-	if (ctids != nullptr) {
-		params = makeParamList(1);
-		params->params[0].value = PointerGetDatum(ctids);
-		params->params[0].isnull = false;
-		params->params[0].pflags = PARAM_FLAG_CONST;
-		params->params[0].ptype = TIDARRAYOID;
+	if (ctid_params != nullptr) {
+		params = makeParamList(ctid_params->count);
+		for (int i = 0; i < ctid_params->count; i++) {
+			params->params[i].value = PointerGetDatum(ctid_params->arrays[i]);
+			params->params[i].isnull = false;
+			params->params[i].pflags = PARAM_FLAG_CONST;
+			params->params[i].ptype = TIDARRAYOID;
+		}
 	}
 	options.params = params;
 	options.read_only = true;
@@ -243,16 +264,18 @@ in_subtransaction(Body &&body)
 }
 
 /*
- * Runs one foreign key's query in a subtransaction, so that a check
- * PostgreSQL itself cannot complete costs only that key its report.  Rows go
- * to a scratch tuplestore first, so a failed key leaves none behind.
+ * Runs one foreign key's queries (write(tuplestore) runs them) in a
+ * subtransaction, so that a check PostgreSQL itself cannot complete costs
+ * only that key its report.  Rows go to a scratch tuplestore first, so a
+ * failed key leaves none behind.  write is a lambda capturing references
+ * (pg_boundary.h, rule 5).
  */
+template <typename Write>
 void
-check_isolated(const DeclaredForeignKey &fk, Report report, const char *sql, Tuplestorestate *out, TupleDesc desc,
-               ArrayType *ctids = nullptr)
+check_isolated(const DeclaredForeignKey &fk, Report report, Tuplestorestate *out, TupleDesc desc, Write &&write)
 {
 	Tuplestorestate *scratch = tuplestore_begin_heap(false, false, work_mem);
-	ErrorData *edata = in_subtransaction([&]() { run_as_checker(sql, fk, scratch, desc, ctids); });
+	ErrorData *edata = in_subtransaction([&]() { write(scratch); });
 	if (edata != nullptr) {
 		ereport(WARNING, (errcode(edata->sqlerrcode),
 		                  errmsg("fk_guard could not check foreign key \"%s\" on %s: %s", fk.spec.constraint_name,
@@ -339,7 +362,7 @@ run_pass_isolated(const DeclaredForeignKey *keys, const int *which, int n, Repor
 		return;
 	char *reason = psprintf("the one pass raised an error: %s", edata->message);
 	for (int i = 0; i < n; i++)
-		results[i] = OnePassResult{false, reason, 0, 0, nullptr, 0};
+		results[i] = OnePassResult{false, reason, 0, 0, nullptr, 0, nullptr, nullptr, 0};
 	FreeErrorData(edata);
 }
 
@@ -348,6 +371,102 @@ log_choice(const ForeignKeySpec &spec, bool one_pass, const char *reason)
 {
 	ereport(DEBUG1, (errmsg_internal("fk_guard: foreign key \"%s\" on %s: %s (%s)", spec.constraint_name,
 	                                 relation_name(spec.scan_relation), one_pass ? "one_pass" : "planner", reason)));
+}
+
+/*
+ * Whether the referencing table's owner may read leaf, a partition of the
+ * referencing table, by name (ONLY leaf, a TID scan of that table alone) with
+ * the same result as through the partitioned table: it may read leaf and use
+ * its schema, and no row-level security applies to it there (none enabled,
+ * or the owner bypasses it: a superuser, BYPASSRLS, leaf's owner without
+ * FORCE), so that no policy of leaf is planned or run.  Fills *name.
+ */
+bool
+reads_leaf_directly(Oid leaf, Oid checker, QualifiedName *name)
+{
+	if (pg_class_aclcheck(leaf, checker, ACL_SELECT) != ACLCHECK_OK ||
+	    check_enable_rls(leaf, checker, true) == RLS_ENABLED)
+		return false;
+	HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(leaf));
+	if (!HeapTupleIsValid(tuple))
+		return false;
+	Form_pg_class form = (Form_pg_class) GETSTRUCT(tuple);
+	bool direct = compat::may_use_namespace(form->relnamespace, checker);
+	if (direct)
+		*name = QualifiedName{get_namespace_name(form->relnamespace), pstrdup(NameStr(form->relname))};
+	ReleaseSysCache(tuple);
+	return direct && name->schema != nullptr;
+}
+
+/* A tid[] of n ctids as they are (6 bytes each, short alignment: no
+ * padding), without a Datum per element: the pass collects no more than one
+ * array holds (run_one_pass's cap). */
+ArrayType *
+tid_array(const ItemPointerData *tids, int64 n)
+{
+	Size bytes = ARR_OVERHEAD_NONULLS(1) + sizeof(ItemPointerData) * (Size) n;
+	ArrayType *ctids = static_cast<ArrayType *>(palloc0(bytes));
+	SET_VARSIZE(ctids, bytes);
+	ctids->ndim = 1;
+	ctids->dataoffset = 0;
+	ctids->elemtype = TIDOID;
+	ARR_DIMS(ctids)[0] = (int) n;
+	ARR_LBOUND(ctids)[0] = 1;
+	memcpy(ARR_DATA_PTR(ctids), tids, sizeof(ItemPointerData) * (Size) n);
+	return ctids;
+}
+
+/*
+ * Appends the rows of the one pass's orphans (result's ctids, leaf by leaf),
+ * as the planner's path shows them and in its order, to out.  Each leaf is
+ * read by name when that gives the same result (reads_leaf_directly: a TID
+ * scan of its own ctids); otherwise all of them are read in one query through
+ * the partitioned table, as the planner's path reads them, each scanned
+ * once (one query per leaf would scan every leaf for each).
+ */
+void
+show_orphans(const DeclaredForeignKey &fk, const OnePassResult &result, Tuplestorestate *out, TupleDesc desc)
+{
+	const ForeignKeySpec &spec = fk.spec;
+	QualifiedName *names = static_cast<QualifiedName *>(palloc0(sizeof(QualifiedName) * (result.nleaves + 1)));
+	unsigned *leaves = static_cast<unsigned *>(palloc(sizeof(unsigned) * (result.nleaves + 1)));
+	ArrayType **arrays = static_cast<ArrayType **>(palloc(sizeof(ArrayType *) * (result.nleaves + 2)));
+	int nleaves = 0;
+	bool direct = true;
+	for (int l = 0; l < result.nleaves; l++) {
+		int64 from = l > 0 ? result.leaf_ends[l - 1] : 0;
+		if (result.leaf_ends[l] == from)
+			continue;
+		Oid leaf = result.leaves[l];
+		if (leaf == spec.scan_relid)
+			names[nleaves] = spec.scan_relation;
+		else if (!reads_leaf_directly(leaf, fk.checker, &names[nleaves]))
+			direct = false;
+		leaves[nleaves] = leaf;
+		arrays[nleaves + 1] = tid_array(result.ctids + from, result.leaf_ends[l] - from);
+		nleaves++;
+	}
+	if (direct)
+		for (int l = 0; l < nleaves; l++) {
+			char *sql = to_palloc(orphan_rows_by_ctid_query(spec, names[l]));
+			CtidParams params{1, &arrays[l + 1], leaves[l]};
+			run_as_checker(sql, fk, out, desc, &params);
+			pfree(sql);
+		}
+	else {
+		/* $1: every ctid (for TID scans), $2..: each leaf's own */
+		arrays[0] = tid_array(result.ctids, result.nctids);
+		char *sql = to_palloc(orphan_rows_by_ctid_through_parent_query(spec, leaves, nleaves));
+		CtidParams params{nleaves + 1, arrays, InvalidOid};
+		run_as_checker(sql, fk, out, desc, &params);
+		pfree(sql);
+		pfree(arrays[0]);
+	}
+	for (int l = 0; l < nleaves; l++)
+		pfree(arrays[l + 1]);
+	pfree(arrays);
+	pfree(leaves);
+	pfree(names);
 }
 
 /* The one pass's findings for one key, reported as the planner's path would. */
@@ -370,25 +489,11 @@ report_one_pass(const DeclaredForeignKey &fk, Report report, bool strict, const 
 	}
 	if (result.nctids == 0)
 		return;
-	/* A tid[] of the ctids as they are (6 bytes each, short alignment: no
-	 * padding), without a Datum per element: the pass collects no more than
-	 * one array holds (run_one_pass's cap). */
-	Size bytes = ARR_OVERHEAD_NONULLS(1) + sizeof(ItemPointerData) * (Size) result.nctids;
-	ArrayType *ctids = static_cast<ArrayType *>(palloc0(bytes));
-	SET_VARSIZE(ctids, bytes);
-	ctids->ndim = 1;
-	ctids->dataoffset = 0;
-	ctids->elemtype = TIDOID;
-	ARR_DIMS(ctids)[0] = (int) result.nctids;
-	ARR_LBOUND(ctids)[0] = 1;
-	memcpy(ARR_DATA_PTR(ctids), result.ctids, sizeof(ItemPointerData) * (Size) result.nctids);
-	char *sql = to_palloc(orphan_rows_by_ctid_query(spec));
+	auto write = [&](Tuplestorestate *into) { show_orphans(fk, result, into, desc); };
 	if (strict)
-		run_as_checker(sql, fk, out, desc, ctids);
+		write(out);
 	else
-		check_isolated(fk, report, sql, out, desc, ctids);
-	pfree(sql);
-	pfree(ctids);
+		check_isolated(fk, report, out, desc, write);
 }
 
 /* The planner's path for one key, as before the one pass existed. */
@@ -400,7 +505,7 @@ check_with_planner(const DeclaredForeignKey &fk, Report report, int64 limit, boo
 	if (strict)
 		run_as_checker(sql, fk, out, desc);
 	else
-		check_isolated(fk, report, sql, out, desc);
+		check_isolated(fk, report, out, desc, [&](Tuplestorestate *into) { run_as_checker(sql, fk, into, desc); });
 	pfree(sql);
 }
 

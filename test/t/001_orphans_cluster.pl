@@ -82,6 +82,45 @@ is(leftover_locks(), '0', 'no lock left after timeouts');
 $locker->query_safe('COMMIT');
 $checker->query_safe('RESET lock_timeout');
 is(chomped($checker->query_safe(q{SELECT count(*) FROM fk_orphans('orders')})), '3', 'session works after interruptions');
+
+# The same on the one-pass path over a partitioned table: a leaf locked by
+# another session makes the pass wait while it gathers the leaves; cancel and
+# statement_timeout end the call and leave no lock behind.
+$primary->safe_psql('postgres', q{
+	CREATE TABLE lines (order_id int REFERENCES orders, n int) PARTITION BY RANGE (n);
+	CREATE TABLE lines_1 PARTITION OF lines FOR VALUES FROM (0) TO (10);
+	CREATE TABLE lines_2 PARTITION OF lines FOR VALUES FROM (10) TO (20);
+	SET session_replication_role = replica;
+	INSERT INTO lines VALUES (1, 1), (99999, 5), (2, 15), (99998, 15);
+});
+is( chomped($checker->query_safe(q{SELECT engine FROM fk_orphan_plan('lines')})),
+	'one_pass', 'the partitioned table takes the one pass');
+$locker->query_safe('BEGIN; LOCK TABLE lines_2 IN ACCESS EXCLUSIVE MODE;');
+$checker->query_safe('SET fk_guard.orphan_engine = one_pass');
+sub leftover_leaf_locks
+{
+	return chomped($checker->query_safe(q{
+		SELECT count(*) FROM pg_locks
+		 WHERE pid = pg_backend_pid() AND locktype = 'relation'
+		   AND relation IN ('lines'::regclass, 'lines_1'::regclass, 'lines_2'::regclass)}));
+}
+$checker->{stdin} .= "SELECT count(*) FROM fk_orphans('lines');\n";
+$checker->{run}->pump_nb();
+wait_until_blocked();
+$primary->safe_psql('postgres', "SELECT pg_cancel_backend($checker_pid)");
+$checker->query('SELECT 1');
+like($checker->{stderr}, qr/canceling statement due to user request/, 'cancel interrupts the one pass');
+$checker->{stderr} = '';
+is(leftover_leaf_locks(), '0', 'no lock left after cancel');
+($out, $failed) = $checker->query(q{SET statement_timeout = '50ms'; SELECT * FROM fk_orphan_summary('lines')});
+like($checker->{stderr}, qr/canceling statement due to statement timeout/, 'statement_timeout is honoured');
+$checker->{stderr} = '';
+is(leftover_leaf_locks(), '0', 'no lock left after the timeout');
+$locker->query_safe('COMMIT');
+$checker->query_safe('RESET statement_timeout');
+is( chomped($checker->query_safe(
+			q{SELECT string_agg(format('%s %s', child_table, key->>'order_id'), ',') FROM fk_orphans('lines')})),
+	'lines_1 99999,lines_2 99998', 'and then the one pass finds the orphans of every leaf');
 $checker->quit;
 $locker->quit;
 

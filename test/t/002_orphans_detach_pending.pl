@@ -23,6 +23,9 @@ $node->safe_psql('postgres', q{
 	INSERT INTO entries VALUES (1, 1), (701, 1), (2, 2), (702, 2), (703, 2);
 });
 
+is($node->safe_psql('postgres', q{SELECT engine FROM fk_orphan_plan('entries')}),
+	'one_pass', 'a partitioned referencing table takes the one pass');
+
 # A snapshot older than the DETACH makes it wait; its timeout leaves the
 # partition detach-pending.
 my $holder = $node->background_psql('postgres');
@@ -41,11 +44,12 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM entries'), '2', 'a query o
 like($err, qr/violates foreign key constraint "entries_account_id_fkey"/,
 	'PostgreSQL still checks entries_2 against the declared foreign key');
 
-# fk_orphans(arguments) as one line.
+# fk_orphans(arguments) as one line, under fk_guard.orphan_engine = engine (default auto).
 sub orphans
 {
-	my ($arguments) = @_;
-	return $node->safe_psql('postgres', q{
+	my ($arguments, $engine) = @_;
+	$engine //= 'auto';
+	return $node->safe_psql('postgres', qq{SET fk_guard.orphan_engine = $engine;} . q{
 		SELECT string_agg(format('%s %s %s', constraint_name, child_table, key->>'account_id'), ', '
 		                  ORDER BY child_table::text, key->>'account_id')
 		  FROM fk_orphans(} . $arguments . ')');
@@ -54,9 +58,20 @@ my $expected = 'entries_account_id_fkey entries_1 701, entries_account_id_fkey e
   . 'entries_account_id_fkey entries_2 703';
 for my $target ('', q{'entries'}, q{NULL, 100})
 {
-	is(orphans($target), $expected,
-		"fk_orphans($target) reports the detach-pending partition's orphans");
+	for my $engine ('auto', 'one_pass', 'planner')
+	{
+		is(orphans($target, $engine), $expected,
+			"fk_orphans($target) reports the detach-pending partition's orphans ($engine)");
+	}
 }
+# Whether a query on entries reads entries_2 depends on the snapshot: the one
+# pass leaves entries to the planner's path, and checks entries_2 on its own.
+is( $node->safe_psql('postgres', q{
+		SELECT string_agg(format('%s %s %s', child_table, engine, reason), ', ' ORDER BY child_table::text)
+		  FROM fk_orphan_plan('entries')}),
+	'entries planner a partition of the referencing table is detach-pending, '
+	  . 'entries_2 one_pass int, text or uuid keys, compared as bytes',
+	'a detach-pending partition of the referencing table: the planner\'s path for the rest');
 is(orphans(q{'entries_2'}),
 	'entries_account_id_fkey entries_2 702, entries_account_id_fkey entries_2 703',
 	'fk_orphans on the detach-pending partition itself');

@@ -1,7 +1,9 @@
 # Property test of fk_orphans() and fk_orphan_summary() (issue 9): random
 # schemas and data (FkgFuzz.pm), each row judged by PostgreSQL's own RI check,
 # and both functions compared with that verdict under every join method, for
-# the table, one of its partitions and the whole database.
+# the table, one of its partitions and the whole database.  The one-pass
+# engine must also list its rows in the order the planner's path lists them
+# (partition OID, then ctid).
 #
 #   FKG_FUZZ_SEED   seed (default fixed, so CI runs the same cases; "random"
 #                   draws one from the clock and prints it)
@@ -147,6 +149,7 @@ sub report
 		elsif ($kind eq 'listed')
 		{
 			$r{listed}{$variant}{$id}++;
+			push @{ $r{order}{$variant} }, $id if $id ne '';
 			push @{ $r{wrong_key}{$variant} }, $id if $info ne 'key ok';
 		}
 		elsif ($kind eq 'summary')
@@ -214,6 +217,11 @@ sub compare
 		$add->('row of another partition listed', $v, grep { !$in{$_} } keys %$listed) if grep { !$in{$_} } keys %$listed;
 		$add->('wrong key', $v, @{ $r->{wrong_key}{$v} }) if $r->{wrong_key}{$v};
 		$add->('listed row not in the table', $v) if $r->{bogus}{$v};
+		# the one pass lists the rows in the planner's order (tableoid, ctid)
+		my ($reference) = grep { /^$target:(hash|nestloop)$/ && !$r->{raised}{$_} } @$variants;
+		$add->("rows in another order than under $reference", $v)
+		  if $plan eq 'onepass' && $reference
+		  && join(',', @{ $r->{order}{$v} || [] }) ne join(',', @{ $r->{order}{$reference} || [] });
 	}
 	# one mismatch per kind and row, naming the variants it appeared under
 	my %merged;

@@ -165,7 +165,7 @@ END $$;
 --   verdict  <leaf> <top partition>  id  ok | orphan | error ...    (PostgreSQL)
 --   missing_keys                          <n> | unknown: ...       (PostgreSQL)
 --   target   <partition the part: variants check>
---   listed   <variant>  id  key ok | wrong key ...                 (fk_orphans)
+--   listed   <variant>  id  key ok | wrong key ...                 (fk_orphans, in its order)
 --   bogus / sentinel <variant>                                      (fk_orphans)
 --   summary  <variant>  <constraint> <orphan_rows> <missing_keys>   (fk_orphan_summary)
 --   raised   <variant>  <sqlstate>: <message>
@@ -211,7 +211,8 @@ BEGIN
                  $3, r.id,
                  CASE WHEN o.key = (SELECT jsonb_object_agg(k, to_jsonb(r) -> k) FROM unnest($2) k) THEN 'key ok'
                       ELSE 'wrong key ' || o.key::text END
-            FROM fk_orphans($1) o LEFT JOIN %s r ON r.tableoid = o.child_table AND r.ctid = o.child_ctid$q$, child)
+            FROM fk_orphans($1) WITH ORDINALITY o LEFT JOIN %s r ON r.tableoid = o.child_table AND r.ctid = o.child_ctid
+           ORDER BY o.ordinality$q$, child)
           USING target, fkcols, v;
       END IF;
     EXCEPTION WHEN OTHERS THEN

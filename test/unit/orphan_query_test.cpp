@@ -98,6 +98,29 @@ TEST(OrphanRowsQuery, ScansPartitionedTablesWithTheirPartitions)
 	EXPECT_FALSE(contains(sql, "ONLY")) << sql;
 }
 
+TEST(OrphanRowsByCtidQuery, ReadsTheGivenTableOnlyOrAPartitionThroughItsParent)
+{
+	ForeignKeySpec fk = simple_key();
+	fk.scan_partitioned = true;
+	std::string sql = fkg::orphan_rows_by_ctid_query(fk, {"sales", "orders_2024"});
+	EXPECT_TRUE(contains(sql, " FROM ONLY \"sales\".\"orders_2024\" fk WHERE fk.ctid OPERATOR(pg_catalog.=) ANY ($1)"))
+		<< sql;
+	EXPECT_FALSE(contains(sql, "$2")) << sql;
+	/* leaves named by OID, each with its own ctids, read through the
+	 * partitioned table, whose privileges and row security apply, as on the
+	 * planner's path */
+	const unsigned leaves[] = {16500, 16420};
+	sql = fkg::orphan_rows_by_ctid_through_parent_query(fk, leaves, 2);
+	EXPECT_TRUE(contains(sql, " FROM \"public\".\"orders\" fk WHERE fk.ctid OPERATOR(pg_catalog.=) ANY ($1) AND CASE "
+	                          "WHEN fk.tableoid OPERATOR(pg_catalog.=) 16500::pg_catalog.oid THEN "
+	                          "fk.ctid OPERATOR(pg_catalog.=) ANY ($2) "
+	                          "WHEN fk.tableoid OPERATOR(pg_catalog.=) 16420::pg_catalog.oid THEN "
+	                          "fk.ctid OPERATOR(pg_catalog.=) ANY ($3) ELSE false END"))
+		<< sql;
+	EXPECT_FALSE(contains(sql, "ONLY")) << sql;
+	EXPECT_TRUE(contains(sql, " ORDER BY fk.tableoid, fk.ctid")) << sql;
+}
+
 TEST(RiCannotCompare, AskedOnlyForRowsRiWouldCheck)
 {
 	ForeignKeySpec fk = two_column_key(true);
