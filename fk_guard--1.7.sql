@@ -306,7 +306,11 @@ SELECT CASE
            finding || jsonb_build_object('fix', NULL, 'citus',
              'Citus cannot change the type of a distribution column: undistribute the table (undistribute_table()), change the type, and distribute it again.')
          WHEN finding ->> 'code' = 'orphans_found' THEN
-           finding || jsonb_build_object('fix', replace(finding ->> 'fix', '.fk_orphans(', '.fk_orphans_located('))
+           finding || jsonb_build_object(
+             'fix', format('SELECT * FROM %s.fk_orphans_located(%L::regclass);',
+                           quote_ident('@extschema@'), c.conrelid::regclass::text),
+             'execute', NULL, 'citus',
+             'fk_repair does not repair Citus tables (its batches locate rows by ctid, which Citus does not route): fix the rows fk_orphans_located() lists by their key.')
          ELSE finding
        END
   FROM pg_constraint c

@@ -3,7 +3,7 @@
 # supported PostgreSQL major and exits non-zero if anything failed.
 #
 #   PostgreSQL 15    Debian 12's packages (/usr/lib/postgresql/15), with Citus 13.2.2 built from
-#                    ../shared/vendor for test/t/050_citus.pl (fkg_vendor_citus, cached the same way)
+#                    ../shared/vendor for test/t/070_citus.pl (fkg_vendor_citus, cached the same way)
 #   PostgreSQL 16.2  built from ../shared/vendor/postgresql-16.2.tar.xz
 #   PostgreSQL 18.3  built from ../shared/vendor/postgresql-18.3.tar.xz
 #

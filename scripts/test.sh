@@ -23,7 +23,7 @@ source "$repo/scripts/lib.sh"
 fkg_install_packages
 fkg_build_install "$repo"
 
-# Citus for the cluster test test/t/050_citus.pl: built once
+# Citus for the cluster test test/t/070_citus.pl: built once
 # from ../shared/vendor into FKG_CACHE_DIR (fkg_vendor_citus) and copied into
 # the server under test; without the vendored sources the test skips.
 # Only the PostgreSQL 15 leg builds it (the matrix's 16 and 18 legs would each

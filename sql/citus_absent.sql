@@ -1,7 +1,7 @@
 -- What fk_guard adds for Citus, on a server without Citus: nothing loads or
 -- changes.  fk_orphans_located(): fk_orphans()' rows and the Citus shard each is in.
 -- Without Citus (this suite's servers) every shard_id is NULL and the rows are
--- fk_orphans()' own, whichever engine fk_orphans() uses; test/t/050_citus.pl
+-- fk_orphans()' own, whichever engine fk_orphans() uses; test/t/070_citus.pl
 -- covers distributed tables.
 SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') AS citus_installed;
 CREATE TABLE loc_parent (id int PRIMARY KEY);

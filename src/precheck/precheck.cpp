@@ -183,6 +183,12 @@ target_foreign_keys(Oid target, int *count, StringInfo not_enforced)
 	for (int i = 0; i < n; i++) {
 		if (keys[i].spec.scan_relid != target) /* a detach-pending partition's second entry */
 			continue;
+		/* A Citus table's rows are in shards, which these queries would not read. */
+		if (keys[i].spec.citus_child || keys[i].spec.citus_parent)
+			ereport(ERROR,
+			        (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			         errmsg("fk_precheck does not check foreign keys of Citus tables"),
+			         errdetail("Foreign key \"%s\" is on or references a Citus table.", keys[i].spec.constraint_name)));
 		if (!fkg::compat::constraint_enforced(keys[i].spec.constraint_oid)) {
 			if (not_enforced != nullptr)
 				appendStringInfo(not_enforced, "%s%s", not_enforced->len > 0 ? ", " : "",

@@ -161,6 +161,12 @@ void
 require_repairable(const fkg::DeclaredForeignKey &fk, fkg::RepairAction action)
 {
 	const fkg::ForeignKeySpec &spec = fk.spec;
+	/* Batches locate rows by ctid, which Citus does not route to a shard. */
+	if (spec.citus_child || spec.citus_parent)
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+		                errmsg("fk_repair does not repair foreign keys of Citus tables"),
+		                errdetail("Foreign key \"%s\" is on or references a Citus table.", spec.constraint_name),
+		                errhint("fk_orphans_located() lists the orphans with their shards.")));
 	if (const char *code = constraint_fact(kForeignCodeQuery, spec.constraint_oid))
 		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 		                errmsg("fk_repair will not run another role's functions with the rights of role \"%s\"",

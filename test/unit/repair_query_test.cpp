@@ -2,7 +2,7 @@
  * repair_query_test.cpp
  *    Unit tests for the SQL text of fk_repair (src/repair/repair_query.cpp).
  *    Whether PostgreSQL agrees with what the statements do is tested by sql/repair.sql
- *    and test/t/050_repair.pl.
+ *    and test/t/060_repair.pl.
  */
 #include "repair/repair_query.h"
 

@@ -364,10 +364,22 @@ like($finding{'visits_country_fkey:type_mismatch'}, qr{^NULL / Citus cannot chan
 	'type_mismatch on a distribution column: no ALTER COLUMN TYPE, a note');
 like($finding{'orders_customer_id_fkey:not_deferrable_bulk_load'}, qr{^NULL / Citus does not support ALTER TABLE \.\.\. ALTER CONSTRAINT},
 	'not_deferrable_bulk_load: no ALTER CONSTRAINT, a note');
-like($finding{'orders_customer_id_fkey:orphans_found'}, qr{^SELECT \* FROM public\.fk_orphans_located\('public\.orders'::regclass\); / -$},
+like($finding{'orders_customer_id_fkey:orphans_found'}, qr{^SELECT \* FROM public\.fk_orphans_located\('public\.orders'::regclass\); / fk_repair does not repair Citus tables},
 	'orphans_found: the orphans with their shards');
 ($ret, $stdout, $stderr) = $coordinator->psql('postgres', q{ALTER TABLE orders ALTER CONSTRAINT orders_customer_id_fkey DEFERRABLE});
 like($stderr, qr/alter table command is currently unsupported/, 'Citus indeed refuses the ALTER CONSTRAINT fix');
+
+# fk_repair and fk_precheck read rows by ctid or with ONLY, which Citus does
+# not route to shards: they refuse Citus tables rather than answer wrongly.
+($ret, $stdout, $stderr) = $coordinator->psql('postgres',
+	q{\set VERBOSITY verbose
+	  SELECT * FROM fk_repair_plan('orders_customer_id_fkey', 'orders', 'delete')});
+like($stderr, qr/0A000: fk_repair does not repair foreign keys of Citus tables/, 'fk_repair refuses a Citus table');
+$coordinator->safe_psql('postgres', 'CREATE TABLE staging_orders (LIKE orders)');
+($ret, $stdout, $stderr) = $coordinator->psql('postgres',
+	q{\set VERBOSITY verbose
+	  SELECT * FROM fk_precheck('staging_orders', 'orders')});
+like($stderr, qr/0A000: fk_precheck does not check foreign keys of Citus tables/, 'fk_precheck refuses a Citus table');
 
 $_->stop for (@workers, $coordinator);
 done_testing();
