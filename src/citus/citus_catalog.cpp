@@ -15,6 +15,7 @@ extern "C" {
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_namespace.h"
 #include "commands/extension.h"
@@ -62,6 +63,18 @@ catalog_has_row(const char *catalog, AttrNumber attno, RegProcedure procedure, D
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return found;
+}
+
+/* The owner of relid, or InvalidOid when it is gone. */
+Oid
+relation_owner(Oid relid)
+{
+	HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		return InvalidOid;
+	Oid owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
 }
 
 } // namespace
@@ -134,10 +147,16 @@ shard_of_relation(Oid relid, Shard *shard)
 	if (!catalog_has_row("pg_dist_shard", kShardId, F_INT8EQ, Int64GetDatum(shard_id), &logical) ||
 	    !OidIsValid(logical) || logical == relid)
 		return false;
-	/* Citus names a shard after its table, in the table's schema. */
+	/* Citus names a shard after its table, in the table's schema, and gives
+	 * it the table's owner.  The owner is what a name cannot forge: a role
+	 * that may create tables in that schema could otherwise name its own
+	 * table after a shard another node holds, hiding its foreign keys from
+	 * the all-tables checks and recording its violations under the
+	 * table's constraint. */
 	char *table = get_rel_name(logical);
 	if (table == nullptr || get_rel_namespace(logical) != get_rel_namespace(relid) ||
-	    strlen(table) != (size_t) (underscore - name) || strncmp(table, name, underscore - name) != 0)
+	    strlen(table) != (size_t) (underscore - name) || strncmp(table, name, underscore - name) != 0 ||
+	    relation_owner(logical) != relation_owner(relid))
 		return false;
 	shard->shard_id = shard_id;
 	shard->logical_relid = logical;

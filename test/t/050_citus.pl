@@ -312,6 +312,41 @@ is( $coordinator->safe_psql('postgres', q{SELECT key::text || ':' || shard_id FR
 	extra_params => [ '-U', 'mallory' ]);
 like($stderr, qr/permission denied for table bob_notes/, 'mallory may not check a table he cannot read');
 
+# A table named after a shard that another node holds is not that shard: on
+# worker1, mallory (CREATE on public there) names her table after a shard of
+# orders on worker2 and its foreign key after the shard's.  Her violation is
+# recorded under her own constraint, not counted under orders_customer_id_fkey,
+# and her table's foreign key stays in the all-tables checks.
+my $w1port = $workers[0]->port;
+my $elsewhere = $coordinator->safe_psql('postgres', qq{
+	SELECT min(shardid) FROM citus_shards WHERE table_name = 'orders'::regclass AND nodeport <> $w1port});
+$workers[0]->safe_psql('postgres', 'SET citus.enable_ddl_propagation = off; GRANT CREATE ON SCHEMA public TO mallory');
+$workers[0]->safe_psql('postgres', qq{
+	SET citus.enable_ddl_propagation = off;
+	CREATE TABLE mallory_parent (id int PRIMARY KEY);
+	CREATE TABLE orders_$elsewhere (id int, customer_id int);
+	INSERT INTO orders_$elsewhere VALUES (1, 666);
+	ALTER TABLE orders_$elsewhere ADD CONSTRAINT orders_customer_id_fkey_$elsewhere
+	  FOREIGN KEY (customer_id) REFERENCES mallory_parent NOT VALID;
+}, extra_params => [ '-U', 'mallory' ]);
+my $counted_before = $workers[0]->safe_psql('postgres',
+	q{SELECT COALESCE(sum(violations), 0) FROM fk_violation_stats WHERE constraint_name = 'orders_customer_id_fkey'});
+($ret, $stdout, $stderr) = $workers[0]->psql('postgres', "INSERT INTO orders_$elsewhere VALUES (2, 777)",
+	extra_params => [ '-U', 'mallory' ]);
+like($stderr, qr/violates foreign key constraint "orders_customer_id_fkey_$elsewhere"/, 'mallory raises a violation on her look-alike');
+is( $workers[0]->safe_psql('postgres',
+		q{SELECT COALESCE(sum(violations), 0) FROM fk_violation_stats WHERE constraint_name = 'orders_customer_id_fkey'}),
+	$counted_before, 'it is not counted under the declared foreign key of orders');
+is( $workers[0]->safe_psql('postgres',
+		qq{SELECT constraint_name || ' ' || child_table FROM fk_violation_stats WHERE child_table = 'public.orders_$elsewhere'}),
+	"orders_customer_id_fkey_$elsewhere public.orders_$elsewhere", 'but under her own constraint and table');
+is( $workers[0]->safe_psql('postgres', qq{
+		SET citus.override_table_visibility = off;
+		SELECT fk_guard_covers_table('orders_$elsewhere'::regclass) || ' ' || count(*)
+		  FROM fk_orphans() WHERE child_table = 'orders_$elsewhere'::regclass}),
+	'true 1', 'and her table\'s foreign key stays in the all-tables checks');
+$workers[0]->safe_psql('postgres', "SET citus.enable_ddl_propagation = off; DROP TABLE orders_$elsewhere, mallory_parent");
+
 # Audits: fk_audit's fix for an unindexed key is a CREATE INDEX that Citus
 # propagates to the shards; pg_cron audits the distributed tables.
 my $fix = $coordinator->safe_psql('postgres', q{
