@@ -347,6 +347,21 @@ is( $workers[0]->safe_psql('postgres', qq{
 	'true 1', 'and her table\'s foreign key stays in the all-tables checks');
 $workers[0]->safe_psql('postgres', "SET citus.enable_ddl_propagation = off; DROP TABLE orders_$elsewhere, mallory_parent");
 
+# A partition's name is data: one any role may choose, with more digits than a
+# bigint holds, leaves the cluster views readable (shard_id NULL).
+$coordinator->safe_psql('postgres', q{
+	CREATE TABLE big_parent (id int PRIMARY KEY);
+	CREATE TABLE big (id int, pid int REFERENCES big_parent) PARTITION BY RANGE (id);
+	CREATE TABLE "big_99999999999999999999" PARTITION OF big FOR VALUES FROM (0) TO (10);
+});
+($ret, $stdout, $stderr) = $coordinator->psql('postgres', 'INSERT INTO big VALUES (1, 5)');
+like($stderr, qr/violates foreign key constraint "big_pid_fkey"/, 'a violation in a partition named with 20 digits');
+is( $coordinator->safe_psql('postgres', q{
+		SELECT count(*) || ' ' || count(shard_id) FROM fk_cluster_violations()
+		 WHERE child_partition = 'public.big_99999999999999999999'}),
+	'1 0', 'fk_cluster_violations() still answers, with no shard for it');
+$coordinator->safe_psql('postgres', 'DROP TABLE big, big_parent');
+
 # Audits: fk_audit's fix for an unindexed key is a CREATE INDEX that Citus
 # propagates to the shards; pg_cron audits the distributed tables.
 my $fix = $coordinator->safe_psql('postgres', q{
