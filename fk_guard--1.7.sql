@@ -306,7 +306,8 @@ SELECT CASE
            finding || jsonb_build_object('fix', NULL, 'citus',
              'Citus cannot change the type of a distribution column: undistribute the table (undistribute_table()), change the type, and distribute it again.')
          WHEN finding ->> 'code' = 'orphans_found' THEN
-           finding || jsonb_build_object('fix', replace(finding ->> 'fix', '.fk_orphans(', '.fk_orphans_located('))
+           -- (the first call only: the table's name, quoted further on, may hold the same text)
+           finding || jsonb_build_object('fix', regexp_replace(finding ->> 'fix', '\.fk_orphans\(', '.fk_orphans_located('))
          ELSE finding
        END
   FROM pg_constraint c

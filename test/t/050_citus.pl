@@ -416,6 +416,12 @@ like($finding{'orders_customer_id_fkey:not_deferrable_bulk_load'}, qr{^NULL / Ci
 	'not_deferrable_bulk_load: no ALTER CONSTRAINT, a note');
 like($finding{'orders_customer_id_fkey:orphans_found'}, qr{^SELECT \* FROM public\.fk_orphans_located\('public\.orders'::regclass\); / -$},
 	'orphans_found: the orphans with their shards');
+is( $coordinator->safe_psql('postgres', q{
+		SELECT fk_guard_citus_finding(jsonb_build_object('code', 'orphans_found',
+		           'fix', format('SELECT * FROM public.fk_orphans(%L::regclass);', 'public."x.fk_orphans(y"')), c.oid) ->> 'fix'
+		  FROM pg_constraint c WHERE c.conname = 'orders_customer_id_fkey' AND c.conrelid = 'orders'::regclass}),
+	q{SELECT * FROM public.fk_orphans_located('public."x.fk_orphans(y"'::regclass);},
+	'orphans_found: a table whose name holds ".fk_orphans(" keeps its name in the fix');
 ($ret, $stdout, $stderr) = $coordinator->psql('postgres', q{ALTER TABLE orders ALTER CONSTRAINT orders_customer_id_fkey DEFERRABLE});
 like($stderr, qr/alter table command is currently unsupported/, 'Citus indeed refuses the ALTER CONSTRAINT fix');
 
