@@ -347,6 +347,23 @@ is( $workers[0]->safe_psql('postgres', qq{
 	'true 1', 'and her table\'s foreign key stays in the all-tables checks');
 $workers[0]->safe_psql('postgres', "SET citus.enable_ddl_propagation = off; DROP TABLE orders_$elsewhere, mallory_parent");
 
+# Long names: Citus clips a shard's table and constraint names and adds a hash
+# of the whole name; a violation in such a shard is still counted under the
+# declared foreign key and table.
+my $long_table = 'o_' . ('x' x 58);
+my $long_fkey = 'fk_' . ('y' x 58);
+$coordinator->safe_psql('postgres', qq{
+	CREATE TABLE $long_table (code text, CONSTRAINT $long_fkey FOREIGN KEY (code) REFERENCES countries);
+	SELECT create_distributed_table('$long_table', 'code');
+});
+($ret, $stdout, $stderr) = $coordinator->psql('postgres', "INSERT INTO $long_table VALUES ('ZZ')");
+like($stderr, qr/violates foreign key constraint "fk_y+_[0-9a-f]{8}_[0-9]+"/, 'a violation in a shard with a clipped name');
+is( $coordinator->safe_psql('postgres', qq{
+		SELECT sum(violations) FROM fk_cluster_violation_stats()
+		 WHERE constraint_name = '$long_fkey' AND child_table = 'public.$long_table'}),
+	'1', 'is counted under the declared foreign key and table');
+$coordinator->safe_psql('postgres', "DROP TABLE $long_table");
+
 # A partition's name is data: one any role may choose, with more digits than a
 # bigint holds, leaves the cluster views readable (shard_id NULL).
 $coordinator->safe_psql('postgres', q{
