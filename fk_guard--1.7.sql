@@ -937,12 +937,14 @@ BEGIN
            JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace
           WHERE e.extname OPERATOR(pg_catalog.=) 'fk_guard'),
         -- shard_id: the Citus shard child_partition is, when it is one of child_table's
-        -- (or of one of its partitions') shards.
+        -- (or of one of its partitions') shards.  The digits are compared as text: a
+        -- partition any role may name p_99999999999999999999 is no bigint.  The nodes
+        -- run this under the caller's search_path: every operator is qualified.
         CASE WHEN citus THEN
             '(SELECT s.shardid FROM pg_catalog.pg_dist_shard s
-               WHERE s.shardid OPERATOR(pg_catalog.=) pg_catalog.substring(v.child_partition, ''_([0-9]+)"?$'')::pg_catalog.int8
+               WHERE s.shardid::pg_catalog.text OPERATOR(pg_catalog.=) pg_catalog.substring(v.child_partition, ''_([0-9]+)"?$'')
                  AND (s.logicalrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(v.child_table)
-                      OR s.logicalrelid IN (SELECT t.relid FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass(v.child_table)) t)))'
+                      OR s.logicalrelid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT t.relid FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass(v.child_table)) t))))'
         ELSE 'NULL::pg_catalog.int8' END);
     IF NOT citus THEN
         EXECUTE command INTO local_result;

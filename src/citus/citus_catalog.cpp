@@ -15,8 +15,11 @@ extern "C" {
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_namespace.h"
+#include "common/hashfn.h"
+#include "mb/pg_wchar.h"
 #include "commands/extension.h"
 #include "nodes/primnodes.h"
 #include "nodes/readfuncs.h"
@@ -62,6 +65,39 @@ catalog_has_row(const char *catalog, AttrNumber attno, RegProcedure procedure, D
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return found;
+}
+
+/*
+ * The name Citus gives the copy of object name in shard shard_id (its
+ * AppendShardIdToName): name_<shard id>, or, when that would not fit in a
+ * name, name clipped, an underscore, the hash of the whole name in 8 hex
+ * digits and _<shard id>.
+ */
+void
+shard_object_name(const char *name, int64 shard_id, char out[NAMEDATALEN])
+{
+	char suffix[32];
+	snprintf(suffix, sizeof(suffix), "_" INT64_FORMAT, shard_id);
+	int length = (int) strlen(name), suffix_length = (int) strlen(suffix);
+	if (length < NAMEDATALEN - suffix_length) {
+		snprintf(out, NAMEDATALEN, "%s%s", name, suffix);
+		return;
+	}
+	uint32 hash = DatumGetUInt32(hash_any(reinterpret_cast<const unsigned char *>(name), length));
+	int clip = pg_mbcliplen(name, length, NAMEDATALEN - suffix_length - 10);
+	snprintf(out, NAMEDATALEN, "%.*s_%.8x%s", clip, name, hash, suffix);
+}
+
+/* The owner of relid, or InvalidOid when it is gone. */
+Oid
+relation_owner(Oid relid)
+{
+	HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		return InvalidOid;
+	Oid owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
 }
 
 } // namespace
@@ -134,10 +170,19 @@ shard_of_relation(Oid relid, Shard *shard)
 	if (!catalog_has_row("pg_dist_shard", kShardId, F_INT8EQ, Int64GetDatum(shard_id), &logical) ||
 	    !OidIsValid(logical) || logical == relid)
 		return false;
-	/* Citus names a shard after its table, in the table's schema. */
+	/* Citus names a shard after its table, in the table's schema, and gives
+	 * it the table's owner.  The owner is what a name cannot forge: a role
+	 * that may create tables in that schema could otherwise name its own
+	 * table after a shard another node holds, hiding its foreign keys from
+	 * the all-tables checks and recording its violations under the
+	 * table's constraint. */
 	char *table = get_rel_name(logical);
 	if (table == nullptr || get_rel_namespace(logical) != get_rel_namespace(relid) ||
-	    strlen(table) != (size_t) (underscore - name) || strncmp(table, name, underscore - name) != 0)
+	    relation_owner(logical) != relation_owner(relid))
+		return false;
+	char expected[NAMEDATALEN];
+	shard_object_name(table, shard_id, expected);
+	if (strcmp(expected, name) != 0)
 		return false;
 	shard->shard_id = shard_id;
 	shard->logical_relid = logical;
@@ -157,13 +202,25 @@ declared_constraint_of_shard(Oid conoid)
 	Shard shard;
 	if (!OidIsValid(relid) || !shard_of_relation(relid, &shard))
 		return InvalidOid;
-	char suffix[32];
-	snprintf(suffix, sizeof(suffix), "_" INT64_FORMAT, shard.shard_id);
-	size_t length = strlen(NameStr(name)), suffix_length = strlen(suffix);
-	if (length <= suffix_length || strcmp(NameStr(name) + length - suffix_length, suffix) != 0)
-		return InvalidOid;
-	NameStr(name)[length - suffix_length] = '\0';
-	return get_relation_constraint_oid(shard.logical_relid, NameStr(name), true);
+	/* The table's constraint whose shard copy has this name (a long name's
+	 * copy ends in a hash, so names are compared the way Citus makes them). */
+	Oid declared = InvalidOid;
+	Relation rel = table_open(ConstraintRelationId, AccessShareLock);
+	ScanKeyData key;
+	ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber, F_OIDEQ,
+	            ObjectIdGetDatum(shard.logical_relid));
+	SysScanDesc scan = systable_beginscan(rel, ConstraintRelidTypidNameIndexId, true, nullptr, 1, &key);
+	HeapTuple candidate;
+	while (!OidIsValid(declared) && HeapTupleIsValid(candidate = systable_getnext(scan))) {
+		Form_pg_constraint c = (Form_pg_constraint) GETSTRUCT(candidate);
+		char expected[NAMEDATALEN];
+		shard_object_name(NameStr(c->conname), shard.shard_id, expected);
+		if (strcmp(expected, NameStr(name)) == 0)
+			declared = c->oid;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return declared;
 }
 
 } // namespace fkg::citus

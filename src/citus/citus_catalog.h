@@ -42,7 +42,8 @@ struct Shard {
 
 /* Whether relid is a shard of a Citus table on this node (a relation named
  * <table>_<shard id> in the table's schema, the shard id one of the table's
- * in pg_dist_shard, as Citus names shards); fills *shard when it is. */
+ * in pg_dist_shard, owned by the table's owner, as Citus makes shards); fills
+ * *shard when it is. */
 bool shard_of_relation(Oid relid, Shard *shard);
 
 /* The constraint of a Citus table that conoid, a constraint of one of its

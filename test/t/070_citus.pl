@@ -312,6 +312,73 @@ is( $coordinator->safe_psql('postgres', q{SELECT key::text || ':' || shard_id FR
 	extra_params => [ '-U', 'mallory' ]);
 like($stderr, qr/permission denied for table bob_notes/, 'mallory may not check a table he cannot read');
 
+# A table named after a shard that another node holds is not that shard: on
+# worker1, mallory (CREATE on public there) names her table after a shard of
+# orders on worker2 and its foreign key after the shard's.  Her violation is
+# recorded under her own constraint, not counted under orders_customer_id_fkey,
+# and her table's foreign key stays in the all-tables checks.
+my $w1port = $workers[0]->port;
+my $elsewhere = $coordinator->safe_psql('postgres', qq{
+	SELECT min(shardid) FROM citus_shards WHERE table_name = 'orders'::regclass AND nodeport <> $w1port});
+$workers[0]->safe_psql('postgres', 'SET citus.enable_ddl_propagation = off; GRANT CREATE ON SCHEMA public TO mallory');
+$workers[0]->safe_psql('postgres', qq{
+	SET citus.enable_ddl_propagation = off;
+	CREATE TABLE mallory_parent (id int PRIMARY KEY);
+	CREATE TABLE orders_$elsewhere (id int, customer_id int);
+	INSERT INTO orders_$elsewhere VALUES (1, 666);
+	ALTER TABLE orders_$elsewhere ADD CONSTRAINT orders_customer_id_fkey_$elsewhere
+	  FOREIGN KEY (customer_id) REFERENCES mallory_parent NOT VALID;
+}, extra_params => [ '-U', 'mallory' ]);
+my $counted_before = $workers[0]->safe_psql('postgres',
+	q{SELECT COALESCE(sum(violations), 0) FROM fk_violation_stats WHERE constraint_name = 'orders_customer_id_fkey'});
+($ret, $stdout, $stderr) = $workers[0]->psql('postgres', "INSERT INTO orders_$elsewhere VALUES (2, 777)",
+	extra_params => [ '-U', 'mallory' ]);
+like($stderr, qr/violates foreign key constraint "orders_customer_id_fkey_$elsewhere"/, 'mallory raises a violation on her look-alike');
+is( $workers[0]->safe_psql('postgres',
+		q{SELECT COALESCE(sum(violations), 0) FROM fk_violation_stats WHERE constraint_name = 'orders_customer_id_fkey'}),
+	$counted_before, 'it is not counted under the declared foreign key of orders');
+is( $workers[0]->safe_psql('postgres',
+		qq{SELECT constraint_name || ' ' || child_table FROM fk_violation_stats WHERE child_table = 'public.orders_$elsewhere'}),
+	"orders_customer_id_fkey_$elsewhere public.orders_$elsewhere", 'but under her own constraint and table');
+is( $workers[0]->safe_psql('postgres', qq{
+		SET citus.override_table_visibility = off;
+		SELECT fk_guard_covers_table('orders_$elsewhere'::regclass) || ' ' || count(*)
+		  FROM fk_orphans() WHERE child_table = 'orders_$elsewhere'::regclass}),
+	'true 1', 'and her table\'s foreign key stays in the all-tables checks');
+$workers[0]->safe_psql('postgres', "SET citus.enable_ddl_propagation = off; DROP TABLE orders_$elsewhere, mallory_parent");
+
+# Long names: Citus clips a shard's table and constraint names and adds a hash
+# of the whole name; a violation in such a shard is still counted under the
+# declared foreign key and table.
+my $long_table = 'o_' . ('x' x 58);
+my $long_fkey = 'fk_' . ('y' x 58);
+$coordinator->safe_psql('postgres', qq{
+	CREATE TABLE $long_table (code text, CONSTRAINT $long_fkey FOREIGN KEY (code) REFERENCES countries);
+	SELECT create_distributed_table('$long_table', 'code');
+});
+($ret, $stdout, $stderr) = $coordinator->psql('postgres', "INSERT INTO $long_table VALUES ('ZZ')");
+like($stderr, qr/violates foreign key constraint "fk_y+_[0-9a-f]{8}_[0-9]+"/, 'a violation in a shard with a clipped name');
+is( $coordinator->safe_psql('postgres', qq{
+		SELECT sum(violations) FROM fk_cluster_violation_stats()
+		 WHERE constraint_name = '$long_fkey' AND child_table = 'public.$long_table'}),
+	'1', 'is counted under the declared foreign key and table');
+$coordinator->safe_psql('postgres', "DROP TABLE $long_table");
+
+# A partition's name is data: one any role may choose, with more digits than a
+# bigint holds, leaves the cluster views readable (shard_id NULL).
+$coordinator->safe_psql('postgres', q{
+	CREATE TABLE big_parent (id int PRIMARY KEY);
+	CREATE TABLE big (id int, pid int REFERENCES big_parent) PARTITION BY RANGE (id);
+	CREATE TABLE "big_99999999999999999999" PARTITION OF big FOR VALUES FROM (0) TO (10);
+});
+($ret, $stdout, $stderr) = $coordinator->psql('postgres', 'INSERT INTO big VALUES (1, 5)');
+like($stderr, qr/violates foreign key constraint "big_pid_fkey"/, 'a violation in a partition named with 20 digits');
+is( $coordinator->safe_psql('postgres', q{
+		SELECT count(*) || ' ' || count(shard_id) FROM fk_cluster_violations()
+		 WHERE child_partition = 'public.big_99999999999999999999'}),
+	'1 0', 'fk_cluster_violations() still answers, with no shard for it');
+$coordinator->safe_psql('postgres', 'DROP TABLE big, big_parent');
+
 # Audits: fk_audit's fix for an unindexed key is a CREATE INDEX that Citus
 # propagates to the shards; pg_cron audits the distributed tables.
 my $fix = $coordinator->safe_psql('postgres', q{
@@ -366,6 +433,12 @@ like($finding{'orders_customer_id_fkey:not_deferrable_bulk_load'}, qr{^NULL / Ci
 	'not_deferrable_bulk_load: no ALTER CONSTRAINT, a note');
 like($finding{'orders_customer_id_fkey:orphans_found'}, qr{^SELECT \* FROM public\.fk_orphans_located\('public\.orders'::regclass\); / fk_repair does not repair Citus tables},
 	'orphans_found: the orphans with their shards');
+is( $coordinator->safe_psql('postgres', q{
+		SELECT fk_guard_citus_finding(jsonb_build_object('code', 'orphans_found',
+		           'fix', format('SELECT * FROM public.fk_orphans(%L::regclass);', 'public."x.fk_orphans(y"')), c.oid) ->> 'fix'
+		  FROM pg_constraint c WHERE c.conname = 'orders_customer_id_fkey' AND c.conrelid = 'orders'::regclass}),
+	q{SELECT * FROM public.fk_orphans_located('public.orders'::regclass);},
+	'orphans_found: the fix is written from the constraint\'s own table, not from the text of the finding it replaces');
 ($ret, $stdout, $stderr) = $coordinator->psql('postgres', q{ALTER TABLE orders ALTER CONSTRAINT orders_customer_id_fkey DEFERRABLE});
 like($stderr, qr/alter table command is currently unsupported/, 'Citus indeed refuses the ALTER CONSTRAINT fix');
 
