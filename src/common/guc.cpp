@@ -19,6 +19,7 @@ namespace {
 /* Each setting's default, written once: the C variable starts with it and
  * PostgreSQL is told it as the boot value. */
 constexpr bool kDefaultLogViolations = true;
+constexpr bool kDefaultLogBypass = true;
 constexpr int kDefaultLogFormat = kLogText;
 constexpr int kDefaultMaxQueryLength = 1024;
 constexpr bool kDefaultClientHint = false;
@@ -29,6 +30,7 @@ constexpr int kDefaultOrphanEngine = kEngineAuto;
 } // namespace
 
 bool log_violations = kDefaultLogViolations;
+bool log_bypass = kDefaultLogBypass;
 int log_format = kDefaultLogFormat;
 int max_query_length = kDefaultMaxQueryLength;
 bool client_hint = kDefaultClientHint;
@@ -92,6 +94,10 @@ define_capture()
 {
 	DefineCustomBoolVariable("fk_guard.log_violations", "Logs every foreign-key violation with its context.", nullptr,
 	                         &log_violations, kDefaultLogViolations, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomBoolVariable("fk_guard.log_bypass",
+	                         "Logs every statement that writes rows a foreign key's RI triggers do not check, and "
+	                         "every ALTER TABLE that stops RI triggers from firing.",
+	                         nullptr, &log_bypass, kDefaultLogBypass, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 	DefineCustomEnumVariable("fk_guard.log_format", "Format of fk_guard's log lines: text or json.",
 	                         "json writes one JSON object per line, with stable keys.", &log_format, kDefaultLogFormat,
 	                         kLogFormats, PGC_SUSET, 0, nullptr, nullptr, nullptr);
