@@ -76,7 +76,8 @@ constexpr unsigned kAnyWrite = kInsert | kUpdate | kDelete;
 /* Distinct (foreign key, role) counts a transaction keeps until it commits;
  * more are counted in the overflow counter. */
 constexpr int kMaxPendingWrites = 64;
-/* Distinct foreign keys one statement tells apart; more are told one by one. */
+/* Distinct (constraint, relation) pairs one statement tells apart; the
+ * rows of a statement with more are counted in the overflow counter too. */
 constexpr int kMaxStatementKeys = 32;
 
 BypassWrite pending[kMaxPendingWrites];
@@ -93,6 +94,7 @@ struct StatementKey {
 
 struct StatementBypasses {
 	int n;
+	bool overflowed; /* more keys than kMaxStatementKeys */
 	StatementKey keys[kMaxStatementKeys];
 };
 
@@ -137,6 +139,8 @@ note_key(StatementBypasses *s, Oid constraint, Oid relid, bool parent_side, uint
 		}
 	if (s->n < kMaxStatementKeys)
 		s->keys[s->n++] = {constraint, relid, parent_side, reasons};
+	else
+		s->overflowed = true;
 }
 
 /* Notes the foreign keys whose RI triggers on rel did not fire for writes of these kinds. */
@@ -182,6 +186,15 @@ key_names(Oid declared, KeyNames *names)
 	return true;
 }
 
+void
+add_overflow(int64 rows, uint32 reasons)
+{
+	pending_overflow.dbid = MyDatabaseId;
+	pending_overflow.rows += rows;
+	pending_overflow.reasons |= reasons;
+	pending_overflow.ts = 1; /* something to add, even with no rows */
+}
+
 /* Adds rows to the transaction's count for (declared, role). */
 void
 add_pending(Oid declared, Oid role, int64 rows, uint32 reasons, const KeyNames &names)
@@ -192,13 +205,11 @@ add_pending(Oid declared, Oid role, int64 rows, uint32 reasons, const KeyNames &
 			pending[i].reasons |= reasons;
 			return;
 		}
-	BypassWrite *w = npending < kMaxPendingWrites ? &pending[npending++] : &pending_overflow;
-	if (w == &pending_overflow) {
-		w->rows += rows;
-		w->reasons |= reasons;
-		w->dbid = MyDatabaseId;
+	if (npending == kMaxPendingWrites) {
+		add_overflow(rows, reasons);
 		return;
 	}
+	BypassWrite *w = &pending[npending++];
 	memset(w, 0, sizeof(*w));
 	w->dbid = MyDatabaseId;
 	w->declared_oid = declared;
@@ -248,6 +259,12 @@ record_statement(const StatementBypasses &s, int64 rows, const char *operation)
 {
 	Oid done[kMaxStatementKeys];
 	int ndone = 0;
+	if (s.overflowed) {
+		uint32 reasons = 0;
+		for (int i = 0; i < s.n; i++)
+			reasons |= s.keys[i].reasons;
+		add_overflow(rows, reasons);
+	}
 	for (int i = 0; i < s.n; i++) {
 		Oid declared = declared_constraint_of(s.keys[i].constraint);
 		bool seen = false;
@@ -324,6 +341,7 @@ statement_ends(QueryDesc *query)
 		return;
 	StatementBypasses s;
 	s.n = 0;
+	s.overflowed = false;
 	examine_result_relations(estate->es_opened_result_relations, writes, &s);
 	/* Rows routed to a partition are inserted there (an UPDATE moving a row, too). */
 	examine_result_relations(estate->es_tuple_routing_result_relations,
@@ -353,6 +371,7 @@ copy_ends(const CopyStmt *copy, const QueryCompletion *qc)
 		return;
 	StatementBypasses s;
 	s.n = 0;
+	s.overflowed = false;
 	examine_table(relid, kInsert, &s);
 	if (s.n > 0)
 		record_statement(s, (int64) qc->nprocessed, "COPY");
@@ -477,13 +496,13 @@ transaction_callback(XactEvent event, void *arg)
 	switch (event) {
 	case XACT_EVENT_COMMIT:
 	case XACT_EVENT_PREPARE: {
-		if (npending == 0 && pending_overflow.rows == 0)
+		if (npending == 0 && pending_overflow.ts == 0)
 			return;
 		TimestampTz now = GetCurrentTimestamp();
 		for (int i = 0; i < npending; i++)
 			pending[i].ts = now;
 		bypass_store_add(pending, npending);
-		if (pending_overflow.rows > 0) {
+		if (pending_overflow.ts != 0) {
 			pending_overflow.ts = now;
 			bypass_store_add(&pending_overflow, 1);
 		}
