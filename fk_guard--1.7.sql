@@ -311,7 +311,8 @@ SELECT NULLIF(ARRAY(SELECT DISTINCT y.reason FROM (
     SELECT 'subscription' FROM pg_constraint c
      WHERE c.oid = $1
        AND EXISTS (SELECT FROM pg_subscription_rel s
-                    WHERE s.srrelid IN (SELECT p.relid FROM pg_partition_tree(c.conrelid) p
+                    WHERE s.srrelid IN (c.conrelid, c.confrelid)
+                       OR s.srrelid IN (SELECT p.relid FROM pg_partition_tree(c.conrelid) p
                                         UNION ALL SELECT p.relid FROM pg_partition_tree(c.confrelid) p))
     UNION ALL
     SELECT x.reason
@@ -554,7 +555,7 @@ SELECT b.constraint_name, b.child_table, b.parent_table, b.unchecked_rows, b.fir
 UNION ALL
 SELECT NULL, NULL, NULL, t.overflow_rows, t.overflow_first_at, t.overflow_last_at, t.overflow_reasons, NULL
   FROM @extschema@.fk_guard_bypass_tracking() t
- WHERE t.overflow_rows > 0;
+ WHERE t.overflow_last_at IS NOT NULL;
 
 COMMENT ON VIEW @extschema@.fk_bypass_stats IS
 'rows written without RI checks, per declared foreign key, and why its orphans may be unseen';
