@@ -280,10 +280,10 @@ AS 'MODULE_PATHNAME', 'fk_guard_bypass_counter'
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp;
 
--- Whether bypass tracking runs (fk_guard preloaded), since when and why it was
+-- Whether bypass tracking runs (fk_guard preloaded, fk_guard.track_bypass on), since when and why it was
 -- lost (NULL: never), and the writes that found no free counter.
 CREATE FUNCTION @extschema@.fk_guard_bypass_tracking(
-    OUT preloaded boolean, OUT lost_at timestamptz, OUT lost_reason text,
+    OUT tracking boolean, OUT lost_at timestamptz, OUT lost_reason text,
     OUT overflow_rows bigint, OUT overflow_first_at timestamptz, OUT overflow_last_at timestamptz,
     OUT overflow_reasons text[])
 RETURNS record
@@ -317,7 +317,7 @@ SELECT NULLIF(ARRAY(SELECT DISTINCT y.reason FROM (
     UNION ALL
     SELECT x.reason
       FROM @extschema@.fk_guard_bypass_tracking() t,
-           LATERAL (VALUES ('not_tracking', NOT t.preloaded),
+           LATERAL (VALUES ('not_tracking', NOT t.tracking),
                            ('tracking_lost', t.lost_at >= $2 OR ($2 IS NULL AND t.lost_at IS NOT NULL)),
                            ('counters_full', t.overflow_last_at >= $2 OR ($2 IS NULL AND t.overflow_last_at IS NOT NULL))
                    ) x(reason, applies)
@@ -406,8 +406,8 @@ SELECT d.conname AS constraint_name,
                        'fix', format('CALL %s.fk_audit_run(%L);', f.extension_schema, f.child))
              WHERE cardinality(bp.reasons) > 0
         ) AS x(n, finding)) AS findings,
-       CASE WHEN @extschema@.fk_guard_preloaded() THEN COALESCE(bp.unchecked_rows_since_audit, 0) END
-           AS unchecked_rows_since_audit
+       CASE WHEN (SELECT t.tracking FROM @extschema@.fk_guard_bypass_tracking() t)
+            THEN COALESCE(bp.unchecked_rows_since_audit, 0) END AS unchecked_rows_since_audit
   FROM pg_constraint d
   -- Tables where an RI trigger of the constraint or of one of its partition
   -- clones is disabled, read once for all constraints.
@@ -487,7 +487,7 @@ SELECT d.conname AS constraint_name,
                   THEN b.unchecked_rows - COALESCE(ab.unchecked_rows_at_scan, 0)
                   ELSE b.unchecked_rows END AS unchecked_rows_since_audit -- counters reset since
         FROM (SELECT) one LEFT JOIN @extschema@.fk_guard_bypass_counter(d.oid) b ON true
-       WHERE @extschema@.fk_guard_preloaded()) bp ON true
+       WHERE (SELECT t.tracking FROM @extschema@.fk_guard_bypass_tracking() t)) bp ON true
  WHERE d.contype = 'f' AND d.conparentid = 0
    -- Like fk_orphans: a reader sees the foreign keys of the tables they may read.
    AND (has_table_privilege(d.conrelid, 'SELECT') OR pg_has_role('pg_read_all_stats', 'MEMBER'));

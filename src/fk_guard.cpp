@@ -78,8 +78,10 @@ _PG_init(void)
 		fkg::violation_store_install_hooks();
 		fkg::constraint_cache_init();
 		fkg::violation_capture_install();
-		fkg::bypass_store_install_hooks();
-		fkg::bypass_capture_install();
+		if (fkg::guc::track_bypass) {
+			fkg::bypass_store_install_hooks();
+			fkg::bypass_capture_install();
+		}
 		return (Datum) 0;
 	});
 }

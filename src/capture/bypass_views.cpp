@@ -98,10 +98,11 @@ FKG_FUNCTION(fk_guard_bypass_counters)
 FKG_FUNCTION(fk_bypass_stats_internal)
 {
 	if (!fkg::bypass_store_attached())
-		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-		                errmsg("fk_guard must be loaded via shared_preload_libraries"),
-		                errhint("Add fk_guard to shared_preload_libraries in postgresql.conf and restart the "
-		                        "server. fk_orphans() and fk_orphan_summary() work without it.")));
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE), errmsg("fk_guard's bypass tracking is off"),
+		                errdetail("It needs fk_guard in shared_preload_libraries and fk_guard.track_bypass on (the "
+		                          "default) at server start."),
+		                errhint("fk_orphans() and fk_orphan_summary() work without it; incremental audits then "
+		                        "check every foreign key.")));
 	put_counters(fcinfo);
 	return (Datum) 0;
 }
@@ -123,7 +124,7 @@ FKG_FUNCTION(fk_guard_bypass_counter)
 	return (Datum) 0;
 }
 
-/* fk_guard_bypass_tracking(): (preloaded, lost_at, lost_reason, overflow_rows,
+/* fk_guard_bypass_tracking(): (tracking (preloaded, fk_guard.track_bypass on), lost_at, lost_reason, overflow_rows,
  * overflow_first_at, overflow_last_at, overflow_reasons). */
 FKG_FUNCTION(fk_guard_bypass_tracking)
 {

@@ -154,6 +154,21 @@ is($node->safe_psql('postgres', 'SELECT lost_reason FROM fk_guard_bypass_trackin
 is($node->safe_psql('postgres', q{SELECT count(*) FROM fk_bypass_stats WHERE 'tracking_lost' = ANY (reasons)}), '2',
 	'every foreign key possibly bypassed');
 
+# fk_guard.track_bypass = off: no counters, and incremental audits check everything.
+$node->safe_psql('postgres', 'CALL fk_audit_run()');
+$node->append_conf('postgresql.conf', 'fk_guard.track_bypass = off');
+$node->restart;
+my ($rc, $out, $err) = $node->psql('postgres', 'SELECT * FROM fk_bypass_stats');
+like($err, qr/ERROR:  fk_guard's bypass tracking is off/, 'track_bypass = off: fk_bypass_stats says tracking is off');
+$node->safe_psql('postgres', 'CALL fk_audit_run(incremental => true)');
+is($node->safe_psql('postgres', q{SELECT count(*) FILTER (WHERE carried_from IS NULL) || '/' || count(*) FROM fk_audit_results
+                                   WHERE run_id = (SELECT max(run_id) FROM fk_audit_runs)}), '2/2',
+	'and an incremental audit checks every foreign key');
+$node->adjust_conf('postgresql.conf', 'fk_guard.track_bypass', 'on');
+$node->restart;
+is($node->safe_psql('postgres', 'SELECT lost_reason FROM fk_guard_bypass_tracking()'), 'ran_without_fk_guard',
+	'tracking back on: lost while it was off');
+
 # ---- mallory floods the counters ----
 $node->safe_psql('postgres', 'SELECT fk_guard_reset()');
 my $free_sql = 'SELECT size FROM pg_shmem_allocations WHERE name IS NULL';
