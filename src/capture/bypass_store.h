@@ -37,12 +37,12 @@ const char *tracking_lost_name(TrackingLost why);
 
 /* One bypassed write's worth of counting (a statement's, added at commit). */
 struct BypassWrite {
+	int64 rows;
+	TimestampTz ts;
 	Oid dbid;
 	Oid declared_oid;
 	Oid role;
-	int64 rows;
 	uint32 reasons;
-	TimestampTz ts;
 	char declared_name[kNameLength]; /* names at the time, for a constraint dropped since */
 	char child_table[kQualifiedLength];
 	char parent_table[kQualifiedLength];

@@ -22,7 +22,6 @@ extern "C" {
 namespace {
 
 using fkg::BypassCounterCopy;
-using fkg::BypassTotals;
 
 /* The reasons as text[]. */
 Datum
