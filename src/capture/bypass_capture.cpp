@@ -36,6 +36,7 @@
 #include "capture/bypass_store.h"
 #include "capture/constraint_cache.h"
 #include "capture/violation_classify.h"
+#include "common/compat.h"
 #include "common/declared_constraint.h"
 #include "common/guc.h"
 #include "common/pg_boundary.h"
@@ -350,14 +351,20 @@ statement_ends(QueryDesc *query)
 		record_statement(s, (int64) estate->es_processed, operation);
 }
 
-/* Examines relid, or its leaf partitions when it is partitioned. */
+/* Examines the table COPY FROM wrote (it holds RowExclusiveLock on it), or
+ * the leaf partitions it routed rows to: those it locked (a leaf the
+ * transaction wrote before counts too; the others are neither locked nor read). */
 void
-examine_table(Oid relid, unsigned writes, StatementBypasses *s)
+examine_copy_target(Oid relid, unsigned writes, StatementBypasses *s)
 {
-	List *tables = find_all_inheritors(relid, AccessShareLock, nullptr);
+	List *tables = get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE ? find_all_inheritors(relid, NoLock, nullptr)
+	                                                                   : list_make1_oid(relid);
 	ListCell *lc;
 	foreach (lc, tables) {
-		Relation rel = table_open(lfirst_oid(lc), NoLock);
+		Oid table = lfirst_oid(lc);
+		if (!compat::relation_locked_by_me(table, RowExclusiveLock))
+			continue;
+		Relation rel = table_open(table, NoLock);
 		examine_relation(rel, writes, s);
 		table_close(rel, NoLock);
 	}
@@ -372,7 +379,7 @@ copy_ends(const CopyStmt *copy, const QueryCompletion *qc)
 	StatementBypasses s;
 	s.n = 0;
 	s.overflowed = false;
-	examine_table(relid, kInsert, &s);
+	examine_copy_target(relid, kInsert, &s);
 	if (s.n > 0)
 		record_statement(s, (int64) qc->nprocessed, "COPY");
 }
