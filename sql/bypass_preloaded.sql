@@ -147,12 +147,26 @@ CALL fk_audit_run(incremental => true);
 SELECT child_table FROM fk_audit_results
  WHERE run_id = (SELECT max(run_id) FROM fk_audit_runs) AND carried_from IS NULL ORDER BY 1;
 
+-- Bad input: a run this session did not start, NULL and unknown arguments.
+\set VERBOSITY terse
+SELECT fk_audit_run_tables(424242);
+CALL fk_audit_run('bp_p', NULL);  -- incremental NULL: a full audit (bp_p has no foreign keys)
+SELECT incremental, foreign_keys, status FROM fk_audit_runs ORDER BY run_id DESC LIMIT 1;
+CALL fk_audit_run('pg_class', true);
+SELECT count(*) FROM fk_guard_bypass_counter(0);
+SELECT count(*) FROM fk_guard_bypass_counter(NULL);
+SELECT fk_guard_bypass_reasons(0, now()) AS unknown_constraint;
+\set VERBOSITY default
+
 -- Who may do what: any role reads fk_bypass_stats (as fk_violation_stats);
--- only superusers reset the counters.
+-- only superusers reset the counters; only auditors take the audit's steps.
 CREATE ROLE bp_mallory LOGIN;
 SET ROLE bp_mallory;
 SELECT count(*) > 0 AS sees_rows FROM fk_bypass_stats;
 SELECT fk_guard_reset();
+SELECT fk_audit_start(NULL, true);
+SELECT fk_audit_run_tables(1);
+CALL fk_audit_run(incremental => true);
 RESET ROLE;
 
 -- fk_guard_reset() empties the counters, and tracking counts as lost from then on.
