@@ -304,7 +304,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 SELECT NULLIF(ARRAY(SELECT DISTINCT y.reason FROM (
     SELECT unnest(b.reasons) FROM @extschema@.fk_guard_bypass_counter($1) b
-     WHERE $2 IS NULL OR b.last_at >= $2
+     WHERE $2 IS NULL OR b.last_at >= $2 OR 'prepared' = ANY (b.reasons)
     UNION ALL
     SELECT 'not_valid' FROM pg_constraint c WHERE c.oid = $1 AND NOT c.convalidated
     UNION ALL
@@ -319,7 +319,8 @@ SELECT NULLIF(ARRAY(SELECT DISTINCT y.reason FROM (
       FROM @extschema@.fk_guard_bypass_tracking() t,
            LATERAL (VALUES ('not_tracking', NOT t.tracking),
                            ('tracking_lost', t.lost_at >= $2 OR ($2 IS NULL AND t.lost_at IS NOT NULL)),
-                           ('counters_full', t.overflow_last_at >= $2 OR ($2 IS NULL AND t.overflow_last_at IS NOT NULL))
+                           ('counters_full', t.overflow_last_at >= $2 OR ($2 IS NULL AND t.overflow_last_at IS NOT NULL)
+                                             OR 'prepared' = ANY (t.overflow_reasons))
                    ) x(reason, applies)
      WHERE x.applies
   ) AS y(reason) ORDER BY y.reason), '{}')

@@ -186,6 +186,24 @@ first_int8()
 	return isnull ? 0 : DatumGetInt64(value);
 }
 
+/* Writes of prepared transactions keep their foreign keys dirty until no
+ * prepared transaction is left (bypass_store.h); resolved before a check
+ * starts, so that the check's start comes after the time they get. */
+void
+resolve_prepared()
+{
+	if (!fkg::bypass_store_attached())
+		return;
+	uint64 generation = fkg::bypass_store_prepare_generation();
+	if (generation == 0)
+		return;
+	int rc = SPI_execute("SELECT pg_catalog.count(*)::pg_catalog.int8 FROM pg_catalog.pg_prepared_xacts", true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "fk_guard: could not read pg_prepared_xacts: %s", SPI_result_code_string(rc));
+	if (first_int8() == 0)
+		fkg::bypass_store_prepared_resolved(generation);
+}
+
 /* A run's steps are taken by the session that started it, while it is running. */
 void
 require_running_here(const Installation &inst, int64 run)
@@ -504,6 +522,7 @@ FKG_FUNCTION(fk_audit_start)
 	}
 	if (lock == LOCKACQUIRE_ALREADY_HELD || lock == LOCKACQUIRE_ALREADY_CLEAR)
 		LockRelease(&tag, ExclusiveLock, true); /* left by a cancelled audit of this session: keep one hold */
+	resolve_prepared();
 	int64 run = record_started(inst, target, target_null, incremental);
 	remember_tables(inst, run, target_null ? InvalidOid : PG_GETARG_OID(0), incremental);
 	SPI_finish();
@@ -526,6 +545,7 @@ FKG_FUNCTION(fk_audit_check_table)
 		PG_RETURN_VOID();
 	}
 
+	resolve_prepared();
 	TimestampTz scan_started_at = GetCurrentTimestamp();
 	TupleDesc desc = summary_descriptor(inst);
 	Tuplestorestate *summaries = tuplestore_begin_heap(false, false, work_mem);

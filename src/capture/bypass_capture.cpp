@@ -506,8 +506,11 @@ transaction_callback(XactEvent event, void *arg)
 		if (npending == 0 && pending_overflow.ts == 0)
 			return;
 		TimestampTz now = GetCurrentTimestamp();
-		for (int i = 0; i < npending; i++)
+		for (int i = 0; i < npending; i++) {
 			pending[i].ts = now;
+			pending[i].prepared = event == XACT_EVENT_PREPARE;
+		}
+		pending_overflow.prepared = event == XACT_EVENT_PREPARE;
 		bypass_store_add(pending, npending);
 		if (pending_overflow.ts != 0) {
 			pending_overflow.ts = now;

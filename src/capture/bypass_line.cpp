@@ -20,9 +20,10 @@ reasons_said(uint32_t reasons)
 			continue;
 		if (!said.empty())
 			said += "; ";
-		said += bit == kReplicaRole        ? "session_replication_role = replica"
-		        : bit == kTriggersDisabled ? "RI triggers disabled"
-		                                   : "RI triggers enabled for replicas only";
+		said += bit == kReplicaRole           ? "session_replication_role = replica"
+		        : bit == kTriggersDisabled    ? "RI triggers disabled"
+		        : bit == kTriggersReplicaOnly ? "RI triggers enabled for replicas only"
+		                                      : "prepared";
 	}
 	return said;
 }
@@ -81,6 +82,8 @@ bypass_reason_name(uint32_t bit)
 		return "triggers_disabled";
 	case kTriggersReplicaOnly:
 		return "triggers_replica_only";
+	case kPrepared:
+		return "prepared";
 	default:
 		return "unknown";
 	}

@@ -15,11 +15,14 @@ namespace fkg {
 
 /* Why a write was not checked: bits of a bypass counter's reasons. */
 enum BypassReason : uint32_t {
-	kReplicaRole = 1u << 0,        /* session_replication_role = replica: origin-enabled RI triggers do not fire */
-	kTriggersDisabled = 1u << 1,   /* ALTER TABLE ... DISABLE TRIGGER: tgenabled = 'D' */
-	kTriggersReplicaOnly = 1u << 2 /* ENABLE REPLICA TRIGGER: tgenabled = 'R', not firing in origin sessions */
+	kReplicaRole = 1u << 0,         /* session_replication_role = replica: origin-enabled RI triggers do not fire */
+	kTriggersDisabled = 1u << 1,    /* ALTER TABLE ... DISABLE TRIGGER: tgenabled = 'D' */
+	kTriggersReplicaOnly = 1u << 2, /* ENABLE REPLICA TRIGGER: tgenabled = 'R', not firing in origin sessions */
+	/* Not a way to bypass: some of the rows were written by a prepared
+	 * transaction whose COMMIT PREPARED time is not known yet. */
+	kPrepared = 1u << 3
 };
-constexpr int kBypassReasons = 3;
+constexpr int kBypassReasons = 4;
 
 /* A reason's name (fk_bypass_stats.reasons, the log line's reason=). */
 const char *bypass_reason_name(uint32_t bit);

@@ -70,12 +70,15 @@ struct Counter {
 	BypassTotals totals;
 	int nroles;
 	Oid roles[kBypassRoles];
+	uint64 prepared_generation; /* 0: no write of a prepared transaction left unresolved */
 };
 
 struct SharedBypass {
 	LWLock *lock;
 	BypassTracking tracking;
-	bool standby; /* started as a standby: tracking is lost at promotion */
+	uint64 prepare_generation;           /* bumped by each PREPARE that wrote unchecked */
+	uint64 overflow_prepared_generation; /* as Counter's, for the overflow counter */
+	bool standby;                        /* started as a standby: tracking is lost at promotion */
 	TimestampTz overflow_logged_at;
 };
 
@@ -84,6 +87,8 @@ struct FileHeader {
 	uint32 version;
 	XLogRecPtr checkpoint; /* the shutdown checkpoint the counters are current at */
 	BypassTracking tracking;
+	uint64 prepare_generation; /* prepared transactions survive a clean restart */
+	uint64 overflow_prepared_generation;
 	int32 count;
 };
 
@@ -157,6 +162,8 @@ load_file()
 		return;
 	}
 	shared->tracking = header.tracking;
+	shared->prepare_generation = header.prepare_generation;
+	shared->overflow_prepared_generation = header.overflow_prepared_generation;
 }
 
 /* on_shmem_exit in the postmaster: saves the counters after a clean shutdown. */
@@ -173,7 +180,13 @@ save_file(int code)
 		ereport(LOG, (errcode_for_file_access(), errmsg("fk_guard: could not write \"%s\": %m", kTempFile)));
 		return;
 	}
-	FileHeader header = {kFileMagic, kFileVersion, clean, shared->tracking, (int32) hash_get_num_entries(counters)};
+	FileHeader header = {kFileMagic,
+	                     kFileVersion,
+	                     clean,
+	                     shared->tracking,
+	                     shared->prepare_generation,
+	                     shared->overflow_prepared_generation,
+	                     (int32) hash_get_num_entries(counters)};
 	bool ok = fwrite(&header, sizeof(header), 1, file) == 1;
 	HASH_SEQ_STATUS seq;
 	hash_seq_init(&seq, counters);
@@ -294,6 +307,8 @@ copy_counter(const Counter &c, BypassCounterCopy *to)
 	memcpy(to->child_table, c.child_table, sizeof(to->child_table));
 	memcpy(to->parent_table, c.parent_table, sizeof(to->parent_table));
 	to->totals = c.totals;
+	if (c.prepared_generation != 0)
+		to->totals.reasons |= kPrepared;
 	to->nroles = c.nroles;
 	memcpy(to->roles, c.roles, sizeof(to->roles));
 }
@@ -343,6 +358,10 @@ bypass_store_add(const BypassWrite *writes, int n)
 	bool log_overflow = false;
 	TimestampTz now = GetCurrentTimestamp();
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	uint64 generation = 0;
+	for (int i = 0; i < n; i++)
+		if (writes[i].prepared && generation == 0)
+			generation = ++shared->prepare_generation;
 	for (int i = 0; i < n; i++) {
 		const BypassWrite &w = writes[i];
 		CounterKey key = {w.dbid, w.declared_oid};
@@ -350,6 +369,8 @@ bypass_store_add(const BypassWrite *writes, int n)
 		Counter *c = OidIsValid(w.declared_oid) ? counter_for(&key) : nullptr;
 		if (c == nullptr) {
 			add_totals(&shared->tracking.overflow, w.rows, w.reasons, w.ts);
+			if (w.prepared)
+				shared->overflow_prepared_generation = generation;
 			if (now - shared->overflow_logged_at >= kOverflowLogInterval) {
 				shared->overflow_logged_at = now;
 				log_overflow = true;
@@ -361,6 +382,8 @@ bypass_store_add(const BypassWrite *writes, int n)
 		copy_truncated(c->parent_table, sizeof(c->parent_table), w.parent_table);
 		add_totals(&c->totals, w.rows, w.reasons, w.ts);
 		add_role(c, w.role);
+		if (w.prepared)
+			c->prepared_generation = generation;
 	}
 	int64 overflowed = shared->tracking.overflow.rows;
 	LWLockRelease(shared->lock);
@@ -415,20 +438,57 @@ bypass_store_tracking()
 	}
 	LWLockAcquire(shared->lock, LW_SHARED);
 	BypassTracking t = shared->tracking;
+	if (shared->overflow_prepared_generation != 0)
+		t.overflow.reasons |= kPrepared;
 	LWLockRelease(shared->lock);
 	return t;
+}
+
+uint64
+bypass_store_prepare_generation()
+{
+	LWLockAcquire(shared->lock, LW_SHARED);
+	uint64 generation = shared->prepare_generation;
+	LWLockRelease(shared->lock);
+	return generation;
+}
+
+void
+bypass_store_prepared_resolved(uint64 generation)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	HASH_SEQ_STATUS seq;
+	hash_seq_init(&seq, counters);
+	Counter *c;
+	while ((c = (Counter *) hash_seq_search(&seq)) != nullptr)
+		if (c->prepared_generation != 0 && c->prepared_generation <= generation) {
+			c->prepared_generation = 0;
+			c->totals.last_at = Max(c->totals.last_at, now);
+		}
+	if (shared->overflow_prepared_generation != 0 && shared->overflow_prepared_generation <= generation) {
+		shared->overflow_prepared_generation = 0;
+		shared->tracking.overflow.last_at = Max(shared->tracking.overflow.last_at, now);
+	}
+	LWLockRelease(shared->lock);
 }
 
 void
 bypass_store_reset()
 {
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	/* Writes of prepared transactions still open outlive the reset: they keep
+	 * every foreign key dirty, through the overflow counter, until resolved. */
+	bool prepared_open = shared->overflow_prepared_generation != 0;
 	HASH_SEQ_STATUS seq;
 	hash_seq_init(&seq, counters);
 	Counter *c;
-	while ((c = (Counter *) hash_seq_search(&seq)) != nullptr)
+	while ((c = (Counter *) hash_seq_search(&seq)) != nullptr) {
+		prepared_open = prepared_open || c->prepared_generation != 0;
 		hash_search(counters, &c->key, HASH_REMOVE, nullptr);
+	}
 	memset(&shared->tracking.overflow, 0, sizeof(shared->tracking.overflow));
+	shared->overflow_prepared_generation = prepared_open ? shared->prepare_generation : 0;
 	tracking_lost(TrackingLost::Reset);
 	LWLockRelease(shared->lock);
 }

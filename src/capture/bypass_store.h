@@ -43,6 +43,7 @@ struct BypassWrite {
 	Oid declared_oid;
 	Oid role;
 	uint32 reasons;
+	bool prepared;                   /* by PREPARE TRANSACTION: committed at a time not known yet */
 	char declared_name[kNameLength]; /* names at the time, for a constraint dropped since */
 	char child_table[kQualifiedLength];
 	char parent_table[kQualifiedLength];
@@ -88,6 +89,18 @@ BypassTracking bypass_store_tracking();
 /* Empties the counters; tracking counts as lost from now on (nothing said
  * before the reset is known any more). */
 void bypass_store_reset();
+
+/*
+ * Prepared transactions.  Their writes are counted at PREPARE with the
+ * reason kPrepared, which makes their foreign keys dirty whenever their last
+ * check started, until an audit sees that no prepared transaction is left:
+ * it reads bypass_store_prepare_generation(), then finds pg_prepared_xacts
+ * empty, then calls bypass_store_prepared_resolved() with what it read, which
+ * times those writes now (they committed or rolled back before).  A PREPARE
+ * after the generation was read is left flagged.
+ */
+uint64 bypass_store_prepare_generation();
+void bypass_store_prepared_resolved(uint64 generation);
 
 } // namespace fkg
 

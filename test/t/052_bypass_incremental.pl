@@ -6,7 +6,8 @@
 # partitioned parent; NOT VALID); an incremental audit, then a full one:
 # the same orphans per foreign key, and the incremental one scanned exactly
 # the dirty tables. A bypass committed by another session after a check
-# started makes its table dirty for the next incremental audit.
+# started makes its table dirty for the next incremental audit, and so does
+# one prepared before a check and committed (COMMIT PREPARED) after it.
 use strict;
 use warnings;
 use Cwd qw(abs_path);
@@ -20,6 +21,7 @@ use Test::More;
 my $node = start_node('incremental', q{
 shared_preload_libraries = 'fk_guard'
 fk_guard.log_bypass = off
+max_prepared_transactions = 2
 });
 my $clean_tables = 8;
 my $setup = q{
@@ -119,6 +121,25 @@ $session->quit;
 $node->safe_psql('postgres', 'CALL fk_audit_run(incremental => true)');
 is($node->safe_psql('postgres', q{SELECT (carried_from IS NULL) || ' ' || orphan_rows FROM fk_audit_results WHERE run_id = 5 AND child_table = 'public.clean_c3'}),
 	'true 1', 'committed after the last check started: checked again, the orphan found');
+
+# PREPARE TRANSACTION before a check, COMMIT PREPARED after it: the check did
+# not see the rows, and the next incremental audit must look again.
+$node->safe_psql('postgres', q{
+	BEGIN; SET LOCAL session_replication_role = replica; INSERT INTO clean_c4 VALUES (3000); PREPARE TRANSACTION 'p1';
+});
+is($node->safe_psql('postgres', q{SELECT array_to_string(reasons, ',') FROM fk_bypass_stats WHERE child_table = 'public.clean_c4'}),
+	'prepared,replica_role', 'a prepared bypass is flagged');
+$node->safe_psql('postgres', 'CALL fk_audit_run(incremental => true)');
+is($node->safe_psql('postgres', q{SELECT (carried_from IS NULL) || ' ' || orphan_rows FROM fk_audit_results
+                                   WHERE run_id = (SELECT max(run_id) FROM fk_audit_runs) AND child_table = 'public.clean_c4'}),
+	'true 0', 'checked while prepared: nothing visible yet');
+$node->safe_psql('postgres', q{COMMIT PREPARED 'p1'});
+$node->safe_psql('postgres', 'CALL fk_audit_run(incremental => true)');
+is($node->safe_psql('postgres', q{SELECT (carried_from IS NULL) || ' ' || orphan_rows FROM fk_audit_results
+                                   WHERE run_id = (SELECT max(run_id) FROM fk_audit_runs) AND child_table = 'public.clean_c4'}),
+	'true 1', 'committed after that check: checked again, the orphan found');
+is($node->safe_psql('postgres', q{SELECT array_to_string(reasons, ',') FROM fk_bypass_stats WHERE child_table = 'public.clean_c4'}),
+	'replica_role', 'resolved once no prepared transaction is left');
 
 $node->stop;
 done_testing();
