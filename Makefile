@@ -24,7 +24,7 @@ REGRESS = test_setup orphans_basic orphans_semantics orphans_partitions orphans_
 	orphans_privileges orphans_arguments orphans_summary orphans_fidelity orphans_citext orphans_engine load_order precheck violations_not_preloaded upgrade audit security security_schema foreign_keys_pg18 extension_members citus_absent repair
 REGRESS_OPTS = --inputdir=. --load-extension=fk_guard
 # Needs shared_preload_libraries: run by installcheck-preloaded on a server of its own.
-REGRESS_PRELOADED = violations_preloaded
+REGRESS_PRELOADED = violations_preloaded bypass_preloaded
 # Where installcheck-preloaded writes results/ and its temporary server.
 PRELOADED_OUTPUTDIR ?= $(CURDIR)
 

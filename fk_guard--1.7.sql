@@ -142,7 +142,8 @@ CREATE TABLE @extschema@.fk_audit_runs (
     foreign_keys_with_orphans integer NOT NULL DEFAULT 0,
     orphan_rows bigint NOT NULL DEFAULT 0,
     runner name,
-    backend_pid integer
+    backend_pid integer,
+    incremental boolean NOT NULL DEFAULT false
 );
 COMMENT ON TABLE @extschema@.fk_audit_runs IS
 'history of fk_audit_run(): one row per run';
@@ -161,6 +162,12 @@ CREATE TABLE @extschema@.fk_audit_results (
     validated boolean NOT NULL,
     orphan_rows bigint,
     missing_keys bigint,
+    -- When the check started (a bypassed write committed after it may be unseen),
+    -- the run whose result an incremental run carried forward (NULL: checked by
+    -- this run), and the foreign key's unchecked rows when it was checked.
+    scan_started_at timestamptz,
+    carried_from bigint,
+    unchecked_rows_at_scan bigint,
     PRIMARY KEY (run_id, constraint_oid)
 );
 CREATE INDEX fk_audit_results_constraint_idx ON @extschema@.fk_audit_results (constraint_oid, checked_at);
@@ -178,7 +185,7 @@ SELECT pg_extension_config_dump('@extschema@.fk_audit_results', '');
  * caller may execute fk_audit_run(), so that one GRANT delegates audits; the
  * history is written by these steps only, as its owner.
  */
-CREATE FUNCTION @extschema@.fk_audit_start(target regclass)
+CREATE FUNCTION @extschema@.fk_audit_start(target regclass, incremental boolean DEFAULT false)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'fk_audit_start'
 LANGUAGE C VOLATILE PARALLEL UNSAFE
@@ -227,19 +234,19 @@ $$;
  * have a SET clause, so it only calls the steps above (which pin their
  * search_path) and resolves no operator or unqualified function itself.
  */
-CREATE PROCEDURE @extschema@.fk_audit_run(target regclass DEFAULT NULL)
+CREATE PROCEDURE @extschema@.fk_audit_run(target regclass DEFAULT NULL, incremental boolean DEFAULT false)
 LANGUAGE plpgsql
 AS $$
 DECLARE
     run bigint;
     child regclass;
 BEGIN
-    run := @extschema@.fk_audit_start(target);
+    run := @extschema@.fk_audit_start(target, incremental);
     IF run IS NULL THEN
         RETURN; -- another audit is running: recorded as skipped, with a WARNING
     END IF;
     COMMIT;
-    FOREACH child IN ARRAY @extschema@.fk_audit_tables(target) LOOP
+    FOREACH child IN ARRAY @extschema@.fk_audit_run_tables(run) LOOP
         PERFORM @extschema@.fk_audit_check_table(run, child);
         COMMIT;
     END LOOP;
@@ -247,11 +254,11 @@ BEGIN
 END
 $$;
 
--- Delegate audits with GRANT EXECUTE ON PROCEDURE fk_audit_run(regclass) TO role.
-REVOKE ALL ON PROCEDURE @extschema@.fk_audit_run(regclass) FROM PUBLIC;
+-- Delegate audits with GRANT EXECUTE ON PROCEDURE fk_audit_run(regclass, boolean) TO role.
+REVOKE ALL ON PROCEDURE @extschema@.fk_audit_run(regclass, boolean) FROM PUBLIC;
 
-COMMENT ON PROCEDURE @extschema@.fk_audit_run(regclass) IS
-'checks every foreign key (or those of target) for orphans and records the results in fk_audit_runs and fk_audit_results';
+COMMENT ON PROCEDURE @extschema@.fk_audit_run(regclass, boolean) IS
+'checks every foreign key (or those of target; with incremental, those that may have new orphans) for orphans and records the results in fk_audit_runs and fk_audit_results';
 
 -- The foreign key the user declared that a partition's clone belongs to (the
 -- constraint itself when it is not a clone): how every view, counter and
@@ -319,6 +326,74 @@ SELECT CASE
        AS k(child_kind, parent_kind, distribution_column)
  WHERE c.oid = con
 $$;
+
+-- Bypass tracking (issue 13; fk_audit reads these, so they come before it).
+-- Rows written while a foreign key's RI triggers did not fire, per declared
+-- foreign key of the current database, under the names recorded with them.
+-- No rows when fk_guard is not preloaded.
+CREATE FUNCTION @extschema@.fk_guard_bypass_counters(
+    OUT constraint_oid oid, OUT constraint_name name, OUT child_table text, OUT parent_table text,
+    OUT unchecked_rows bigint, OUT first_at timestamptz, OUT last_at timestamptz,
+    OUT reasons text[], OUT roles name[])
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'fk_guard_bypass_counters'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp;
+
+-- The counter of one declared foreign key (no row: none).
+CREATE FUNCTION @extschema@.fk_guard_bypass_counter(constraint_oid oid,
+    OUT unchecked_rows bigint, OUT first_at timestamptz, OUT last_at timestamptz, OUT reasons text[])
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'fk_guard_bypass_counter'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp;
+
+-- Whether bypass tracking runs (fk_guard preloaded, fk_guard.track_bypass on), since when and why it was
+-- lost (NULL: never), and the writes that found no free counter.
+CREATE FUNCTION @extschema@.fk_guard_bypass_tracking(
+    OUT tracking boolean, OUT lost_at timestamptz, OUT lost_reason text,
+    OUT overflow_rows bigint, OUT overflow_first_at timestamptz, OUT overflow_last_at timestamptz,
+    OUT overflow_reasons text[])
+RETURNS record
+AS 'MODULE_PATHNAME', 'fk_guard_bypass_tracking'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp;
+
+/*
+ * Why the declared foreign key $1 may hold orphans that a check started at
+ * $2 did not see (every reason ever recorded when $2 is NULL); NULL when
+ * there is none.  fk_audit, fk_bypass_stats and incremental audits all decide
+ * by it (README, "Incremental audits").
+ */
+CREATE FUNCTION @extschema@.fk_guard_bypass_reasons(constraint_oid oid, audited_from timestamptz)
+RETURNS text[]
+LANGUAGE sql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT NULLIF(ARRAY(SELECT DISTINCT y.reason FROM (
+    SELECT unnest(b.reasons) FROM @extschema@.fk_guard_bypass_counter($1) b
+     WHERE $2 IS NULL OR b.last_at >= $2 OR 'prepared' = ANY (b.reasons)
+    UNION ALL
+    SELECT 'not_valid' FROM pg_constraint c WHERE c.oid = $1 AND NOT c.convalidated
+    UNION ALL
+    SELECT 'subscription' FROM pg_constraint c
+     WHERE c.oid = $1
+       AND EXISTS (SELECT FROM pg_subscription_rel s
+                    WHERE s.srrelid IN (c.conrelid, c.confrelid)
+                       OR s.srrelid IN (SELECT p.relid FROM pg_partition_tree(c.conrelid) p
+                                        UNION ALL SELECT p.relid FROM pg_partition_tree(c.confrelid) p))
+    UNION ALL
+    SELECT x.reason
+      FROM @extschema@.fk_guard_bypass_tracking() t,
+           LATERAL (VALUES ('not_tracking', NOT t.tracking),
+                           ('tracking_lost', t.lost_at >= $2 OR ($2 IS NULL AND t.lost_at IS NOT NULL)),
+                           ('counters_full', t.overflow_last_at >= $2 OR ($2 IS NULL AND t.overflow_last_at IS NOT NULL)
+                                             OR 'prepared' = ANY (t.overflow_reasons))
+                   ) x(reason, applies)
+     WHERE x.applies
+  ) AS y(reason) ORDER BY y.reason), '{}')
+$$;
+
 
 /*
  * One row per declared foreign key.  Each fact is computed once (facts), and
@@ -397,7 +472,15 @@ SELECT d.conname AS constraint_name,
                        'fix', format('SELECT * FROM %s.fk_violations WHERE constraint_name = %L ORDER BY ts DESC;',
                                      f.extension_schema, d.conname))
              WHERE v.violations_24h > 0
-        ) AS x(n, finding)) AS findings
+            UNION ALL
+            SELECT 9, jsonb_build_object('code', 'ri_bypassed', 'severity', 'warning',
+                       'message', format('Rows may have been written without RI checks since the last audit (%s): orphans may have entered.',
+                                         array_to_string(bp.reasons, ', ')),
+                       'fix', format('CALL %s.fk_audit_run(%L);', f.extension_schema, f.child))
+             WHERE cardinality(bp.reasons) > 0
+        ) AS x(n, finding)) AS findings,
+       CASE WHEN (SELECT t.tracking FROM @extschema@.fk_guard_bypass_tracking() t)
+            THEN COALESCE(bp.unchecked_rows_since_audit, 0) END AS unchecked_rows_since_audit
   FROM pg_constraint d
   -- Tables where an RI trigger of the constraint or of one of its partition
   -- clones is disabled, read once for all constraints.
@@ -466,6 +549,18 @@ SELECT d.conname AS constraint_name,
       SELECT r.checked_at, r.orphan_rows FROM @extschema@.fk_audit_results r
        WHERE r.constraint_oid = d.oid AND f.may_see_orphans
        ORDER BY r.checked_at DESC LIMIT 1) a ON true
+  -- Bypassed writes since the last check (not a carried result) started.
+  LEFT JOIN LATERAL (
+      SELECT r.scan_started_at, r.unchecked_rows_at_scan FROM @extschema@.fk_audit_results r
+       WHERE r.constraint_oid = d.oid AND r.carried_from IS NULL
+       ORDER BY r.checked_at DESC LIMIT 1) ab ON true
+  LEFT JOIN LATERAL (
+      SELECT array_remove(@extschema@.fk_guard_bypass_reasons(d.oid, ab.scan_started_at), 'not_valid') AS reasons,
+             CASE WHEN b.unchecked_rows >= COALESCE(ab.unchecked_rows_at_scan, 0)
+                  THEN b.unchecked_rows - COALESCE(ab.unchecked_rows_at_scan, 0)
+                  ELSE b.unchecked_rows END AS unchecked_rows_since_audit -- counters reset since
+        FROM (SELECT) one LEFT JOIN @extschema@.fk_guard_bypass_counter(d.oid) b ON true
+       WHERE (SELECT t.tracking FROM @extschema@.fk_guard_bypass_tracking() t)) bp ON true
  WHERE d.contype = 'f' AND d.conparentid = 0
    -- Like fk_orphans(): extension members' keys only with fk_guard.include_extension_tables.
    AND @extschema@.fk_guard_covers_table(d.conrelid)
@@ -478,6 +573,69 @@ COMMENT ON VIEW @extschema@.fk_audit IS
 GRANT SELECT ON @extschema@.fk_audit TO PUBLIC;
 
 -- ---- Bypass tracking and incremental audits (issue 13) ---------------------
+-- (fk_guard_bypass_counters, _counter, _tracking and _reasons are defined
+-- before fk_audit, which reads them.)
+
+-- The tables this session's audit run must check, in order: all of its
+-- target's, or for an incremental run those that may hold new orphans.
+CREATE FUNCTION @extschema@.fk_audit_run_tables(run bigint)
+RETURNS regclass[]
+AS 'MODULE_PATHNAME', 'fk_audit_run_tables'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+
+-- Counters for fk_bypass_stats: fk_guard_bypass_counters(), raising 55000
+-- without preloading as fk_violation_stats does.
+CREATE FUNCTION @extschema@.fk_bypass_stats_internal(
+    OUT constraint_oid oid, OUT constraint_name name, OUT child_table text, OUT parent_table text,
+    OUT unchecked_rows bigint, OUT first_at timestamptz, OUT last_at timestamptz,
+    OUT reasons text[], OUT roles name[])
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'fk_bypass_stats_internal'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp;
+
+/*
+ * One row per declared foreign key of the current database that rows were
+ * written to without RI checks, or that may hold unseen orphans for a
+ * standing reason (fk_guard_bypass_reasons()); then the counters of foreign
+ * keys dropped since, and the overflow row.  Like fk_violation_stats, every
+ * row is shown to everyone; whether a foreign key was audited since tracking
+ * was lost is taken into account only for the tables the reader may read
+ * (as fk_audit shows them).
+ */
+CREATE VIEW @extschema@.fk_bypass_stats AS
+SELECT d.conname AS constraint_name,
+       format('%I.%I', cn.nspname, cr.relname) AS child_table,
+       format('%I.%I', pn.nspname, pr.relname) AS parent_table,
+       COALESCE(b.unchecked_rows, 0) AS unchecked_rows,
+       b.first_at, b.last_at,
+       ARRAY(SELECT DISTINCT x FROM unnest(COALESCE(b.reasons, '{}') || COALESCE(r.reasons, '{}')) x ORDER BY x) AS reasons,
+       COALESCE(b.roles, '{}') AS roles
+  FROM pg_constraint d
+  JOIN pg_class cr ON cr.oid = d.conrelid JOIN pg_namespace cn ON cn.oid = cr.relnamespace
+  JOIN pg_class pr ON pr.oid = d.confrelid JOIN pg_namespace pn ON pn.oid = pr.relnamespace
+  LEFT JOIN @extschema@.fk_bypass_stats_internal() b ON b.constraint_oid = d.oid
+  LEFT JOIN LATERAL (
+      SELECT a.scan_started_at FROM @extschema@.fk_audit_results a
+       WHERE a.constraint_oid = d.oid AND a.carried_from IS NULL
+         AND (has_table_privilege(d.conrelid, 'SELECT') OR pg_has_role('pg_read_all_stats', 'MEMBER'))
+       ORDER BY a.checked_at DESC LIMIT 1) a ON true
+  CROSS JOIN LATERAL (SELECT @extschema@.fk_guard_bypass_reasons(d.oid, a.scan_started_at)) r(reasons)
+ WHERE d.contype = 'f' AND d.conparentid = 0 AND (b.constraint_oid IS NOT NULL OR r.reasons IS NOT NULL)
+UNION ALL
+SELECT b.constraint_name, b.child_table, b.parent_table, b.unchecked_rows, b.first_at, b.last_at, b.reasons, b.roles
+  FROM @extschema@.fk_bypass_stats_internal() b
+ WHERE NOT EXISTS (SELECT FROM pg_constraint d WHERE d.oid = b.constraint_oid)
+UNION ALL
+SELECT NULL, NULL, NULL, t.overflow_rows, t.overflow_first_at, t.overflow_last_at, t.overflow_reasons, NULL
+  FROM @extschema@.fk_guard_bypass_tracking() t
+ WHERE t.overflow_last_at IS NOT NULL;
+
+COMMENT ON VIEW @extschema@.fk_bypass_stats IS
+'rows written without RI checks, per declared foreign key, and why its orphans may be unseen';
+
+GRANT SELECT ON @extschema@.fk_bypass_stats TO PUBLIC;
 
 -- (end of bypass tracking)
 

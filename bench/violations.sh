@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # bench/violations.sh -- what preloading fk_guard costs, and how fast it records violations.
 #
-# Starts three throwaway clusters with the same settings and schema (orders with
+# Starts four throwaway clusters with the same settings and schema (orders with
 # three foreign keys: customers, products, and a composite key into stores):
-# plain, plain2 (a second plain cluster: the A/A control) and preloaded
-# (shared_preload_libraries = 'fk_guard').
+# plain, plain2 (a second plain cluster: the A/A control), preloaded
+# (shared_preload_libraries = 'fk_guard') and notrack (preloaded, with
+# fk_guard.track_bypass = off): preloaded/notrack is what bypass tracking costs
+# on these FK-heavy inserts (target: >= 0.99x TPS, <= 1.01x CPU and
+# instructions), preloaded/plain what fk_guard costs in all.
 #  1. Overhead, as backend CPU time per transaction.  ROUNDS times, each cluster
 #     in turn (the order rotates from round to round), orders is emptied and a
 #     single-client `pgbench -n -M prepared -c 1 -t N` inserts N rows into it,
@@ -70,7 +73,7 @@ chmod 755 "$work"
 # No autovacuum: every run starts from an empty orders, and a worker waking up
 # mid-run would compete with the measured backend for the CPUs.
 settings=("shared_buffers = '256MB'" "max_wal_size = '4GB'" "checkpoint_timeout = '30min'" "autovacuum = off")
-clusters=(plain plain2 preloaded)
+clusters=(plain plain2 preloaded notrack)
 declare -A host pgdata dir
 stop_clusters() {
 	for c in "${!dir[@]}"; do
@@ -82,6 +85,7 @@ trap stop_clusters EXIT
 for c in "${clusters[@]}"; do
 	extra=()
 	[ "$c" = preloaded ] && extra=("shared_preload_libraries = 'fk_guard'")
+	[ "$c" = notrack ] && extra=("shared_preload_libraries = 'fk_guard'" "fk_guard.track_bypass = off")
 	fkg_cluster_start "bench-$c" "${settings[@]}" "${extra[@]}"
 	host[$c]=$PGHOST pgdata[$c]=$FKG_PGDATA dir[$c]=$FKG_CLUSTER_DIR
 done
@@ -191,34 +195,36 @@ for c in "${clusters[@]}"; do
 	insert_run "$c" "$((N / 10 > 1000 ? N / 10 : 1000))" >/dev/null
 done
 
-echo "overhead: $ROUNDS rounds x 3 clusters, each a single-client pgbench -M prepared run of $N"
+echo "overhead: $ROUNDS rounds x ${#clusters[@]} clusters, each a single-client pgbench -M prepared run of $N"
 echo "transactions (one insert into orders, 3 foreign keys, no violation); backend CPU from /proc;"
 echo "$(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) before the first round"
 : >"$work/runs"
 for round in $(seq 1 "$ROUNDS"); do
-	# Rotate the order: each cluster runs first, second and third equally often.
+	# Rotate the order: each cluster runs in each position equally often (over as many rounds as clusters).
 	order=()
-	for i in 0 1 2; do order+=("${clusters[$(((i + round - 1) % 3))]}"); done
+	for i in "${!clusters[@]}"; do order+=("${clusters[$(((i + round - 1) % ${#clusters[@]}))]}"); done
 	declare -A cpu=() ticks=() tps=()
 	for c in "${order[@]}"; do
 		read -r cpu[$c] ticks[$c] tps[$c] < <(insert_run "$c" "$N")
 	done
-	echo "${cpu[plain]} ${cpu[plain2]} ${cpu[preloaded]} ${ticks[plain]} ${ticks[plain2]} ${ticks[preloaded]} ${tps[plain]} ${tps[plain2]} ${tps[preloaded]}" >>"$work/runs"
+	# Columns: CPU (1-4), ticks (5-8), tps (9-12) of plain, plain2, preloaded, notrack.
+	echo "${cpu[plain]} ${cpu[plain2]} ${cpu[preloaded]} ${cpu[notrack]} ${ticks[plain]} ${ticks[plain2]} ${ticks[preloaded]} ${ticks[notrack]} ${tps[plain]} ${tps[plain2]} ${tps[preloaded]} ${tps[notrack]}" >>"$work/runs"
 	awk -v r="$round" -v o="${order[*]}" -v a="${cpu[plain]}" -v a2="${cpu[plain2]}" -v b="${cpu[preloaded]}" \
-		-v ta="${ticks[plain]}" -v ta2="${ticks[plain2]}" -v tb="${ticks[preloaded]}" \
-		-v pa="${tps[plain]}" -v pb="${tps[preloaded]}" 'BEGIN {
+		-v n="${cpu[notrack]}" -v ta="${ticks[plain]}" -v ta2="${ticks[plain2]}" -v tb="${ticks[preloaded]}" \
+		-v pa="${tps[plain]}" -v pb="${tps[preloaded]}" -v pn="${tps[notrack]}" 'BEGIN {
 		gsub(" ", ",", o)
-		printf "round %d (%s): us/tx plain %.2f, plain2 %.2f, preloaded %.2f; ratio preloaded/plain %.4f, plain2/plain %.4f;", r, o, a, a2, b, b / a, a2 / a
-		printf " ticks %d/%d/%d; tps plain %d, preloaded %d\n", ta, ta2, tb, pa, pb }'
+		printf "round %d (%s): us/tx plain %.2f, plain2 %.2f, preloaded %.2f, notrack %.2f; ratio preloaded/plain %.4f, plain2/plain %.4f, preloaded/notrack %.4f;", r, o, a, a2, b, n, b / a, a2 / a, b / n
+		printf " ticks %d/%d/%d; tps plain %d, preloaded %d, notrack %d\n", ta, ta2, tb, pa, pb, pn }'
 done
 col() { awk -v i="$1" '{ print $i }' "$work/runs"; }
 ratio() { awk -v i="$1" -v j="$2" '{ print $i / $j }' "$work/runs"; }
 echo
-printf "medians of %d rounds: backend CPU per transaction plain %.2f us, plain2 %.2f us, preloaded %.2f us\n" \
-	"$ROUNDS" "$(col 1 | median)" "$(col 2 | median)" "$(col 3 | median)"
-printf "                      utime+stime ticks per %d transactions plain %s, plain2 %s, preloaded %s\n" \
-	"$N" "$(col 4 | median)" "$(col 5 | median)" "$(col 6 | median)"
-printf "                      tps plain %s, plain2 %s, preloaded %s\n" "$(col 7 | median)" "$(col 8 | median)" "$(col 9 | median)"
+printf "medians of %d rounds: backend CPU per transaction plain %.2f us, plain2 %.2f us, preloaded %.2f us, notrack %.2f us\n" \
+	"$ROUNDS" "$(col 1 | median)" "$(col 2 | median)" "$(col 3 | median)" "$(col 4 | median)"
+printf "                      utime+stime ticks per %d transactions plain %s, plain2 %s, preloaded %s, notrack %s\n" \
+	"$N" "$(col 5 | median)" "$(col 6 | median)" "$(col 7 | median)" "$(col 8 | median)"
+printf "                      tps plain %s, plain2 %s, preloaded %s, notrack %s\n" "$(col 9 | median)" "$(col 10 | median)" \
+	"$(col 11 | median)" "$(col 12 | median)"
 read -r lo hi cov < <(ratio 3 1 | interval)
 awk -v m="$(ratio 3 1 | median)" -v lo="$lo" -v hi="$hi" -v cov="$cov" 'BEGIN {
 	printf "backend CPU preloaded/plain: median ratio %.4f (%+.2f%%), %s%% interval [%.4f, %.4f]  (target: <= 1.01)\n",
@@ -229,10 +235,19 @@ awk -v m="$(ratio 2 1 | median)" -v lo="$lo" -v hi="$hi" -v cov="$cov" 'BEGIN {
 		m, (m - 1) * 100, cov, lo, hi
 	if (lo < 0.99 || hi > 1.01)
 		print "  the A/A interval is wider than the 1% target: here backend CPU time cannot tell a 1% effect from noise (instruction counts can)" }'
-read -r lo hi cov < <(ratio 9 7 | interval)
-awk -v m="$(ratio 9 7 | median)" -v a="$(ratio 8 7 | median)" -v lo="$lo" -v hi="$hi" -v cov="$cov" 'BEGIN {
+read -r lo hi cov < <(ratio 11 9 | interval)
+awk -v m="$(ratio 11 9 | median)" -v a="$(ratio 10 9 | median)" -v lo="$lo" -v hi="$hi" -v cov="$cov" 'BEGIN {
 	printf "tps preloaded/plain: median ratio %.4f, %s%% interval [%.4f, %.4f]; A/A plain2/plain %.4f\n",
 		m, cov, lo, hi, a }'
+# Bypass tracking alone: the same preloaded server with and without it.
+read -r lo hi cov < <(ratio 3 4 | interval)
+awk -v m="$(ratio 3 4 | median)" -v lo="$lo" -v hi="$hi" -v cov="$cov" 'BEGIN {
+	printf "bypass tracking, backend CPU preloaded/notrack: median ratio %.4f (%+.2f%%), %s%% interval [%.4f, %.4f]  (target: <= 1.01)\n",
+		m, (m - 1) * 100, cov, lo, hi }'
+read -r lo hi cov < <(ratio 11 12 | interval)
+awk -v m="$(ratio 11 12 | median)" -v lo="$lo" -v hi="$hi" -v cov="$cov" 'BEGIN {
+	printf "bypass tracking, tps preloaded/notrack: median ratio %.4f (%+.2f%%), %s%% interval [%.4f, %.4f]  (target: >= 0.99; noise: the A/A intervals above)\n",
+		m, (m - 1) * 100, cov, lo, hi }'
 
 # recorded: violations counted by fk_violation_stats on the preloaded cluster, or n/a.
 recorded() {
@@ -318,10 +333,13 @@ if [ "$INSTRUCTIONS" = 1 ]; then
 		fkg_as_pg pg_ctl -D "${pgdata[$c]}" -m fast -w -t 300 stop >/dev/null
 		fkg_as_pg pg_ctl -D "${pgdata[$c]}" -l "${dir[$c]}/server.log" -w start >/dev/null
 	done
-	awk -v a="${ir[plain]}" -v a2="${ir[plain2]}" -v b="${ir[preloaded]}" -v f="${fkg_ir[preloaded]}" 'BEGIN {
-		printf "plain %d, plain2 %d, preloaded %d (of which %d in fk_guard.so)\n", a, a2, b, f
+	awk -v a="${ir[plain]}" -v a2="${ir[plain2]}" -v b="${ir[preloaded]}" -v f="${fkg_ir[preloaded]}" \
+		-v n="${ir[notrack]}" -v fn="${fkg_ir[notrack]}" 'BEGIN {
+		printf "plain %d, plain2 %d, preloaded %d (of which %d in fk_guard.so), notrack %d (%d in fk_guard.so)\n", a, a2, b, f, n, fn
 		printf "instructions preloaded/plain: %.4f (%+.2f%%, %+d per transaction); noise floor, plain2/plain (A/A): %.4f (%+.2f%%)\n",
-			b / a, (b / a - 1) * 100, b - a, a2 / a, (a2 / a - 1) * 100 }'
+			b / a, (b / a - 1) * 100, b - a, a2 / a, (a2 / a - 1) * 100
+		printf "bypass tracking, instructions preloaded/notrack: %.4f (%+.2f%%, %+d per transaction)  (target: <= 1.01)\n",
+			b / n, (b / n - 1) * 100, b - n }'
 	echo "where the difference goes (instructions per transaction, preloaded - plain, by function, largest first):"
 	{
 		cg_functions 1 "${profile_long[preloaded]}"

@@ -96,6 +96,22 @@ SELECT constraint_name, f->>'code' AS code, f->>'severity' AS severity, f->>'fix
   FROM fk_audit, jsonb_array_elements(findings) f ORDER BY 1, 2;
 
 \echo
+\echo '== A load that bypasses RI (pg_restore --disable-triggers, replication tools): fk_guard notices'
+SET session_replication_role = replica;
+INSERT INTO order_lines VALUES (5001, 'HAT-3', 2), (5002, 'HAT-3', 1);
+RESET session_replication_role;
+SELECT constraint_name, child_table, unchecked_rows, reasons, roles FROM fk_bypass_stats
+ WHERE 'replica_role' = ANY (reasons);
+SELECT constraint_name, unchecked_rows_since_audit, f->>'fix' AS fix
+  FROM fk_audit, jsonb_array_elements(findings) f WHERE f->>'code' = 'ri_bypassed';
+\echo '== An incremental audit checks only the bypassed table (and those with orphans), and finds the new orphans:'
+\echo 'CALL fk_audit_run(incremental => true);'
+CALL fk_audit_run(incremental => true);
+SELECT run_id, incremental, foreign_keys, foreign_keys_with_orphans, orphan_rows FROM fk_audit_runs ORDER BY run_id;
+SELECT constraint_name, child_table, orphan_rows, carried_from FROM fk_audit_results
+ WHERE run_id = (SELECT max(run_id) FROM fk_audit_runs) ORDER BY carried_from NULLS FIRST, 1;
+
+\echo
 \echo '== Fixing them: a dry run, then batches that re-check each row, commit, and are recorded'
 \echo '-- Customers 42 and 9842 placed real orders: insert the parents first (placeholder rows).'
 ALTER TABLE customers ALTER COLUMN name SET DEFAULT '(placeholder: inserted by fk_repair)';

@@ -13,5 +13,5 @@ fkg_cluster_start demo "shared_preload_libraries = 'fk_guard'"
 trap fkg_cluster_stop EXIT
 psql -X -q -d postgres -f "$repo/demo/demo.sql"
 echo
-echo "== What the server log says (one enriched line per violation):"
+echo "== What the server log says (one enriched line per violation or bypassed statement):"
 grep -o 'LOG:  fk_guard: .*' "$FKG_CLUSTER_DIR/server.log" || true

@@ -136,7 +136,7 @@ SELECT f->>'fix' AS fix, f->>'run_as' AS run_as FROM fk_audit, jsonb_array_eleme
 
 -- Audits: delegated with one GRANT; others may neither audit nor forge history.
 CREATE ROLE fkg_auditor;
-GRANT EXECUTE ON PROCEDURE fk_audit_run(regclass) TO fkg_auditor;
+GRANT EXECUTE ON PROCEDURE fk_audit_run(regclass, boolean) TO fkg_auditor;
 GRANT SELECT ON sec_child, sec_parent TO fkg_auditor;
 SET ROLE fkg_auditor;
 \set VERBOSITY terse

@@ -8,6 +8,8 @@
  * other way (LOAD, session_preload_libraries, local_preload_libraries) fk_guard
  * says that capture is off instead of staying silent.
  */
+#include "capture/bypass_capture.h"
+#include "capture/bypass_store.h"
 #include "capture/constraint_cache.h"
 #include "common/guc.h"
 #include "common/pg_boundary.h"
@@ -76,6 +78,10 @@ _PG_init(void)
 		fkg::violation_store_install_hooks();
 		fkg::constraint_cache_init();
 		fkg::violation_capture_install();
+		if (fkg::guc::track_bypass) {
+			fkg::bypass_store_install_hooks();
+			fkg::bypass_capture_install();
+		}
 		return (Datum) 0;
 	});
 }

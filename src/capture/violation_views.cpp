@@ -6,6 +6,7 @@
  *    and the rows as Datums.  Shared memory itself is violation_store's: these
  *    functions only read its copies, with no lock held.
  */
+#include "capture/bypass_store.h"
 #include "capture/constraint_cache.h"
 #include "capture/violation_classify.h"
 #include "capture/violation_store.h"
@@ -276,5 +277,6 @@ FKG_FUNCTION(fk_guard_reset)
 {
 	require_preloaded();
 	fkg::violation_store_reset();
+	fkg::bypass_store_reset();
 	PG_RETURN_VOID();
 }

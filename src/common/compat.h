@@ -17,6 +17,8 @@ extern "C" {
 #include "executor/executor.h"
 #include "executor/tstoreReceiver.h"
 #include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -127,6 +129,20 @@ object_allowed(Oid classid, Oid objectid, Oid role, AclMode mode)
 #else
 	return (classid == ProcedureRelationId ? pg_proc_aclcheck(objectid, role, mode)
 	                                       : pg_namespace_aclcheck(objectid, role, mode)) == ACLCHECK_OK;
+#endif
+}
+
+/* True when this backend holds mode on the relation relid (PostgreSQL 17 added
+ * LockHeldByMe()'s orstronger argument; before, the mode must be held exactly). */
+inline bool
+relation_locked_by_me(Oid relid, LOCKMODE mode)
+{
+	LOCKTAG tag;
+	SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
+#if PG_VERSION_NUM >= 170000
+	return LockHeldByMe(&tag, mode, true);
+#else
+	return LockHeldByMe(&tag, mode);
 #endif
 }
 

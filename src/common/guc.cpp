@@ -19,6 +19,8 @@ namespace {
 /* Each setting's default, written once: the C variable starts with it and
  * PostgreSQL is told it as the boot value. */
 constexpr bool kDefaultLogViolations = true;
+constexpr bool kDefaultLogBypass = true;
+constexpr bool kDefaultTrackBypass = true;
 constexpr int kDefaultLogFormat = kLogText;
 constexpr int kDefaultMaxQueryLength = 1024;
 constexpr bool kDefaultClientHint = false;
@@ -30,6 +32,8 @@ constexpr bool kDefaultIncludeExtensionTables = false;
 } // namespace
 
 bool log_violations = kDefaultLogViolations;
+bool log_bypass = kDefaultLogBypass;
+bool track_bypass = kDefaultTrackBypass;
 int log_format = kDefaultLogFormat;
 int max_query_length = kDefaultMaxQueryLength;
 bool client_hint = kDefaultClientHint;
@@ -101,6 +105,14 @@ define_capture()
 {
 	DefineCustomBoolVariable("fk_guard.log_violations", "Logs every foreign-key violation with its context.", nullptr,
 	                         &log_violations, kDefaultLogViolations, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomBoolVariable("fk_guard.track_bypass",
+	                         "Counts the rows written while a foreign key's RI triggers do not fire.",
+	                         "Off: no bypass counters, and incremental audits check every foreign key.", &track_bypass,
+	                         kDefaultTrackBypass, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+	DefineCustomBoolVariable("fk_guard.log_bypass",
+	                         "Logs every statement that writes rows a foreign key's RI triggers do not check, and "
+	                         "every ALTER TABLE that stops RI triggers from firing.",
+	                         nullptr, &log_bypass, kDefaultLogBypass, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 	DefineCustomEnumVariable("fk_guard.log_format", "Format of fk_guard's log lines: text or json.",
 	                         "json writes one JSON object per line, with stable keys.", &log_format, kDefaultLogFormat,
 	                         kLogFormats, PGC_SUSET, 0, nullptr, nullptr, nullptr);

@@ -23,6 +23,8 @@ constexpr int kMinViolations = 16;
 constexpr int kMaxViolations = 1000000;
 
 extern bool log_violations;
+extern bool log_bypass;
+extern bool track_bypass; /* fixed at server start */
 extern int log_format;
 extern int max_query_length;
 extern bool client_hint;
