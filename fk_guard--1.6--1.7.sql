@@ -800,6 +800,19 @@ COMMENT ON FUNCTION @extschema@.fk_cluster_violations() IS
 
 -- (end of Citus)
 
+-- ---- fk_audit tells NOT ENFORCED keys (PostgreSQL 18) apart -------------
+
+-- Whether PostgreSQL enforces the foreign key at all (false for a PostgreSQL 18
+-- NOT ENFORCED key, which has no RI triggers); NULL for a dropped constraint.
+CREATE FUNCTION @extschema@.fk_guard_constraint_enforced(constraint_oid oid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'fk_guard_constraint_enforced'
+LANGUAGE C STRICT STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.fk_guard_constraint_enforced(oid) IS
+'whether PostgreSQL enforces the foreign key (PostgreSQL 18 keys may be NOT ENFORCED)';
+
 -- ---- fk_audit as 1.7 leaves it (issues 13, 14 and 15 each change it) -----
 
 CREATE OR REPLACE VIEW @extschema@.fk_audit AS
@@ -810,7 +823,7 @@ SELECT d.conname AS constraint_name,
        d.condeferrable AS "deferrable",
        d.condeferred AS initially_deferred,
        d.convalidated AS validated,
-       g.enforced, f.fk_indexed, g.type_mismatch,
+       g.declared_enforced AND g.triggers_enabled AS enforced, f.fk_indexed, g.type_mismatch,
        CASE WHEN @extschema@.fk_guard_preloaded() THEN COALESCE(v.violations, 0) END AS violations,
        v.last_violation_at,
        a.checked_at AS last_audit_at,
@@ -828,7 +841,15 @@ SELECT d.conname AS constraint_name,
                        'message', 'The constraint is NOT VALID: rows that existed when it was added were never checked.',
                        'fix', format('ALTER TABLE %s VALIDATE CONSTRAINT %I;', f.child, d.conname),
                        'run_as', f.child_owner)
-             WHERE NOT d.convalidated
+             WHERE NOT d.convalidated AND g.declared_enforced
+            UNION ALL
+            -- PostgreSQL 18: a NOT ENFORCED key has no RI triggers and is never
+            -- validated; ENFORCED checks every row, as VALIDATE would.
+            SELECT 2, jsonb_build_object('code', 'not_enforced', 'severity', 'warning',
+                       'message', 'The constraint is NOT ENFORCED: PostgreSQL checks no row against it.',
+                       'fix', format('ALTER TABLE %s ALTER CONSTRAINT %I ENFORCED;', f.child, d.conname),
+                       'run_as', f.child_owner)
+             WHERE NOT g.declared_enforced
             UNION ALL
             SELECT 3, jsonb_build_object('code', 'disabled_triggers', 'severity', 'error',
                        'message', 'Its RI triggers are disabled: new rows are not checked at all.',
@@ -836,7 +857,7 @@ SELECT d.conname AS constraint_name,
                                                  ' ' ORDER BY n.nspname, r.relname)
                                  FROM pg_class r JOIN pg_namespace n ON n.oid = r.relnamespace
                                 WHERE r.oid = ANY (f.disabled_tables)))
-             WHERE NOT g.enforced
+             WHERE NOT g.triggers_enabled
             UNION ALL
             SELECT 4, jsonb_build_object('code', 'type_mismatch', 'severity', 'warning',
                        'message', 'A foreign-key column''s type differs from the referenced column''s: every check needs a cast.',
@@ -942,7 +963,9 @@ SELECT d.conname AS constraint_name,
              pg_class pr JOIN pg_namespace pn ON pn.oid = pr.relnamespace
        WHERE cr.oid = d.conrelid AND pr.oid = d.confrelid
   ) f
-  CROSS JOIN LATERAL (SELECT cardinality(f.disabled_tables) = 0, f.type_fixes IS NOT NULL) g(enforced, type_mismatch)
+  CROSS JOIN LATERAL (SELECT cardinality(f.disabled_tables) = 0, f.type_fixes IS NOT NULL,
+                             COALESCE(@extschema@.fk_guard_constraint_enforced(d.oid), true))
+       g(triggers_enabled, type_mismatch, declared_enforced)
   LEFT JOIN @extschema@.fk_guard_constraint_violations() v ON v.constraint_oid = d.oid
   LEFT JOIN LATERAL (
       SELECT r.checked_at, r.orphan_rows FROM @extschema@.fk_audit_results r

@@ -18,6 +18,14 @@ INSERT INTO ne_child VALUES (1), (2), (2), (NULL);
 SELECT conenforced, convalidated FROM pg_constraint WHERE conname = 'ne_child_id_fkey';
 SELECT constraint_name, child_table, parent_table, key FROM fk_orphans('ne_child');
 SELECT constraint_name, validated, orphan_rows, missing_keys FROM fk_orphan_summary('ne_child');
+-- fk_audit: a NOT ENFORCED key has no RI triggers, yet is not enforced; its
+-- fix is ALTER CONSTRAINT ... ENFORCED, since PostgreSQL refuses to VALIDATE it.
+SELECT enforced, validated, f->>'code' AS code, f->>'fix' AS fix
+  FROM fk_audit, jsonb_array_elements(findings) f
+ WHERE constraint_name = 'ne_child_id_fkey' AND f->>'code' IN ('not_valid', 'not_enforced', 'disabled_triggers');
+\set VERBOSITY terse
+ALTER TABLE ne_child VALIDATE CONSTRAINT ne_child_id_fkey;
+\set VERBOSITY default
 -- Enforcing it checks the rows: PostgreSQL rejects the same key.
 \set VERBOSITY terse
 ALTER TABLE ne_child ALTER CONSTRAINT ne_child_id_fkey ENFORCED;
@@ -26,6 +34,7 @@ DELETE FROM ne_child c USING fk_orphans('ne_child') o WHERE c.ctid = o.child_cti
 ALTER TABLE ne_child ALTER CONSTRAINT ne_child_id_fkey ENFORCED;
 SELECT conenforced, convalidated FROM pg_constraint WHERE conname = 'ne_child_id_fkey';
 SELECT count(*) FROM fk_orphans('ne_child');
+SELECT enforced, validated, findings FROM fk_audit WHERE constraint_name = 'ne_child_id_fkey';
 
 -- Temporal (PERIOD): refused by name when asked for, skipped (NOTICE) in the all-tables scan.
 CREATE TABLE tp_parent (id int4range, valid_at daterange,
