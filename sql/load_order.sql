@@ -81,6 +81,11 @@ SELECT (SELECT array_agg(l ORDER BY l::text) FROM fk_load_order() l WHERE l.tabl
      = (SELECT array_agg(l ORDER BY l::text) FROM fk_load_order(pg_temp.lo_tables()) l) AS same_for_lo;
 SELECT count(*) AS extension_tables FROM fk_load_order() l
   JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = l.table_name AND d.deptype = 'e';
+-- ... unless fk_guard.include_extension_tables asks for them, as in fk_orphans().
+SET fk_guard.include_extension_tables = on;
+SELECT count(*) > 0 AS extension_tables FROM fk_load_order() l
+  JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = l.table_name AND d.deptype = 'e';
+RESET fk_guard.include_extension_tables;
 
 -- Every foreign key between tables in different cycles goes from a higher
 -- level to a lower one (read from pg_constraint, partitions folded).

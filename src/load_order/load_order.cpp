@@ -12,6 +12,7 @@
  * for its root.
  */
 #include "common/compat.h"
+#include "common/guc.h"
 #include "common/pg_boundary.h"
 #include "load_order/table_graph.h"
 
@@ -34,7 +35,8 @@ namespace {
  * caller can see: a table or partitioned table, not a partition, outside the
  * system schemas and other sessions' temporary schemas, on which the caller
  * holds some privilege and whose schema it may use (what
- * information_schema.tables lists), and not a member of an extension. */
+ * information_schema.tables lists), and not a member of an extension unless
+ * $2 (fk_guard.include_extension_tables, as for the all-tables checks). */
 const char *const kTablesQuery = R"SQL(
 SELECT c.oid
   FROM pg_catalog.pg_class c
@@ -45,9 +47,9 @@ SELECT c.oid
         AND NOT pg_catalog.pg_is_other_temp_schema(n.oid)
         AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
         AND pg_catalog.has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
-        AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
-                         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid
-                           AND d.deptype = 'e') END
+        AND ($2 OR NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                                WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid
+                                  AND d.objsubid = 0 AND d.deptype = 'e')) END
  ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"
 )SQL";
 
@@ -136,10 +138,10 @@ oid_array(const Oid *oids, int n)
 Oid *
 read_tables(Datum given, bool given_null, int *count)
 {
-	Oid argtypes[1] = {OIDARRAYOID};
-	Datum args[1] = {given};
-	char nulls[1] = {given_null ? 'n' : ' '};
-	if (SPI_execute_with_args(kTablesQuery, 1, argtypes, args, nulls, true, 0) != SPI_OK_SELECT)
+	Oid argtypes[2] = {OIDARRAYOID, BOOLOID};
+	Datum args[2] = {given, BoolGetDatum(fkg::guc::include_extension_tables)};
+	char nulls[2] = {given_null ? 'n' : ' ', ' '};
+	if (SPI_execute_with_args(kTablesQuery, 2, argtypes, args, nulls, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "fk_guard: table query failed");
 	*count = (int) SPI_processed;
 	Oid *oids = static_cast<Oid *>(palloc(sizeof(Oid) * (SPI_processed + 1)));
