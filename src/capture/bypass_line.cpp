@@ -44,24 +44,6 @@ reasons_listed(uint32_t reasons, bool json)
 }
 
 void
-append_field(std::string &line, const char *name, const char *value, bool utf8)
-{
-	line += ' ';
-	line += name;
-	line += '=';
-	append_json_string(line, value, utf8);
-}
-
-void
-append_bare(std::string &line, const char *name, const std::string &value)
-{
-	line += ' ';
-	line += name;
-	line += '=';
-	line += value;
-}
-
-void
 append_json(std::string &line, const char *name, const char *value, bool utf8)
 {
 	line += ",\"";

@@ -255,26 +255,6 @@ fix_hint(const ViolationEvent &event)
 
 namespace {
 
-/* The text line's value for a quoted field: name="escaped value". */
-void
-append_field(std::string &line, const char *name, const char *value, bool utf8)
-{
-	line += ' ';
-	line += name;
-	line += '=';
-	append_json_string(line, value, utf8);
-}
-
-/* A field of fixed vocabulary (side, operation, booleans, numbers): name=value, bare. */
-void
-append_bare(std::string &line, const char *name, const std::string &value)
-{
-	line += ' ';
-	line += name;
-	line += '=';
-	line += value;
-}
-
 /* Length of the well-formed UTF-8 sequence at p and its code point; 0 when
  * the bytes are not one (overlong, surrogate, beyond U+10FFFF, cut short). */
 size_t
@@ -319,6 +299,26 @@ append_escape(std::string &out, uint32_t code_point)
 }
 
 } // namespace
+
+/* The text line's value for a quoted field: name="escaped value". */
+void
+append_field(std::string &line, const char *name, const char *value, bool utf8)
+{
+	line += ' ';
+	line += name;
+	line += '=';
+	append_json_string(line, value, utf8);
+}
+
+/* A field of fixed vocabulary (side, operation, booleans, numbers): name=value, bare. */
+void
+append_bare(std::string &line, const char *name, const std::string &value)
+{
+	line += ' ';
+	line += name;
+	line += '=';
+	line += value;
+}
 
 void
 append_json_string(std::string &out, const char *text, bool utf8)

@@ -111,6 +111,9 @@ bool render_fix_hint(const ViolationEvent &event, char *buf, size_t n) noexcept;
  */
 std::string json_string(const char *text, bool utf8 = true);
 void append_json_string(std::string &out, const char *text, bool utf8);
+/* Text log-line fields: ` name="escaped value"` (any text), and ` name=value` (a fixed vocabulary). */
+void append_field(std::string &line, const char *name, const char *value, bool utf8);
+void append_bare(std::string &line, const char *name, const std::string &value);
 
 /* Copies text into buf (size n, n > 0), truncating on a UTF-8 character
  * boundary; never throws. */
