@@ -175,6 +175,16 @@ SELECT fkg_test.error_of($$CALL fk_repair('rn_fk', 'rn_child', 'set_null')$$);
 SELECT fkg_test.error_of($$CALL fk_repair('rn_fk', 'rn_child', 'insert_parents')$$);
 SELECT fkg_test.error_of($$SELECT fk_restore(424242)$$);
 SELECT fkg_test.error_of($$SELECT fk_repair_batch(424242)$$);
+-- A batch at REPEATABLE READ or SERIALIZABLE would read a snapshot taken before it
+-- locked the referenced table, missing parents committed meanwhile: refused,
+-- before anything is recorded; a dry run is fine.
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT fkg_test.error_of($$CALL fk_repair('rn_fk', 'rn_child', 'delete', execute => true)$$);
+SELECT rows FROM fk_repair_plan('rn_fk', 'rn_child', 'delete') WHERE key IS NULL;
+ROLLBACK;
+BEGIN ISOLATION LEVEL SERIALIZABLE;
+SELECT fkg_test.error_of($$CALL fk_repair('rn_fk', 'rn_child', 'quarantine', execute => true)$$);
+ROLLBACK;
 SELECT count(*) AS history_rows FROM fk_guard_repairs WHERE child_table = 'rn_child'::regclass;
 \set VERBOSITY terse
 CALL fk_repair('rn_fk', 'rn_child', 'set_null');

@@ -22,7 +22,8 @@
  * EXCLUSIVE): the lock waits for transactions that are inserting or changing
  * referenced rows, within lock_timeout, and holds new ones off until the
  * batch commits, so the batch's snapshot, taken after it, sees every parent
- * that exists while the batch changes rows.
+ * that exists while the batch changes rows.  That needs a snapshot per
+ * statement: executing is refused at REPEATABLE READ and SERIALIZABLE.
  */
 #include "common/pg_boundary.h"
 #include "orphans/fk_catalog.h"
@@ -237,6 +238,17 @@ FKG_FUNCTION(fk_repair_prepare)
 	bool for_execute = !PG_ARGISNULL(4) && PG_GETARG_BOOL(4);
 	bool lock = for_execute && !PG_ARGISNULL(5) && PG_GETARG_BOOL(5);
 	fkg::check_target_is_table(child);
+	/* Under REPEATABLE READ or SERIALIZABLE a batch's statements read the
+	 * transaction's snapshot, taken before the referenced table was locked:
+	 * a parent committed while the batch waited for that lock would be
+	 * missed and its children changed as orphans. */
+	if (for_execute && IsolationUsesXactSnapshot())
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+		                errmsg("fk_repair changes rows only at isolation level READ COMMITTED"),
+		                errdetail("At %s a batch would not see parents committed while it waited to lock the "
+		                          "referenced table.",
+		                          IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
+		                errhint("Run it in a READ COMMITTED transaction; a dry run works at any level.")));
 
 	MemoryContext outer = CurrentMemoryContext;
 	if (SPI_connect() != SPI_OK_CONNECT)
