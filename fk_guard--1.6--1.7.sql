@@ -385,9 +385,10 @@ $$;
 
 -- One batch of a running repair of this session, its scan resuming after the ctid
 -- resume (see src/repair/repair_query.h); returns where the next batch resumes,
--- NULL when nothing is left to change.
-CREATE FUNCTION @extschema@.fk_repair_batch(repair bigint, resume tid DEFAULT '(0,0)')
-RETURNS tid
+-- NULL when nothing is left to change, and whether the pass this batch belongs
+-- to has changed rows so far (pass_changed: the previous batch's answer).
+CREATE FUNCTION @extschema@.fk_repair_batch(repair bigint, INOUT resume tid DEFAULT '(0,0)',
+                                            INOUT pass_changed boolean DEFAULT false)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -397,6 +398,7 @@ DECLARE
     moved jsonb;
     n bigint;
     reached tid;
+    started tid := resume;
 BEGIN
     SELECT * INTO r FROM @extschema@.fk_guard_repairs h
      WHERE h.repair_id = repair AND h.status = 'running' AND h.backend_pid = pg_backend_pid();
@@ -426,15 +428,22 @@ BEGIN
         UPDATE @extschema@.fk_guard_repairs h SET batches = h.batches + 1, rows = h.rows + n
          WHERE h.repair_id = repair;
     END IF;
+    -- A pass starts at '(0,0)'.
+    pass_changed := n > 0 OR (pass_changed AND started <> '(0,0)'::tid);
     IF NOT p.resumes THEN
-        RETURN CASE WHEN n > 0 THEN '(0,0)'::tid END;
+        resume := CASE WHEN n > 0 THEN '(0,0)'::tid END;
+        RETURN;
     END IF;
     -- A batch that found orphans goes on after the last one it reached; one that
-    -- found none ends a pass, and a pass from the start that finds none, the repair.
+    -- found none ends a pass.  Another pass follows one that changed rows (rows
+    -- it skipped may be orphans still); a pass that changed none ends the repair,
+    -- though it found orphans: rows no batch can change (a BEFORE trigger or a
+    -- rule cancels the DELETE or UPDATE) would otherwise be found forever.
     IF reached IS NOT NULL THEN
-        RETURN reached;
+        resume := reached;
+    ELSE
+        resume := CASE WHEN pass_changed THEN '(0,0)'::tid END;
     END IF;
-    RETURN CASE WHEN resume = '(0,0)'::tid THEN NULL ELSE '(0,0)'::tid END;
 END
 $$;
 
@@ -484,6 +493,7 @@ AS $$
 DECLARE
     commits boolean;
     resume tid := '(0,0)';
+    pass_changed boolean := false;
 BEGIN
     SELECT s.repair_id, s.rows, s.status INTO repair_id, rows, status
       FROM @extschema@.fk_repair_start(constraint_name, child_table, action, execute, batch_size,
@@ -496,7 +506,8 @@ BEGIN
         COMMIT;
     END IF;
     LOOP
-        resume := @extschema@.fk_repair_batch(repair_id, resume);
+        SELECT b.resume, b.pass_changed INTO resume, pass_changed
+          FROM @extschema@.fk_repair_batch(repair_id, resume, pass_changed) b;
         EXIT WHEN resume IS NULL;
         IF commits THEN
             COMMIT;
