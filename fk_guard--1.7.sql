@@ -713,8 +713,16 @@ CREATE POLICY fk_guard_quarantine_store ON @extschema@.fk_guard_quarantine FOR I
 CREATE POLICY fk_guard_quarantine_restore ON @extschema@.fk_guard_quarantine FOR DELETE
     USING (CASE WHEN has_table_privilege(child_table, 'SELECT') AND has_table_privilege(child_table, 'INSERT')
                 THEN NOT row_security_active(child_table) ELSE false END);
-GRANT SELECT, INSERT, UPDATE ON @extschema@.fk_guard_repairs TO PUBLIC;
-GRANT SELECT, INSERT, DELETE ON @extschema@.fk_guard_quarantine TO PUBLIC;
+-- Only the columns the steps below write: ids come from the sequences (an id
+-- chosen ahead of them would make other roles' repairs fail on the primary key),
+-- and a repair's table, constraint, action, author and session stay as started.
+GRANT SELECT ON @extschema@.fk_guard_repairs TO PUBLIC;
+GRANT INSERT (constraint_name, child_table, parent_table, action, batch_size, lock_timeout, validate, backend_start),
+      UPDATE (status, finished_at, batches, rows, validated)
+    ON @extschema@.fk_guard_repairs TO PUBLIC;
+GRANT SELECT, DELETE ON @extschema@.fk_guard_quarantine TO PUBLIC;
+GRANT INSERT (repair_id, constraint_name, child_table, row_data, row_text, key, reason)
+    ON @extschema@.fk_guard_quarantine TO PUBLIC;
 GRANT USAGE ON SEQUENCE @extschema@.fk_guard_repairs_repair_id_seq, @extschema@.fk_guard_quarantine_quarantine_id_seq
     TO PUBLIC;
 
@@ -725,21 +733,25 @@ SELECT pg_extension_config_dump('@extschema@.fk_guard_quarantine', '');
 SELECT pg_extension_config_dump('@extschema@.fk_guard_quarantine_quarantine_id_seq', '');
 
 -- Whether the session that started a repair is still running the statement
--- that started it (pg_stat_activity shows other roles' sessions to its owner only).
-CREATE FUNCTION @extschema@.fk_repair_running(pid integer, backend_start timestamptz, started_at timestamptz)
+-- that started it (pg_stat_activity shows other roles' sessions to its owner
+-- only).  It takes the repair, not a session: with any pid and times it would
+-- tell anyone the state and query start of any session.
+CREATE FUNCTION @extschema@.fk_repair_running(repair bigint)
 RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-SELECT EXISTS (SELECT FROM pg_stat_activity a
-                WHERE a.pid = $1 AND a.backend_start = $2 AND a.state <> 'idle' AND a.query_start <= $3)
+SELECT EXISTS (SELECT FROM @extschema@.fk_guard_repairs r
+                 JOIN pg_stat_activity a ON a.pid = r.backend_pid AND a.backend_start = r.backend_start
+                WHERE r.repair_id = $1 AND r.status = 'running' AND a.state <> 'idle'
+                  AND a.query_start <= r.started_at)
 $$;
 
 CREATE VIEW @extschema@.fk_guard_repair_history WITH (security_invoker = true) AS
 SELECT r.repair_id, r.constraint_name, r.child_table, r.parent_table, r.action, r.batch_size,
        r.started_at, r.finished_at,
        CASE WHEN r.status = 'running'
-                 AND NOT @extschema@.fk_repair_running(r.backend_pid, r.backend_start, r.started_at)
+                 AND NOT @extschema@.fk_repair_running(r.repair_id)
             THEN 'interrupted' ELSE r.status END AS status,
        r.batches, r.rows, r.validated, r.repaired_by
   FROM @extschema@.fk_guard_repairs r;

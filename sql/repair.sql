@@ -230,6 +230,14 @@ SELECT fkg_test.error_of($$CALL fk_repair('alice_fk', 'alice_child', 'delete', e
 SELECT fkg_test.error_of('SELECT fk_restore(' || :alice_repair || ')');
 SELECT fkg_test.error_of('SELECT fk_repair_batch(' || :alice_repair || ')');
 SELECT constraint_name, status, batches, rows FROM fk_guard_repair_history;
+-- Ids come from the sequences (an id taken ahead would make the next repairs
+-- fail), a repair's table and author stay as started, and no session's state
+-- can be asked for by pid.
+SELECT fkg_test.error_of($$INSERT INTO fk_guard_repairs (repair_id, constraint_name, child_table, parent_table, action, batch_size)
+                           VALUES (1000000, 'alice_fk', 'alice_child', 'alice_parent', 'delete', 1)$$);
+SELECT fkg_test.error_of($$UPDATE fk_guard_repairs SET child_table = 'alice_child', action = 'quarantine'$$);
+SELECT fkg_test.error_of($$UPDATE fk_guard_repairs SET repaired_by = current_user$$);
+SELECT fkg_test.error_of($$SELECT fk_repair_running(pg_backend_pid(), now(), now())$$);
 SET ROLE fkg_rep_alice;
 INSERT INTO alice_parent VALUES (2), (3);
 SELECT fk_restore(:alice_repair);
