@@ -702,14 +702,9 @@ CREATE POLICY fk_guard_repairs_progress ON @extschema@.fk_guard_repairs FOR UPDA
                 AND COALESCE(has_table_privilege(child_table, 'SELECT'), false));
 CREATE POLICY fk_guard_quarantine_read ON @extschema@.fk_guard_quarantine FOR SELECT
     USING (CASE WHEN has_table_privilege(child_table, 'SELECT') THEN NOT row_security_active(child_table) ELSE false END);
--- Rows come in during the caller's own running quarantine of a table it may delete from ...
-CREATE POLICY fk_guard_quarantine_store ON @extschema@.fk_guard_quarantine FOR INSERT
-    WITH CHECK (quarantined_by = current_user AND COALESCE(has_table_privilege(child_table, 'DELETE'), false)
-                AND EXISTS (SELECT FROM @extschema@.fk_guard_repairs r
-                             WHERE r.repair_id = fk_guard_quarantine.repair_id AND r.action = 'quarantine'
-                               AND r.status = 'running' AND r.repaired_by = current_user
-                               AND r.backend_pid = pg_backend_pid() AND r.child_table = fk_guard_quarantine.child_table));
--- ... and leave when a role that may insert them back restores them.
+-- Rows come in only through fk_repair_quarantine_batch(), which stores what its
+-- DELETE removed (as the table's owner), and leave when a role that may insert
+-- them back restores them.
 CREATE POLICY fk_guard_quarantine_restore ON @extschema@.fk_guard_quarantine FOR DELETE
     USING (CASE WHEN has_table_privilege(child_table, 'SELECT') AND has_table_privilege(child_table, 'INSERT')
                 THEN NOT row_security_active(child_table) ELSE false END);
@@ -721,8 +716,6 @@ GRANT INSERT (constraint_name, child_table, parent_table, action, batch_size, lo
       UPDATE (status, finished_at, batches, rows, validated)
     ON @extschema@.fk_guard_repairs TO PUBLIC;
 GRANT SELECT, DELETE ON @extschema@.fk_guard_quarantine TO PUBLIC;
-GRANT INSERT (repair_id, constraint_name, child_table, row_data, row_text, key, reason)
-    ON @extschema@.fk_guard_quarantine TO PUBLIC;
 GRANT USAGE ON SEQUENCE @extschema@.fk_guard_repairs_repair_id_seq, @extschema@.fk_guard_quarantine_quarantine_id_seq
     TO PUBLIC;
 
@@ -766,6 +759,15 @@ CREATE FUNCTION @extschema@.fk_repair_prepare(
     OUT constraint_oid oid, OUT parent_table regclass, OUT validated boolean,
     OUT batch_statement text, OUT resumes boolean, OUT keys_query text, OUT count_query text)
 AS 'MODULE_PATHNAME', 'fk_repair_prepare'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+
+-- One batch of a running quarantine repair of this session (src/repair/repair.cpp):
+-- deletes the orphans as the caller and stores the deleted rows as the owner of
+-- fk_guard_quarantine, which no other role may insert into (fk_restore() must put
+-- back only rows a repair took out, not rows a role with DELETE made up).
+CREATE FUNCTION @extschema@.fk_repair_quarantine_batch(repair bigint, resume tid, OUT moved bigint, OUT reached tid)
+AS 'MODULE_PATHNAME', 'fk_repair_quarantine_batch'
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp;
 
@@ -849,7 +851,6 @@ AS $$
 DECLARE
     r record;
     p record;
-    moved jsonb;
     n bigint;
     reached tid;
     started tid := resume;
@@ -865,13 +866,7 @@ BEGIN
     -- Locks the referenced table: the statement's snapshot, taken next, sees every parent.
     p := @extschema@.fk_repair_prepare(r.constraint_name, r.child_table, r.action, r.batch_size, true, true);
     IF r.action = 'quarantine' THEN
-        EXECUTE p.batch_statement INTO moved, reached USING resume;
-        n := COALESCE(jsonb_array_length(moved), 0);
-        INSERT INTO @extschema@.fk_guard_quarantine
-               (repair_id, constraint_name, child_table, row_data, row_text, key, reason)
-        SELECT repair, r.constraint_name, r.child_table, m -> 'row', m ->> 'text', m -> 'key',
-               format('no row of %s has this key (foreign key %I)', r.parent_table, r.constraint_name)
-          FROM jsonb_array_elements(moved) m;
+        SELECT q.moved, q.reached INTO n, reached FROM @extschema@.fk_repair_quarantine_batch(repair, resume) q;
     ELSIF r.action = 'insert_parents' THEN
         EXECUTE p.batch_statement;
         GET DIAGNOSTICS n = ROW_COUNT;

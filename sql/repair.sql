@@ -322,6 +322,33 @@ SELECT count(*) AS quarantined FROM fk_guard_quarantine WHERE child_table = 'rk_
 DROP TABLE rk_child, rk_parent;
 DROP FUNCTION fkg_test.keep_even();
 
+-- ---- Forged quarantine rows ----------------------------------------------------
+-- A role that may delete from a table but not insert into it cannot make up
+-- quarantined rows for it, which a superuser's fk_restore() would insert:
+-- only the repair's own batch stores rows, those its DELETE removed.
+SET ROLE fkg_rep_alice;
+CREATE TABLE rf_parent (id int PRIMARY KEY);
+CREATE TABLE rf_child (id int GENERATED ALWAYS AS IDENTITY, pid int, is_admin boolean);
+INSERT INTO rf_child (pid, is_admin) VALUES (1, false);
+ALTER TABLE rf_child ADD CONSTRAINT rf_fk FOREIGN KEY (pid) REFERENCES rf_parent NOT VALID;
+GRANT SELECT, DELETE ON rf_child TO fkg_rep_mallory;
+GRANT SELECT ON rf_parent TO fkg_rep_mallory;
+SET ROLE fkg_rep_mallory;
+INSERT INTO fk_guard_repairs (constraint_name, child_table, parent_table, action, batch_size)
+VALUES ('rf_fk', 'rf_child', 'rf_parent', 'quarantine', 1) RETURNING repair_id AS forged_repair \gset
+SELECT fkg_test.error_of(format($$INSERT INTO fk_guard_quarantine (repair_id, constraint_name, child_table, row_data,
+                                  row_text, key, reason) VALUES (%s, 'rf_fk', 'rf_child', '{}', '(666,1,t)', '{}', 'x')$$,
+                                :forged_repair));
+-- Its batch quarantines the real orphan, and only that.
+SELECT * FROM fk_repair_quarantine_batch(:forged_repair, '(0,0)');
+RESET ROLE;
+SELECT fkg_test.error_of(format('SELECT fk_repair_quarantine_batch(%s, ''(0,0)'')', :forged_repair));
+SELECT quarantined_by, row_text, reason FROM fk_guard_quarantine WHERE repair_id = :forged_repair;
+INSERT INTO rf_parent VALUES (1);
+SELECT fk_restore(:forged_repair);
+SELECT * FROM rf_child;
+DROP TABLE rf_child, rf_parent;
+
 DROP TABLE mal_child, mal_parent, fkg_rep_mal.tagged, cast_parent;
 DROP OPERATOR FAMILY mallory_ops USING btree;
 DROP SCHEMA fkg_rep_mal CASCADE;
