@@ -994,6 +994,11 @@ BEGIN
     IF child IS NULL THEN
         RAISE EXCEPTION 'fk_guard has no quarantine repair %', repair_id USING ERRCODE = 'undefined_object';
     END IF;
+    IF NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = child) THEN
+        RAISE EXCEPTION 'the table of quarantine repair % (OID %) no longer exists', repair_id, child::oid
+            USING ERRCODE = 'undefined_table',
+                  HINT = 'Its rows stay in fk_guard_quarantine (row_data, row_text).';
+    END IF;
     IF NOT (has_table_privilege(child, 'SELECT') AND has_table_privilege(child, 'INSERT')) THEN
         RAISE EXCEPTION 'permission denied for table %', child USING ERRCODE = 'insufficient_privilege',
             HINT = 'fk_restore() inserts the rows as the caller: it needs SELECT and INSERT on the table.';

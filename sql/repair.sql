@@ -347,7 +347,15 @@ SELECT quarantined_by, row_text, reason FROM fk_guard_quarantine WHERE repair_id
 INSERT INTO rf_parent VALUES (1);
 SELECT fk_restore(:forged_repair);
 SELECT * FROM rf_child;
+-- The rows of a dropped table stay; restoring them says why it cannot.
+SET session_replication_role = replica;
+INSERT INTO rf_child (pid) VALUES (2);
+RESET session_replication_role;
+CALL fk_repair('rf_fk', 'rf_child', 'quarantine', execute => true);
+SELECT max(repair_id) AS dropped_repair FROM fk_guard_repairs \gset
 DROP TABLE rf_child, rf_parent;
+SELECT regexp_replace(fkg_test.error_of(format('SELECT fk_restore(%s)', :dropped_repair)), 'OID [0-9]+', 'OID n');
+SELECT count(*) AS kept FROM fk_guard_quarantine WHERE repair_id = :dropped_repair;
 
 DROP TABLE mal_child, mal_parent, fkg_rep_mal.tagged, cast_parent;
 DROP OPERATOR FAMILY mallory_ops USING btree;
