@@ -322,6 +322,29 @@ SELECT count(*) AS quarantined FROM fk_guard_quarantine WHERE child_table = 'rk_
 DROP TABLE rk_child, rk_parent;
 DROP FUNCTION fkg_test.keep_even();
 
+-- ---- set_null under MATCH SIMPLE with a NOT NULL key column --------------------
+-- One NULL column is enough for PostgreSQL to skip the row: the nullable column
+-- is set, the NOT NULL tenant keeps its value; under MATCH FULL it is refused.
+CREATE TABLE rs_parent (tenant int, id int, PRIMARY KEY (tenant, id));
+CREATE TABLE rs_child (n int, tenant int NOT NULL, pid int);
+INSERT INTO rs_parent VALUES (1, 1);
+INSERT INTO rs_child VALUES (1, 1, 1), (2, 1, 2), (3, 2, 1);
+ALTER TABLE rs_child ADD CONSTRAINT rs_fk FOREIGN KEY (tenant, pid) REFERENCES rs_parent NOT VALID;
+CALL fk_repair('rs_fk', 'rs_child', 'set_null', execute => true, validate => true);
+SELECT * FROM rs_child ORDER BY n;
+SELECT * FROM fkg_test.repair_state('rs_fk', 'rs_child');
+ALTER TABLE rs_child DROP CONSTRAINT rs_fk;
+INSERT INTO rs_child VALUES (4, 3, 3);
+ALTER TABLE rs_child ADD CONSTRAINT rs_fk FOREIGN KEY (tenant, pid) REFERENCES rs_parent MATCH FULL NOT VALID;
+SELECT fkg_test.error_of($$CALL fk_repair('rs_fk', 'rs_child', 'set_null', execute => true)$$);
+-- Every key column NOT NULL: refused under MATCH SIMPLE too.
+ALTER TABLE rs_child DROP CONSTRAINT rs_fk;
+DELETE FROM rs_child WHERE pid IS NULL;
+ALTER TABLE rs_child ALTER COLUMN pid SET NOT NULL;
+ALTER TABLE rs_child ADD CONSTRAINT rs_fk FOREIGN KEY (tenant, pid) REFERENCES rs_parent NOT VALID;
+SELECT fkg_test.error_of($$CALL fk_repair('rs_fk', 'rs_child', 'set_null', execute => true)$$);
+DROP TABLE rs_child, rs_parent;
+
 -- ---- Forged quarantine rows ----------------------------------------------------
 -- A role that may delete from a table but not insert into it cannot make up
 -- quarantined rows for it, which a superuser's fk_restore() would insert:

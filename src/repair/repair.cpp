@@ -105,9 +105,22 @@ SELECT string_agg(DISTINCT format('%s (owned by %s)', code.what, r.rolname), ', 
   JOIN pg_catalog.pg_roles r ON r.oid = p.proowner
  WHERE NOT r.rolsuper AND r.rolname <> current_user)SQL";
 
-/* set_null: the foreign-key columns that are NOT NULL, or NULL. */
+/* set_null: the foreign-key columns that are NOT NULL (under MATCH SIMPLE only
+ * when every one is: one NULL column is enough there), or NULL. */
 const char *const kNotNullKeyColumnsQuery = R"SQL(
 SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.n)
+  FROM pg_catalog.pg_constraint c
+  CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY k(attnum, n)
+  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
+ WHERE c.oid = $1 AND a.attnotnull
+   AND (c.confmatchtype = 'f' OR NOT EXISTS (
+        SELECT FROM unnest(c.conkey) n(attnum)
+          JOIN pg_catalog.pg_attribute na ON na.attrelid = c.conrelid AND na.attnum = n.attnum
+         WHERE NOT na.attnotnull)))SQL";
+
+/* set_null: the foreign-key columns that are NOT NULL, as bits (bit i: key column i). */
+const char *const kNotNullKeyMaskQuery = R"SQL(
+SELECT COALESCE(pg_catalog.sum(1::bigint << (k.n - 1)::integer), 0)::text
   FROM pg_catalog.pg_constraint c
   CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY k(attnum, n)
   JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
@@ -287,10 +300,13 @@ FKG_FUNCTION(fk_repair_prepare)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "fk_guard: SPI_connect failed");
 	const fkg::DeclaredForeignKey *fk = checked_foreign_key(child, name, action, for_execute, lock);
+	uint32 not_null_keys = 0;
+	if (action == fkg::RepairAction::kSetNull)
+		not_null_keys = (uint32) strtoul(constraint_fact(kNotNullKeyMaskQuery, fk->spec.constraint_oid), nullptr, 10);
 
 	/* Each std::string temporary dies before anything that may longjmp runs (pg_boundary.h, rule 3). */
 	MemoryContext inner = MemoryContextSwitchTo(outer);
-	char *batch_statement = fkg::to_palloc(fkg::repair_batch_statement(fk->spec, action, batch_size));
+	char *batch_statement = fkg::to_palloc(fkg::repair_batch_statement(fk->spec, action, batch_size, not_null_keys));
 	char *keys_query = fkg::to_palloc(fkg::repair_keys_query(fk->spec));
 	char *count_query = fkg::to_palloc(fkg::repair_count_query(fk->spec, action));
 	Datum values[7] = {ObjectIdGetDatum(fk->spec.constraint_oid),
