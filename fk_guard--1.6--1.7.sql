@@ -260,19 +260,20 @@ CREATE POLICY fk_guard_repairs_progress ON @extschema@.fk_guard_repairs FOR UPDA
                 AND COALESCE(has_table_privilege(child_table, 'SELECT'), false));
 CREATE POLICY fk_guard_quarantine_read ON @extschema@.fk_guard_quarantine FOR SELECT
     USING (CASE WHEN has_table_privilege(child_table, 'SELECT') THEN NOT row_security_active(child_table) ELSE false END);
--- Rows come in during the caller's own running quarantine of a table it may delete from ...
-CREATE POLICY fk_guard_quarantine_store ON @extschema@.fk_guard_quarantine FOR INSERT
-    WITH CHECK (quarantined_by = current_user AND COALESCE(has_table_privilege(child_table, 'DELETE'), false)
-                AND EXISTS (SELECT FROM @extschema@.fk_guard_repairs r
-                             WHERE r.repair_id = fk_guard_quarantine.repair_id AND r.action = 'quarantine'
-                               AND r.status = 'running' AND r.repaired_by = current_user
-                               AND r.backend_pid = pg_backend_pid() AND r.child_table = fk_guard_quarantine.child_table));
--- ... and leave when a role that may insert them back restores them.
+-- Rows come in only through fk_repair_quarantine_batch(), which stores what its
+-- DELETE removed (as the table's owner), and leave when a role that may insert
+-- them back restores them.
 CREATE POLICY fk_guard_quarantine_restore ON @extschema@.fk_guard_quarantine FOR DELETE
     USING (CASE WHEN has_table_privilege(child_table, 'SELECT') AND has_table_privilege(child_table, 'INSERT')
                 THEN NOT row_security_active(child_table) ELSE false END);
-GRANT SELECT, INSERT, UPDATE ON @extschema@.fk_guard_repairs TO PUBLIC;
-GRANT SELECT, INSERT, DELETE ON @extschema@.fk_guard_quarantine TO PUBLIC;
+-- Only the columns the steps below write: ids come from the sequences (an id
+-- chosen ahead of them would make other roles' repairs fail on the primary key),
+-- and a repair's table, constraint, action, author and session stay as started.
+GRANT SELECT ON @extschema@.fk_guard_repairs TO PUBLIC;
+GRANT INSERT (constraint_name, child_table, parent_table, action, batch_size, lock_timeout, validate, backend_start),
+      UPDATE (status, finished_at, batches, rows, validated)
+    ON @extschema@.fk_guard_repairs TO PUBLIC;
+GRANT SELECT, DELETE ON @extschema@.fk_guard_quarantine TO PUBLIC;
 GRANT USAGE ON SEQUENCE @extschema@.fk_guard_repairs_repair_id_seq, @extschema@.fk_guard_quarantine_quarantine_id_seq
     TO PUBLIC;
 
@@ -283,21 +284,25 @@ SELECT pg_extension_config_dump('@extschema@.fk_guard_quarantine', '');
 SELECT pg_extension_config_dump('@extschema@.fk_guard_quarantine_quarantine_id_seq', '');
 
 -- Whether the session that started a repair is still running the statement
--- that started it (pg_stat_activity shows other roles' sessions to its owner only).
-CREATE FUNCTION @extschema@.fk_repair_running(pid integer, backend_start timestamptz, started_at timestamptz)
+-- that started it (pg_stat_activity shows other roles' sessions to its owner
+-- only).  It takes the repair, not a session: with any pid and times it would
+-- tell anyone the state and query start of any session.
+CREATE FUNCTION @extschema@.fk_repair_running(repair bigint)
 RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-SELECT EXISTS (SELECT FROM pg_stat_activity a
-                WHERE a.pid = $1 AND a.backend_start = $2 AND a.state <> 'idle' AND a.query_start <= $3)
+SELECT EXISTS (SELECT FROM @extschema@.fk_guard_repairs r
+                 JOIN pg_stat_activity a ON a.pid = r.backend_pid AND a.backend_start = r.backend_start
+                WHERE r.repair_id = $1 AND r.status = 'running' AND a.state <> 'idle'
+                  AND a.query_start <= r.started_at)
 $$;
 
 CREATE VIEW @extschema@.fk_guard_repair_history WITH (security_invoker = true) AS
 SELECT r.repair_id, r.constraint_name, r.child_table, r.parent_table, r.action, r.batch_size,
        r.started_at, r.finished_at,
        CASE WHEN r.status = 'running'
-                 AND NOT @extschema@.fk_repair_running(r.backend_pid, r.backend_start, r.started_at)
+                 AND NOT @extschema@.fk_repair_running(r.repair_id)
             THEN 'interrupted' ELSE r.status END AS status,
        r.batches, r.rows, r.validated, r.repaired_by
   FROM @extschema@.fk_guard_repairs r;
@@ -312,6 +317,15 @@ CREATE FUNCTION @extschema@.fk_repair_prepare(
     OUT constraint_oid oid, OUT parent_table regclass, OUT validated boolean,
     OUT batch_statement text, OUT resumes boolean, OUT keys_query text, OUT count_query text)
 AS 'MODULE_PATHNAME', 'fk_repair_prepare'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+
+-- One batch of a running quarantine repair of this session (src/repair/repair.cpp):
+-- deletes the orphans as the caller and stores the deleted rows as the owner of
+-- fk_guard_quarantine, which no other role may insert into (fk_restore() must put
+-- back only rows a repair took out, not rows a role with DELETE made up).
+CREATE FUNCTION @extschema@.fk_repair_quarantine_batch(repair bigint, resume tid, OUT moved bigint, OUT reached tid)
+AS 'MODULE_PATHNAME', 'fk_repair_quarantine_batch'
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp;
 
@@ -385,18 +399,19 @@ $$;
 
 -- One batch of a running repair of this session, its scan resuming after the ctid
 -- resume (see src/repair/repair_query.h); returns where the next batch resumes,
--- NULL when nothing is left to change.
-CREATE FUNCTION @extschema@.fk_repair_batch(repair bigint, resume tid DEFAULT '(0,0)')
-RETURNS tid
+-- NULL when nothing is left to change, and whether the pass this batch belongs
+-- to has changed rows so far (pass_changed: the previous batch's answer).
+CREATE FUNCTION @extschema@.fk_repair_batch(repair bigint, INOUT resume tid DEFAULT '(0,0)',
+                                            INOUT pass_changed boolean DEFAULT false)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     r record;
     p record;
-    moved jsonb;
     n bigint;
     reached tid;
+    started tid := resume;
 BEGIN
     SELECT * INTO r FROM @extschema@.fk_guard_repairs h
      WHERE h.repair_id = repair AND h.status = 'running' AND h.backend_pid = pg_backend_pid();
@@ -409,13 +424,7 @@ BEGIN
     -- Locks the referenced table: the statement's snapshot, taken next, sees every parent.
     p := @extschema@.fk_repair_prepare(r.constraint_name, r.child_table, r.action, r.batch_size, true, true);
     IF r.action = 'quarantine' THEN
-        EXECUTE p.batch_statement INTO moved, reached USING resume;
-        n := COALESCE(jsonb_array_length(moved), 0);
-        INSERT INTO @extschema@.fk_guard_quarantine
-               (repair_id, constraint_name, child_table, row_data, row_text, key, reason)
-        SELECT repair, r.constraint_name, r.child_table, m -> 'row', m ->> 'text', m -> 'key',
-               format('no row of %s has this key (foreign key %I)', r.parent_table, r.constraint_name)
-          FROM jsonb_array_elements(moved) m;
+        SELECT q.moved, q.reached INTO n, reached FROM @extschema@.fk_repair_quarantine_batch(repair, resume) q;
     ELSIF r.action = 'insert_parents' THEN
         EXECUTE p.batch_statement;
         GET DIAGNOSTICS n = ROW_COUNT;
@@ -426,15 +435,22 @@ BEGIN
         UPDATE @extschema@.fk_guard_repairs h SET batches = h.batches + 1, rows = h.rows + n
          WHERE h.repair_id = repair;
     END IF;
+    -- A pass starts at '(0,0)'.
+    pass_changed := n > 0 OR (pass_changed AND started <> '(0,0)'::tid);
     IF NOT p.resumes THEN
-        RETURN CASE WHEN n > 0 THEN '(0,0)'::tid END;
+        resume := CASE WHEN n > 0 THEN '(0,0)'::tid END;
+        RETURN;
     END IF;
     -- A batch that found orphans goes on after the last one it reached; one that
-    -- found none ends a pass, and a pass from the start that finds none, the repair.
+    -- found none ends a pass.  Another pass follows one that changed rows (rows
+    -- it skipped may be orphans still); a pass that changed none ends the repair,
+    -- though it found orphans: rows no batch can change (a BEFORE trigger or a
+    -- rule cancels the DELETE or UPDATE) would otherwise be found forever.
     IF reached IS NOT NULL THEN
-        RETURN reached;
+        resume := reached;
+    ELSE
+        resume := CASE WHEN pass_changed THEN '(0,0)'::tid END;
     END IF;
-    RETURN CASE WHEN resume = '(0,0)'::tid THEN NULL ELSE '(0,0)'::tid END;
 END
 $$;
 
@@ -484,6 +500,7 @@ AS $$
 DECLARE
     commits boolean;
     resume tid := '(0,0)';
+    pass_changed boolean := false;
 BEGIN
     SELECT s.repair_id, s.rows, s.status INTO repair_id, rows, status
       FROM @extschema@.fk_repair_start(constraint_name, child_table, action, execute, batch_size,
@@ -496,7 +513,8 @@ BEGIN
         COMMIT;
     END IF;
     LOOP
-        resume := @extschema@.fk_repair_batch(repair_id, resume);
+        SELECT b.resume, b.pass_changed INTO resume, pass_changed
+          FROM @extschema@.fk_repair_batch(repair_id, resume, pass_changed) b;
         EXIT WHEN resume IS NULL;
         IF commits THEN
             COMMIT;
@@ -533,6 +551,11 @@ DECLARE
 BEGIN
     IF child IS NULL THEN
         RAISE EXCEPTION 'fk_guard has no quarantine repair %', repair_id USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = child) THEN
+        RAISE EXCEPTION 'the table of quarantine repair % (OID %) no longer exists', repair_id, child::oid
+            USING ERRCODE = 'undefined_table',
+                  HINT = 'Its rows stay in fk_guard_quarantine (row_data, row_text).';
     END IF;
     IF NOT (has_table_privilege(child, 'SELECT') AND has_table_privilege(child, 'INSERT')) THEN
         RAISE EXCEPTION 'permission denied for table %', child USING ERRCODE = 'insufficient_privilege',

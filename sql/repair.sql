@@ -175,6 +175,16 @@ SELECT fkg_test.error_of($$CALL fk_repair('rn_fk', 'rn_child', 'set_null')$$);
 SELECT fkg_test.error_of($$CALL fk_repair('rn_fk', 'rn_child', 'insert_parents')$$);
 SELECT fkg_test.error_of($$SELECT fk_restore(424242)$$);
 SELECT fkg_test.error_of($$SELECT fk_repair_batch(424242)$$);
+-- A batch at REPEATABLE READ or SERIALIZABLE would read a snapshot taken before it
+-- locked the referenced table, missing parents committed meanwhile: refused,
+-- before anything is recorded; a dry run is fine.
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT fkg_test.error_of($$CALL fk_repair('rn_fk', 'rn_child', 'delete', execute => true)$$);
+SELECT rows FROM fk_repair_plan('rn_fk', 'rn_child', 'delete') WHERE key IS NULL;
+ROLLBACK;
+BEGIN ISOLATION LEVEL SERIALIZABLE;
+SELECT fkg_test.error_of($$CALL fk_repair('rn_fk', 'rn_child', 'quarantine', execute => true)$$);
+ROLLBACK;
 SELECT count(*) AS history_rows FROM fk_guard_repairs WHERE child_table = 'rn_child'::regclass;
 \set VERBOSITY terse
 CALL fk_repair('rn_fk', 'rn_child', 'set_null');
@@ -220,6 +230,14 @@ SELECT fkg_test.error_of($$CALL fk_repair('alice_fk', 'alice_child', 'delete', e
 SELECT fkg_test.error_of('SELECT fk_restore(' || :alice_repair || ')');
 SELECT fkg_test.error_of('SELECT fk_repair_batch(' || :alice_repair || ')');
 SELECT constraint_name, status, batches, rows FROM fk_guard_repair_history;
+-- Ids come from the sequences (an id taken ahead would make the next repairs
+-- fail), a repair's table and author stay as started, and no session's state
+-- can be asked for by pid.
+SELECT fkg_test.error_of($$INSERT INTO fk_guard_repairs (repair_id, constraint_name, child_table, parent_table, action, batch_size)
+                           VALUES (1000000, 'alice_fk', 'alice_child', 'alice_parent', 'delete', 1)$$);
+SELECT fkg_test.error_of($$UPDATE fk_guard_repairs SET child_table = 'alice_child', action = 'quarantine'$$);
+SELECT fkg_test.error_of($$UPDATE fk_guard_repairs SET repaired_by = current_user$$);
+SELECT fkg_test.error_of($$SELECT fk_repair_running(pg_backend_pid(), now(), now())$$);
 SET ROLE fkg_rep_alice;
 INSERT INTO alice_parent VALUES (2), (3);
 SELECT fk_restore(:alice_repair);
@@ -278,6 +296,89 @@ SELECT * FROM fkg_rep_mal.tagged;
 RESET ROLE;
 \set VERBOSITY terse
 \set SHOW_CONTEXT errors
+
+-- ---- Rows no batch can change -------------------------------------------------
+-- A BEFORE DELETE trigger keeps the even rows: each pass finds them again, so the
+-- repair ends after a pass that changed nothing (it looped forever before),
+-- having deleted the others; those rows stay orphans, as PostgreSQL agrees.
+CREATE TABLE rk_parent (id int PRIMARY KEY);
+CREATE TABLE rk_child (id int, pid int);
+INSERT INTO rk_child SELECT g, g FROM generate_series(1, 7) g;
+ALTER TABLE rk_child ADD CONSTRAINT rk_fk FOREIGN KEY (pid) REFERENCES rk_parent NOT VALID;
+CREATE FUNCTION fkg_test.keep_even() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN CASE WHEN OLD.id % 2 = 0 THEN NULL ELSE OLD END;
+END
+$$;
+CREATE TRIGGER keep_even BEFORE DELETE ON rk_child FOR EACH ROW EXECUTE FUNCTION fkg_test.keep_even();
+SET statement_timeout = '60s';
+CALL fk_repair('rk_fk', 'rk_child', 'delete', execute => true, batch_size => 2);
+CALL fk_repair('rk_fk', 'rk_child', 'quarantine', execute => true, batch_size => 1);
+RESET statement_timeout;
+SELECT string_agg(id::text, ',' ORDER BY id) AS kept FROM rk_child;
+SELECT * FROM fkg_test.repair_state('rk_fk', 'rk_child');
+SELECT action, status, rows FROM fk_guard_repair_history WHERE child_table = 'rk_child'::regclass ORDER BY repair_id;
+SELECT count(*) AS quarantined FROM fk_guard_quarantine WHERE child_table = 'rk_child'::regclass;
+DROP TABLE rk_child, rk_parent;
+DROP FUNCTION fkg_test.keep_even();
+
+-- ---- set_null under MATCH SIMPLE with a NOT NULL key column --------------------
+-- One NULL column is enough for PostgreSQL to skip the row: the nullable column
+-- is set, the NOT NULL tenant keeps its value; under MATCH FULL it is refused.
+CREATE TABLE rs_parent (tenant int, id int, PRIMARY KEY (tenant, id));
+CREATE TABLE rs_child (n int, tenant int NOT NULL, pid int);
+INSERT INTO rs_parent VALUES (1, 1);
+INSERT INTO rs_child VALUES (1, 1, 1), (2, 1, 2), (3, 2, 1);
+ALTER TABLE rs_child ADD CONSTRAINT rs_fk FOREIGN KEY (tenant, pid) REFERENCES rs_parent NOT VALID;
+CALL fk_repair('rs_fk', 'rs_child', 'set_null', execute => true, validate => true);
+SELECT * FROM rs_child ORDER BY n;
+SELECT * FROM fkg_test.repair_state('rs_fk', 'rs_child');
+ALTER TABLE rs_child DROP CONSTRAINT rs_fk;
+INSERT INTO rs_child VALUES (4, 3, 3);
+ALTER TABLE rs_child ADD CONSTRAINT rs_fk FOREIGN KEY (tenant, pid) REFERENCES rs_parent MATCH FULL NOT VALID;
+SELECT fkg_test.error_of($$CALL fk_repair('rs_fk', 'rs_child', 'set_null', execute => true)$$);
+-- Every key column NOT NULL: refused under MATCH SIMPLE too.
+ALTER TABLE rs_child DROP CONSTRAINT rs_fk;
+DELETE FROM rs_child WHERE pid IS NULL;
+ALTER TABLE rs_child ALTER COLUMN pid SET NOT NULL;
+ALTER TABLE rs_child ADD CONSTRAINT rs_fk FOREIGN KEY (tenant, pid) REFERENCES rs_parent NOT VALID;
+SELECT fkg_test.error_of($$CALL fk_repair('rs_fk', 'rs_child', 'set_null', execute => true)$$);
+DROP TABLE rs_child, rs_parent;
+
+-- ---- Forged quarantine rows ----------------------------------------------------
+-- A role that may delete from a table but not insert into it cannot make up
+-- quarantined rows for it, which a superuser's fk_restore() would insert:
+-- only the repair's own batch stores rows, those its DELETE removed.
+SET ROLE fkg_rep_alice;
+CREATE TABLE rf_parent (id int PRIMARY KEY);
+CREATE TABLE rf_child (id int GENERATED ALWAYS AS IDENTITY, pid int, is_admin boolean);
+INSERT INTO rf_child (pid, is_admin) VALUES (1, false);
+ALTER TABLE rf_child ADD CONSTRAINT rf_fk FOREIGN KEY (pid) REFERENCES rf_parent NOT VALID;
+GRANT SELECT, DELETE ON rf_child TO fkg_rep_mallory;
+GRANT SELECT ON rf_parent TO fkg_rep_mallory;
+SET ROLE fkg_rep_mallory;
+INSERT INTO fk_guard_repairs (constraint_name, child_table, parent_table, action, batch_size)
+VALUES ('rf_fk', 'rf_child', 'rf_parent', 'quarantine', 1) RETURNING repair_id AS forged_repair \gset
+SELECT fkg_test.error_of(format($$INSERT INTO fk_guard_quarantine (repair_id, constraint_name, child_table, row_data,
+                                  row_text, key, reason) VALUES (%s, 'rf_fk', 'rf_child', '{}', '(666,1,t)', '{}', 'x')$$,
+                                :forged_repair));
+-- Its batch quarantines the real orphan, and only that.
+SELECT * FROM fk_repair_quarantine_batch(:forged_repair, '(0,0)');
+RESET ROLE;
+SELECT fkg_test.error_of(format('SELECT fk_repair_quarantine_batch(%s, ''(0,0)'')', :forged_repair));
+SELECT quarantined_by, row_text, reason FROM fk_guard_quarantine WHERE repair_id = :forged_repair;
+INSERT INTO rf_parent VALUES (1);
+SELECT fk_restore(:forged_repair);
+SELECT * FROM rf_child;
+-- The rows of a dropped table stay; restoring them says why it cannot.
+SET session_replication_role = replica;
+INSERT INTO rf_child (pid) VALUES (2);
+RESET session_replication_role;
+CALL fk_repair('rf_fk', 'rf_child', 'quarantine', execute => true);
+SELECT max(repair_id) AS dropped_repair FROM fk_guard_repairs \gset
+DROP TABLE rf_child, rf_parent;
+SELECT regexp_replace(fkg_test.error_of(format('SELECT fk_restore(%s)', :dropped_repair)), 'OID [0-9]+', 'OID n');
+SELECT count(*) AS kept FROM fk_guard_quarantine WHERE repair_id = :dropped_repair;
 
 DROP TABLE mal_child, mal_parent, fkg_rep_mal.tagged, cast_parent;
 DROP OPERATOR FAMILY mallory_ops USING btree;

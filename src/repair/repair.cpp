@@ -22,8 +22,10 @@
  * EXCLUSIVE): the lock waits for transactions that are inserting or changing
  * referenced rows, within lock_timeout, and holds new ones off until the
  * batch commits, so the batch's snapshot, taken after it, sees every parent
- * that exists while the batch changes rows.
+ * that exists while the batch changes rows.  That needs a snapshot per
+ * statement: executing is refused at REPEATABLE READ and SERIALIZABLE.
  */
+#include "common/owner_identity.h"
 #include "common/pg_boundary.h"
 #include "orphans/fk_catalog.h"
 #include "repair/repair_query.h"
@@ -31,6 +33,7 @@
 extern "C" {
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -39,6 +42,9 @@ extern "C" {
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
 }
 
 namespace {
@@ -99,9 +105,22 @@ SELECT string_agg(DISTINCT format('%s (owned by %s)', code.what, r.rolname), ', 
   JOIN pg_catalog.pg_roles r ON r.oid = p.proowner
  WHERE NOT r.rolsuper AND r.rolname <> current_user)SQL";
 
-/* set_null: the foreign-key columns that are NOT NULL, or NULL. */
+/* set_null: the foreign-key columns that are NOT NULL (under MATCH SIMPLE only
+ * when every one is: one NULL column is enough there), or NULL. */
 const char *const kNotNullKeyColumnsQuery = R"SQL(
 SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.n)
+  FROM pg_catalog.pg_constraint c
+  CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY k(attnum, n)
+  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
+ WHERE c.oid = $1 AND a.attnotnull
+   AND (c.confmatchtype = 'f' OR NOT EXISTS (
+        SELECT FROM unnest(c.conkey) n(attnum)
+          JOIN pg_catalog.pg_attribute na ON na.attrelid = c.conrelid AND na.attnum = n.attnum
+         WHERE NOT na.attnotnull)))SQL";
+
+/* set_null: the foreign-key columns that are NOT NULL, as bits (bit i: key column i). */
+const char *const kNotNullKeyMaskQuery = R"SQL(
+SELECT COALESCE(pg_catalog.sum(1::bigint << (k.n - 1)::integer), 0)::text
   FROM pg_catalog.pg_constraint c
   CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY k(attnum, n)
   JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
@@ -200,6 +219,46 @@ lock_referenced(const fkg::ForeignKeySpec &spec)
 		(void) find_all_inheritors(spec.parent_relid, ShareLock, nullptr);
 }
 
+/* The foreign key name of child, checked for the action (SPI connected): the
+ * caller may see its orphans and, for_execute, change them; lock (with
+ * for_execute) locks the referenced table for the batch about to run. */
+const fkg::DeclaredForeignKey *
+checked_foreign_key(Oid child, const char *name, fkg::RepairAction action, bool for_execute, bool lock)
+{
+	fkg::check_target_is_table(child);
+	/* Under REPEATABLE READ or SERIALIZABLE a batch's statements read the
+	 * transaction's snapshot, taken before the referenced table was locked:
+	 * a parent committed while the batch waited for that lock would be
+	 * missed and its children changed as orphans. */
+	if (for_execute && IsolationUsesXactSnapshot())
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+		                errmsg("fk_repair changes rows only at isolation level READ COMMITTED"),
+		                errdetail("At %s a batch would not see parents committed while it waited to lock the "
+		                          "referenced table.",
+		                          IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
+		                errhint("Run it in a READ COMMITTED transaction; a dry run works at any level.")));
+
+	/* The facts are read again once the tables are locked (renames,
+	 * policies and ALTERs need stronger locks than these). */
+	const fkg::DeclaredForeignKey *fk = find_foreign_key(child, name);
+	LockRelationOid(fk->spec.scan_relid, AccessShareLock);
+	if (lock) {
+		/* Checked before the lock is taken: only a role that may make the
+		 * change holds off writers to the referenced table. */
+		if (fk->checkable())
+			require_dml_privilege(*fk, action);
+		lock_referenced(fk->spec);
+	} else
+		LockRelationOid(fk->spec.parent_relid, AccessShareLock);
+	fk = find_foreign_key(child, name);
+	if (!fk->checkable())
+		fkg::raise_refusal(*fk);
+	if (for_execute)
+		require_dml_privilege(*fk, action);
+	require_repairable(*fk, action);
+	return fk;
+}
+
 } // namespace
 
 /*
@@ -236,34 +295,18 @@ FKG_FUNCTION(fk_repair_prepare)
 	int32 batch_size = PG_GETARG_INT32(3);
 	bool for_execute = !PG_ARGISNULL(4) && PG_GETARG_BOOL(4);
 	bool lock = for_execute && !PG_ARGISNULL(5) && PG_GETARG_BOOL(5);
-	fkg::check_target_is_table(child);
 
 	MemoryContext outer = CurrentMemoryContext;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "fk_guard: SPI_connect failed");
-
-	/* The facts are read again once the tables are locked (renames,
-	 * policies and ALTERs need stronger locks than these). */
-	const fkg::DeclaredForeignKey *fk = find_foreign_key(child, name);
-	LockRelationOid(fk->spec.scan_relid, AccessShareLock);
-	if (lock) {
-		/* Checked before the lock is taken: only a role that may make the
-		 * change holds off writers to the referenced table. */
-		if (fk->checkable())
-			require_dml_privilege(*fk, action);
-		lock_referenced(fk->spec);
-	} else
-		LockRelationOid(fk->spec.parent_relid, AccessShareLock);
-	fk = find_foreign_key(child, name);
-	if (!fk->checkable())
-		fkg::raise_refusal(*fk);
-	if (for_execute)
-		require_dml_privilege(*fk, action);
-	require_repairable(*fk, action);
+	const fkg::DeclaredForeignKey *fk = checked_foreign_key(child, name, action, for_execute, lock);
+	uint32 not_null_keys = 0;
+	if (action == fkg::RepairAction::kSetNull)
+		not_null_keys = (uint32) strtoul(constraint_fact(kNotNullKeyMaskQuery, fk->spec.constraint_oid), nullptr, 10);
 
 	/* Each std::string temporary dies before anything that may longjmp runs (pg_boundary.h, rule 3). */
 	MemoryContext inner = MemoryContextSwitchTo(outer);
-	char *batch_statement = fkg::to_palloc(fkg::repair_batch_statement(fk->spec, action, batch_size));
+	char *batch_statement = fkg::to_palloc(fkg::repair_batch_statement(fk->spec, action, batch_size, not_null_keys));
 	char *keys_query = fkg::to_palloc(fkg::repair_keys_query(fk->spec));
 	char *count_query = fkg::to_palloc(fkg::repair_count_query(fk->spec, action));
 	Datum values[7] = {ObjectIdGetDatum(fk->spec.constraint_oid),
@@ -287,4 +330,107 @@ FKG_FUNCTION(fk_repair_prepare)
 FKG_FUNCTION(fk_repair_can_commit)
 {
 	return BoolGetDatum(SPI_inside_nonatomic_context() && !IsTransactionBlock());
+}
+
+/*
+ * fk_repair_quarantine_batch(repair bigint, resume tid, OUT moved bigint, OUT reached tid)
+ *
+ * One batch of a running quarantine repair of this session: deletes the
+ * orphans as the caller, with the statement fk_repair_prepare() builds from
+ * the catalogs, and stores the rows it deleted in fk_guard_quarantine as the
+ * owner of that table.  Other roles cannot insert there: a row in the
+ * quarantine was deleted by a repair, and fk_restore() (which a superuser may
+ * run) puts back only what was taken out.
+ */
+FKG_FUNCTION(fk_repair_quarantine_batch)
+{
+	TupleDesc desc;
+	if (PG_NARGS() != 2 || get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE || desc->natts != 2)
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+		                errmsg("fk_repair_quarantine_batch's SQL definition does not match the fk_guard library"),
+		                errhint("Run ALTER EXTENSION fk_guard UPDATE.")));
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("repair and resume must not be NULL")));
+	int64 repair = PG_GETARG_INT64(0);
+	Datum resume = PG_GETARG_DATUM(1);
+	Oid schema = get_func_namespace(fcinfo->flinfo->fn_oid);
+	const char *quoted_schema = quote_identifier(get_namespace_name(schema));
+	Oid quarantine = get_relname_relid("fk_guard_quarantine", schema);
+	HeapTuple classtup = SearchSysCache1(RELOID, ObjectIdGetDatum(quarantine));
+	if (!HeapTupleIsValid(classtup))
+		elog(ERROR, "fk_guard: table fk_guard_quarantine is missing");
+	Oid quarantine_owner = ((Form_pg_class) GETSTRUCT(classtup))->relowner;
+	ReleaseSysCache(classtup);
+	Oid caller = GetUserId();
+
+	MemoryContext outer = CurrentMemoryContext;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "fk_guard: SPI_connect failed");
+
+	/* The repair, read as the caller: its own running quarantine repair. */
+	Oid repair_type[1] = {INT8OID};
+	Datum repair_value[1] = {Int64GetDatum(repair)};
+	int rc = SPI_execute_with_args(psprintf("SELECT r.constraint_name, r.child_table::pg_catalog.oid, r.batch_size "
+	                                        "FROM %s.fk_guard_repairs r WHERE r.repair_id = $1 "
+	                                        "AND r.status = 'running' AND r.action = 'quarantine' "
+	                                        "AND r.repaired_by = CURRENT_USER "
+	                                        "AND r.backend_pid = pg_catalog.pg_backend_pid()",
+	                                        quoted_schema),
+	                               1, repair_type, repair_value, nullptr, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "fk_guard: reading repair failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed != 1)
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+		                errmsg("repair " INT64_FORMAT " is not a quarantine running in this session", repair)));
+	bool isnull;
+	HeapTuple row = SPI_tuptable->vals[0];
+	TupleDesc rowdesc = SPI_tuptable->tupdesc;
+	const char *name = pstrdup(NameStr(*DatumGetName(SPI_getbinval(row, rowdesc, 1, &isnull))));
+	Oid child = DatumGetObjectId(SPI_getbinval(row, rowdesc, 2, &isnull));
+	int32 batch_size = DatumGetInt32(SPI_getbinval(row, rowdesc, 3, &isnull));
+
+	const fkg::DeclaredForeignKey *fk = checked_foreign_key(child, name, fkg::RepairAction::kQuarantine, true, true);
+	char *statement = fkg::to_palloc(fkg::repair_batch_statement(fk->spec, fkg::RepairAction::kQuarantine, batch_size));
+
+	/* The DELETE, as the caller (PostgreSQL checks its privileges). */
+	Oid resume_type[1] = {TIDOID};
+	Datum resume_value[1] = {resume};
+	rc = SPI_execute_with_args(statement, 1, resume_type, resume_value, nullptr, false, 0);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "fk_guard: quarantine batch failed: %s", SPI_result_code_string(rc));
+	bool moved_null, reached_null;
+	Datum moved = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &moved_null);
+	Datum reached = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &reached_null);
+	int64 count = 0;
+	if (!moved_null) {
+		/* The rows it deleted, stored as the quarantine's owner. */
+		Oid store_types[4] = {INT8OID, NAMEOID, OIDOID, JSONBOID};
+		Datum store_values[4] = {Int64GetDatum(repair), CStringGetDatum(name), ObjectIdGetDatum(child), moved};
+		NameData stored_name;
+		namestrcpy(&stored_name, name);
+		store_values[1] = NameGetDatum(&stored_name);
+		const char *caller_name = quote_literal_cstr(GetUserNameFromId(caller, false));
+		const char *store = psprintf(
+			"INSERT INTO %s.fk_guard_quarantine (repair_id, constraint_name, child_table, row_data, row_text, key, "
+			"reason, quarantined_by) "
+			"SELECT $1, $2, $3::pg_catalog.regclass, m -> 'row', m ->> 'text', m -> 'key', "
+			"pg_catalog.format('no row of %%s has this key (foreign key %%I)', c.confrelid::pg_catalog.regclass, $2), "
+			"%s FROM pg_catalog.jsonb_array_elements($4) m, pg_catalog.pg_constraint c WHERE c.oid = %u",
+			quoted_schema, caller_name, fk->spec.constraint_oid);
+		fkg::SavedIdentity saved = fkg::become_owner(quarantine_owner);
+		rc = SPI_execute_with_args(store, 4, store_types, store_values, nullptr, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "fk_guard: storing quarantined rows failed: %s", SPI_result_code_string(rc));
+		count = (int64) SPI_processed;
+		fkg::restore_identity(saved);
+	}
+
+	MemoryContext inner = MemoryContextSwitchTo(outer);
+	Datum values[2] = {Int64GetDatum(count),
+	                   reached_null ? (Datum) 0 : datumCopy(reached, false, sizeof(ItemPointerData))};
+	bool nulls[2] = {false, reached_null};
+	HeapTuple tuple = heap_form_tuple(BlessTupleDesc(desc), values, nulls);
+	MemoryContextSwitchTo(inner);
+	SPI_finish();
+	return HeapTupleGetDatum(tuple);
 }

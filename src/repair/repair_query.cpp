@@ -71,7 +71,7 @@ batch_match(const ForeignKeySpec &fk)
 static const char *const kReached = "(SELECT pg_catalog.max(b.c) FROM batch b)";
 
 std::string
-repair_batch_statement(const ForeignKeySpec &fk, RepairAction action, int64_t batch_size)
+repair_batch_statement(const ForeignKeySpec &fk, RepairAction action, int64_t batch_size, uint32_t not_null_keys)
 {
 	const std::string child = scanned_relation(fk) + " fk";
 	switch (action) {
@@ -89,7 +89,8 @@ repair_batch_statement(const ForeignKeySpec &fk, RepairAction action, int64_t ba
 	case RepairAction::kSetNull: {
 		std::string sets;
 		for (int i = 0; i < fk.nkeys; i++)
-			sets += (i > 0 ? ", " : "") + sql::quote_ident(fk.keys[i].fk_column) + " = NULL";
+			if (fk.match_full || (not_null_keys & (1u << i)) == 0)
+				sets += (sets.empty() ? "" : ", ") + sql::quote_ident(fk.keys[i].fk_column) + " = NULL";
 		return batch_cte(fk, action, batch_size) + ", changed AS (UPDATE " + child + " SET " + sets + " FROM batch b" +
 		       batch_match(fk) + " RETURNING 1) SELECT (SELECT pg_catalog.count(*) FROM changed), " + kReached;
 	}

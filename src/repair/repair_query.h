@@ -48,9 +48,14 @@ bool repair_resumes(const ForeignKeySpec &fk, RepairAction action);
  * array of {"row": the deleted row as jsonb, "text": its text form (record
  * output, which the row type's input reads back exactly), "key": its key};
  * delete and set_null: the number of rows) and the last ctid the batch
- * reached (NULL when it found no orphan).
+ * reached (NULL when it found no orphan).  set_null sets the key columns
+ * whose bit in not_null_keys (bit i: key column i is NOT NULL) is clear:
+ * under MATCH SIMPLE one NULL column is enough for PostgreSQL to skip the
+ * row, so a NOT NULL column (a tenant id, say) keeps its value; under MATCH
+ * FULL every column is set (the caller refuses a NOT NULL one).
  */
-std::string repair_batch_statement(const ForeignKeySpec &fk, RepairAction action, int64_t batch_size);
+std::string repair_batch_statement(const ForeignKeySpec &fk, RepairAction action, int64_t batch_size,
+                                   uint32_t not_null_keys = 0);
 
 /* The dry run per key: (key jsonb, rows bigint), most rows first. */
 std::string repair_keys_query(const ForeignKeySpec &fk);

@@ -105,6 +105,17 @@ TEST(RepairBatch, SetNullSetsEveryKeyColumn)
 	EXPECT_TRUE(contains(sql, "UPDATE ONLY \"Sales\".\"order lines\" fk SET \"order_id\" = NULL, \"region\" = NULL"));
 }
 
+TEST(RepairBatch, SetNullUnderMatchSimpleKeepsNotNullColumns)
+{
+	/* bit 1: "region" is NOT NULL; one NULL column is enough under MATCH SIMPLE */
+	std::string sql = fkg::repair_batch_statement(composite_key(false), RepairAction::kSetNull, 10, 2u);
+	EXPECT_TRUE(contains(sql, "fk SET \"order_id\" = NULL FROM batch b")) << sql;
+	ForeignKeySpec full = composite_key(false);
+	full.match_full = true;
+	EXPECT_TRUE(contains(fkg::repair_batch_statement(full, RepairAction::kSetNull, 10, 2u),
+	                     "fk SET \"order_id\" = NULL, \"region\" = NULL FROM batch b"));
+}
+
 TEST(RepairBatch, InsertParentsInsertsDistinctCompleteKeys)
 {
 	std::string sql = fkg::repair_batch_statement(composite_key(false), RepairAction::kInsertParents, 10);
