@@ -21,7 +21,7 @@ export PATH="$PG_BIN:$PATH"
 # Debian packages fk_guard needs to build, test, benchmark and demo: the
 # toolchain, and for a packaged server the server, its headers, contrib and
 # pg_cron (where Debian packages one for that major).
-FKG_PACKAGES="libboost-dev libgtest-dev cmake g++ make libipc-run-perl perl clang-format"
+FKG_PACKAGES="libboost-dev libgtest-dev cmake g++ make libipc-run-perl perl clang-format clang-tidy"
 case $PG_BIN in
 /usr/lib/postgresql/*/bin)
 	FKG_PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib $FKG_PACKAGES"

@@ -6,7 +6,8 @@
 # PostgreSQL 15, /usr/lib/postgresql/15/bin; a source-built server's bin works too:
 # scripts/test-matrix.sh runs this against 15, 16 and 18), then runs:
 #   0. make format-check (the sources as clang-format writes them; a second or so),
-#   1. the C++ unit tests (GoogleTest, via CMake and ctest),
+#   1. the C++ unit tests (GoogleTest, via CMake and ctest), and on the 15 leg make tidy
+#      (clang-tidy; one to three minutes),
 #   2. the pg_regress suite (sql/, expected/) against a throwaway cluster, and its
 #      preloaded part on a temporary server pg_regress starts (make installcheck-preloaded),
 #   3. the cluster tests (test/t/*.pl, TAP) that need several sessions or servers
@@ -70,6 +71,16 @@ status=0
 make -C "$repo" -s PG_CONFIG="$PG_BIN/pg_config" unit 2>&1 | tee "$logs/unit" || status=$?
 read -r total bad < <(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\2 \1/p' "$logs/unit")
 record unit "$status" $((${total:-0} - ${bad:-0})) "${bad:-0}"
+
+# clang-tidy (.clang-tidy, every finding an error) on the PostgreSQL 15 leg only:
+# the sources are the same for every version, and it takes one to three minutes.
+if [ "$PG_MAJOR" = 15 ]; then
+	echo "== clang-tidy"
+	status=0
+	make -C "$repo" -s PG_CONFIG="$PG_BIN/pg_config" tidy >"$logs/tidy" 2>&1 || status=$?
+	grep -v "warnings generated" "$logs/tidy" | tail -40 || true
+	record tidy "$status" $((status == 0)) $((status != 0))
+fi
 
 echo "== pg_regress"
 status=0

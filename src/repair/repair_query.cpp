@@ -6,7 +6,9 @@
 
 #include "common/sql_quote.h"
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 
 namespace fkg {
 
@@ -20,12 +22,12 @@ parse_repair_action(const char *name, RepairAction *action)
 	                {"delete", RepairAction::kDelete},
 	                {"set_null", RepairAction::kSetNull},
 	                {"insert_parents", RepairAction::kInsertParents}};
-	for (const auto &a : kActions)
-		if (std::strcmp(name, a.name) == 0) {
-			*action = a.action;
-			return true;
-		}
-	return false;
+	const auto *found = std::find_if(std::begin(kActions), std::end(kActions),
+	                                 [name](const auto &a) { return std::strcmp(name, a.name) == 0; });
+	if (found == std::end(kActions))
+		return false;
+	*action = found->action;
+	return true;
 }
 
 /* fk.a, fk.b (prefix "fk.") or "a", "b" (prefix empty): the key columns. */
@@ -103,7 +105,7 @@ repair_batch_statement(const ForeignKeySpec &fk, RepairAction action, int64_t ba
 		       orphan_condition(fk) + " AND " + key_complete(fk) + " LIMIT " + std::to_string(batch_size) +
 		       " ON CONFLICT DO NOTHING";
 	}
-	return std::string();
+	return {};
 }
 
 std::string
