@@ -23,6 +23,7 @@ CREATE TABLE bp_one (id int, pid int CONSTRAINT bp_one_fk REFERENCES bp_p);
 CREATE TABLE bp_normal (id int, pid int CONSTRAINT bp_normal_fk REFERENCES bp_p);
 CREATE TABLE bp_rep (id int, pid int CONSTRAINT bp_rep_fk REFERENCES bp_p);
 CREATE TABLE bp_rollback (id int, pid int CONSTRAINT bp_rollback_fk REFERENCES bp_p);
+CREATE TABLE bp_flip (id int, pid int CONSTRAINT bp_flip_fk REFERENCES bp_p);
 CREATE TABLE bp_nv (id int, pid int);
 INSERT INTO bp_nv VALUES (1, 99);
 ALTER TABLE bp_nv ADD CONSTRAINT bp_nv_fk FOREIGN KEY (pid) REFERENCES bp_p NOT VALID;
@@ -108,6 +109,22 @@ SET session_replication_role = replica;
 INSERT INTO bp_rep VALUES (2, 401);
 RESET session_replication_role;
 ALTER TABLE bp_rep ENABLE TRIGGER ALL;
+
+-- The role changed while a statement runs: set_config() in RETURNING puts
+-- origin back after the rows were written under replica, or a select list
+-- switches to replica before they are written.  Every role in effect during
+-- the transaction counts, not only the one at the statement's end.
+SET session_replication_role = replica;
+INSERT INTO bp_flip VALUES (1, 701)
+  RETURNING set_config('session_replication_role', 'origin', false) IS NOT NULL AS reset;
+SHOW session_replication_role;
+INSERT INTO bp_flip SELECT 2, 702 FROM (SELECT set_config('session_replication_role', 'replica', false)) s
+  RETURNING set_config('session_replication_role', 'origin', false) IS NOT NULL AS reset;
+-- A transaction after one with SET LOCAL replica writes checked: nothing counts.
+BEGIN;
+SET LOCAL session_replication_role = replica;
+COMMIT;
+INSERT INTO bp_normal VALUES (3, 3);
 
 -- What was written unchecked, per declared foreign key, and why; checked
 -- writes (bp_normal, the routed row in bp_part_c2, bp_one's UPDATE) and the

@@ -108,11 +108,25 @@ active()
 	return bypass_store_attached() && !IsParallelWorker();
 }
 
-/* Why trigger t does not fire in this session (TriggerEnabled(), trigger.c); 0 when it fires. */
+/*
+ * The session_replication_role values in effect at some time in this
+ * transaction besides the current one (bit 1 << role).  TriggerEnabled()
+ * reads the role when each row is written, and a statement can change it
+ * while it runs (set_config() in a RETURNING list, a select list or a
+ * trigger), so the role at ExecutorEnd alone does not tell which RI triggers
+ * fired: every role in effect since the transaction began is considered.
+ * An assign hook chained to the setting's notes the value replaced and the
+ * new one while a transaction is in progress (the role in effect when it
+ * began is the first change's old value); cleared when the transaction ends.
+ */
+int roles_set = 0;
+GucEnumAssignHook prev_role_assign = nullptr;
+
+/* Why a trigger does not fire under role (TriggerEnabled(), trigger.c); 0 when it fires. */
 uint32
-not_firing(char tgenabled)
+not_firing_as(int role, char tgenabled)
 {
-	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA) {
+	if (role == SESSION_REPLICATION_ROLE_REPLICA) {
 		if (tgenabled == TRIGGER_FIRES_ON_REPLICA || tgenabled == TRIGGER_FIRES_ALWAYS)
 			return 0;
 		return tgenabled == TRIGGER_DISABLED ? kTriggersDisabled : kReplicaRole;
@@ -120,6 +134,18 @@ not_firing(char tgenabled)
 	if (tgenabled == TRIGGER_FIRES_ON_ORIGIN || tgenabled == TRIGGER_FIRES_ALWAYS)
 		return 0;
 	return tgenabled == TRIGGER_DISABLED ? kTriggersDisabled : kTriggersReplicaOnly;
+}
+
+/* Why trigger t may not have fired in this transaction's statements so far; 0 when it fired. */
+uint32
+not_firing(char tgenabled)
+{
+	int roles = roles_set | (1 << SessionReplicationRole);
+	uint32 reasons = 0;
+	for (int role : {SESSION_REPLICATION_ROLE_ORIGIN, SESSION_REPLICATION_ROLE_REPLICA, SESSION_REPLICATION_ROLE_LOCAL})
+		if (roles & (1 << role))
+			reasons |= not_firing_as(role, tgenabled);
+	return reasons;
 }
 
 /* The kinds of write a row trigger is for. */
@@ -500,6 +526,8 @@ clear_pending()
 void
 transaction_callback(XactEvent event, void *arg)
 {
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE || event == XACT_EVENT_ABORT)
+		roles_set = 0;
 	switch (event) {
 	case XACT_EVENT_COMMIT:
 	case XACT_EVENT_PREPARE: {
@@ -556,6 +584,17 @@ fkg_bypass_transaction_callback(XactEvent event, void *arg)
 {
 	invoke_quietly([&]() { transaction_callback(event, arg); });
 }
+
+static void
+fkg_bypass_role_assign(int newval, void *extra)
+{
+	/* SessionReplicationRole still holds the value being replaced. */
+	if (IsTransactionState() && newval >= 0 && newval < 31 && SessionReplicationRole >= 0 &&
+	    SessionReplicationRole < 31)
+		roles_set |= (1 << SessionReplicationRole) | (1 << newval);
+	if (prev_role_assign)
+		prev_role_assign(newval, extra);
+}
 }
 
 void
@@ -566,6 +605,12 @@ bypass_capture_install()
 	prev_process_utility = ProcessUtility_hook;
 	ProcessUtility_hook = fkg_bypass_ProcessUtility;
 	RegisterXactCallback(fkg_bypass_transaction_callback, nullptr);
+	struct config_generic *role = compat::find_setting("session_replication_role");
+	if (role == nullptr || role->vartype != PGC_ENUM)
+		elog(ERROR, "fk_guard: setting session_replication_role not found");
+	struct config_enum *role_enum = (struct config_enum *) role;
+	prev_role_assign = role_enum->assign_hook;
+	role_enum->assign_hook = fkg_bypass_role_assign;
 }
 
 } // namespace fkg
