@@ -24,6 +24,9 @@ CREATE TABLE bp_normal (id int, pid int CONSTRAINT bp_normal_fk REFERENCES bp_p)
 CREATE TABLE bp_rep (id int, pid int CONSTRAINT bp_rep_fk REFERENCES bp_p);
 CREATE TABLE bp_rollback (id int, pid int CONSTRAINT bp_rollback_fk REFERENCES bp_p);
 CREATE TABLE bp_flip (id int, pid int CONSTRAINT bp_flip_fk REFERENCES bp_p);
+CREATE SCHEMA bp_elsewhere;
+CREATE TABLE bp_copy_path (id int, pid int CONSTRAINT bp_copy_path_fk REFERENCES bp_p,
+                           moved text DEFAULT set_config('search_path', 'bp_elsewhere', false));
 CREATE TABLE bp_nv (id int, pid int);
 INSERT INTO bp_nv VALUES (1, 99);
 ALTER TABLE bp_nv ADD CONSTRAINT bp_nv_fk FOREIGN KEY (pid) REFERENCES bp_p NOT VALID;
@@ -120,6 +123,14 @@ INSERT INTO bp_flip VALUES (1, 701)
 SHOW session_replication_role;
 INSERT INTO bp_flip SELECT 2, 702 FROM (SELECT set_config('session_replication_role', 'replica', false)) s
   RETURNING set_config('session_replication_role', 'origin', false) IS NOT NULL AS reset;
+-- COPY FROM counts for the table it named, though a column default moved the
+-- search_path away from it while it ran.
+SET session_replication_role = replica;
+COPY bp_copy_path (id, pid) FROM stdin;
+1	703
+\.
+RESET search_path;
+RESET session_replication_role;
 -- A transaction after one with SET LOCAL replica writes checked: nothing counts.
 BEGIN;
 SET LOCAL session_replication_role = replica;

@@ -397,9 +397,8 @@ examine_copy_target(Oid relid, unsigned writes, StatementBypasses *s)
 }
 
 void
-copy_ends(const CopyStmt *copy, const QueryCompletion *qc)
+copy_ends(Oid relid, const QueryCompletion *qc)
 {
-	Oid relid = RangeVarGetRelid(copy->relation, NoLock, true);
 	if (!OidIsValid(relid) || qc == nullptr || qc->nprocessed == 0)
 		return;
 	StatementBypasses s;
@@ -501,17 +500,21 @@ process_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tre
                 ParamListInfo params, QueryEnvironment *query_env, DestReceiver *dest, QueryCompletion *qc)
 {
 	Node *statement = pstmt->utilityStmt;
+	/* COPY FROM's table, named as COPY names it: the search_path may differ
+	 * once it has run (a column default or a trigger may set it). */
+	Oid copy_target = InvalidOid;
+	if (IsA(statement, CopyStmt) && ((const CopyStmt *) statement)->is_from &&
+	    ((const CopyStmt *) statement)->relation != nullptr && active() && IsTransactionState())
+		copy_target = RangeVarGetRelid(((const CopyStmt *) statement)->relation, NoLock, true);
 	if (prev_process_utility)
 		prev_process_utility(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);
 	else
 		standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);
 	if (!active() || !IsTransactionState())
 		return;
-	if (IsA(statement, CopyStmt)) {
-		const CopyStmt *copy = (const CopyStmt *) statement;
-		if (copy->is_from && copy->relation != nullptr)
-			copy_ends(copy, qc);
-	} else if (IsA(statement, AlterTableStmt))
+	if (IsA(statement, CopyStmt))
+		copy_ends(copy_target, qc);
+	else if (IsA(statement, AlterTableStmt))
 		alter_table_ends((const AlterTableStmt *) statement);
 }
 
