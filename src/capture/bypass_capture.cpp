@@ -42,13 +42,17 @@
 #include "common/pg_boundary.h"
 
 extern "C" {
+#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/parallel.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/partition.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_subscription.h"
+#include "catalog/pg_subscription_rel.h"
 #include "catalog/pg_trigger.h"
 #include "commands/dbcommands.h"
 #include "commands/trigger.h"
@@ -58,6 +62,7 @@ extern "C" {
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
@@ -482,6 +487,71 @@ alter_table_ends(const AlterTableStmt *alter)
 	}
 }
 
+/* ---- subscriptions ---- */
+
+/* The tables of this database's subscription subname (pg_subscription_rel),
+ * read before DROP or ALTER SUBSCRIPTION may take them out of it. */
+List *
+subscription_tables(const char *subname)
+{
+	Oid subscription = subname != nullptr ? get_subscription_oid(subname, true) : InvalidOid;
+	if (!OidIsValid(subscription))
+		return NIL;
+	List *tables = NIL;
+	Relation catalog = table_open(SubscriptionRelRelationId, AccessShareLock);
+	ScanKeyData key;
+	ScanKeyInit(&key, Anum_pg_subscription_rel_srsubid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(subscription));
+	SysScanDesc scan = systable_beginscan(catalog, InvalidOid, false, nullptr, 1, &key);
+	HeapTuple tuple;
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+		tables = lappend_oid(tables, ((Form_pg_subscription_rel) GETSTRUCT(tuple))->srrelid);
+	systable_endscan(scan);
+	table_close(catalog, AccessShareLock);
+	return tables;
+}
+
+/*
+ * The subscription flag (fk_guard_bypass_reasons()) lasts while a table is in
+ * pg_subscription_rel; what the apply worker wrote until then must stay
+ * unseen by checks that started before.  So every declared foreign key with a
+ * table that was subscribed (or a partition of it) on either side counts as
+ * bypassed when the DROP or ALTER SUBSCRIPTION commits (no rows: the apply
+ * worker's are not known).
+ */
+void
+subscription_tables_left(List *tables)
+{
+	List *related = NIL;
+	ListCell *lc;
+	foreach (lc, tables) {
+		Oid table = lfirst_oid(lc);
+		if (get_rel_relkind(table) == '\0')
+			continue;
+		related = list_append_unique_oid(related, table);
+		if (get_rel_relispartition(table))
+			related = list_concat_unique_oid(related, get_partition_ancestors(table));
+	}
+	if (related == NIL)
+		return;
+	List *keys = NIL;
+	Relation catalog = table_open(ConstraintRelationId, AccessShareLock);
+	SysScanDesc scan = systable_beginscan(catalog, InvalidOid, false, nullptr, 0, nullptr);
+	HeapTuple tuple;
+	while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+		const Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tuple);
+		if (con->contype == CONSTRAINT_FOREIGN && !OidIsValid(con->conparentid) &&
+		    (list_member_oid(related, con->conrelid) || list_member_oid(related, con->confrelid)))
+			keys = lappend_oid(keys, con->oid);
+	}
+	systable_endscan(scan);
+	table_close(catalog, AccessShareLock);
+	foreach (lc, keys) {
+		KeyNames names;
+		if (key_names(lfirst_oid(lc), &names))
+			add_pending(lfirst_oid(lc), GetUserId(), 0, kSubscriptionLeft, names);
+	}
+}
+
 /* ---- hook bodies ---- */
 
 void
@@ -506,12 +576,19 @@ process_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tre
 	if (IsA(statement, CopyStmt) && ((const CopyStmt *) statement)->is_from &&
 	    ((const CopyStmt *) statement)->relation != nullptr && active() && IsTransactionState())
 		copy_target = RangeVarGetRelid(((const CopyStmt *) statement)->relation, NoLock, true);
+	List *subscribed = NIL;
+	if (IsA(statement, DropSubscriptionStmt) && active() && IsTransactionState())
+		subscribed = subscription_tables(((const DropSubscriptionStmt *) statement)->subname);
+	else if (IsA(statement, AlterSubscriptionStmt) && active() && IsTransactionState())
+		subscribed = subscription_tables(((const AlterSubscriptionStmt *) statement)->subname);
 	if (prev_process_utility)
 		prev_process_utility(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);
 	else
 		standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);
 	if (!active() || !IsTransactionState())
 		return;
+	if (subscribed != NIL)
+		subscription_tables_left(subscribed);
 	if (IsA(statement, CopyStmt))
 		copy_ends(copy_target, qc);
 	else if (IsA(statement, AlterTableStmt))
