@@ -145,6 +145,8 @@ not_firing_as(int role, char tgenabled)
 uint32
 not_firing(char tgenabled)
 {
+	if (roles_set == 0) /* the role did not change in this transaction */
+		return not_firing_as(SessionReplicationRole, tgenabled);
 	int roles = roles_set | (1 << SessionReplicationRole);
 	uint32 reasons = 0;
 	for (int role : {SESSION_REPLICATION_ROLE_ORIGIN, SESSION_REPLICATION_ROLE_REPLICA, SESSION_REPLICATION_ROLE_LOCAL})
