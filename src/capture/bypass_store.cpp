@@ -491,6 +491,8 @@ bypass_store_prepare_generation()
 void
 bypass_store_prepared_resolved(uint64 generation)
 {
+	if (shared == nullptr)
+		return;
 	TimestampTz now = GetCurrentTimestamp();
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	HASH_SEQ_STATUS seq;
@@ -511,6 +513,8 @@ bypass_store_prepared_resolved(uint64 generation)
 void
 bypass_store_reset()
 {
+	if (shared == nullptr)
+		return; /* fk_guard.track_bypass = off: nothing to reset */
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	/* Writes of prepared transactions still open outlive the reset: they keep
 	 * every foreign key dirty, through the overflow counter, until resolved. */

@@ -185,6 +185,9 @@ $node->append_conf('postgresql.conf', 'fk_guard.track_bypass = off');
 $node->restart;
 my ($rc, $out, $err) = $node->psql('postgres', 'SELECT * FROM fk_bypass_stats');
 like($err, qr/ERROR:  fk_guard's bypass tracking is off/, 'track_bypass = off: fk_bypass_stats says tracking is off');
+# fk_guard_reset() resets the violations, and has no bypass counters to reset.
+$node->safe_psql('postgres', 'SELECT fk_guard_reset()');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM fk_violation_stats'), '0', 'track_bypass = off: fk_guard_reset() works');
 $node->safe_psql('postgres', 'CALL fk_audit_run(incremental => true)');
 is($node->safe_psql('postgres', q{SELECT count(*) FILTER (WHERE carried_from IS NULL) || '/' || count(*) FROM fk_audit_results
                                    WHERE run_id = (SELECT max(run_id) FROM fk_audit_runs)}), '2/2',
