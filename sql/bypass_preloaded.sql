@@ -62,6 +62,8 @@ MERGE INTO bp_merge m USING (VALUES (1, 60), (2, 61)) v(id, pid) ON m.id = v.id
   WHEN MATCHED THEN UPDATE SET pid = v.pid
   WHEN NOT MATCHED THEN INSERT VALUES (v.id, v.pid);
 DELETE FROM bp_del_p WHERE id <= 4;
+-- Inserting parents cannot orphan a row: it counts nothing.
+INSERT INTO bp_p VALUES (11);
 UPDATE bp_del_p SET id = id + 100 WHERE id = 5;
 INSERT INTO bp_part_c VALUES (150, 1000), (160, 1001);
 DELETE FROM bp_part_p WHERE id > 140;

@@ -60,6 +60,7 @@ extern "C" {
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -349,7 +350,12 @@ statement_ends(QueryDesc *query)
 	const char *operation;
 	switch (query->operation) {
 	case CMD_INSERT:
-		writes = kInsert | kUpdate; /* ON CONFLICT DO UPDATE */
+		/* A parent's UPDATE action triggers matter to ON CONFLICT DO UPDATE
+		 * only: a plain INSERT into a referenced table cannot orphan a row. */
+		writes = kInsert;
+		if (!IsA(stmt->planTree, ModifyTable) ||
+		    ((const ModifyTable *) stmt->planTree)->onConflictAction == ONCONFLICT_UPDATE)
+			writes |= kUpdate;
 		operation = "INSERT";
 		break;
 	case CMD_UPDATE:
