@@ -23,6 +23,10 @@ CREATE TABLE bp_one (id int, pid int CONSTRAINT bp_one_fk REFERENCES bp_p);
 CREATE TABLE bp_normal (id int, pid int CONSTRAINT bp_normal_fk REFERENCES bp_p);
 CREATE TABLE bp_rep (id int, pid int CONSTRAINT bp_rep_fk REFERENCES bp_p);
 CREATE TABLE bp_rollback (id int, pid int CONSTRAINT bp_rollback_fk REFERENCES bp_p);
+CREATE TABLE bp_flip (id int, pid int CONSTRAINT bp_flip_fk REFERENCES bp_p);
+CREATE SCHEMA bp_elsewhere;
+CREATE TABLE bp_copy_path (id int, pid int CONSTRAINT bp_copy_path_fk REFERENCES bp_p,
+                           moved text DEFAULT set_config('search_path', 'bp_elsewhere', false));
 CREATE TABLE bp_nv (id int, pid int);
 INSERT INTO bp_nv VALUES (1, 99);
 ALTER TABLE bp_nv ADD CONSTRAINT bp_nv_fk FOREIGN KEY (pid) REFERENCES bp_p NOT VALID;
@@ -58,6 +62,8 @@ MERGE INTO bp_merge m USING (VALUES (1, 60), (2, 61)) v(id, pid) ON m.id = v.id
   WHEN MATCHED THEN UPDATE SET pid = v.pid
   WHEN NOT MATCHED THEN INSERT VALUES (v.id, v.pid);
 DELETE FROM bp_del_p WHERE id <= 4;
+-- Inserting parents cannot orphan a row: it counts nothing.
+INSERT INTO bp_p VALUES (11);
 UPDATE bp_del_p SET id = id + 100 WHERE id = 5;
 INSERT INTO bp_part_c VALUES (150, 1000), (160, 1001);
 DELETE FROM bp_part_p WHERE id > 140;
@@ -108,6 +114,30 @@ SET session_replication_role = replica;
 INSERT INTO bp_rep VALUES (2, 401);
 RESET session_replication_role;
 ALTER TABLE bp_rep ENABLE TRIGGER ALL;
+
+-- The role changed while a statement runs: set_config() in RETURNING puts
+-- origin back after the rows were written under replica, or a select list
+-- switches to replica before they are written.  Every role in effect during
+-- the transaction counts, not only the one at the statement's end.
+SET session_replication_role = replica;
+INSERT INTO bp_flip VALUES (1, 701)
+  RETURNING set_config('session_replication_role', 'origin', false) IS NOT NULL AS reset;
+SHOW session_replication_role;
+INSERT INTO bp_flip SELECT 2, 702 FROM (SELECT set_config('session_replication_role', 'replica', false)) s
+  RETURNING set_config('session_replication_role', 'origin', false) IS NOT NULL AS reset;
+-- COPY FROM counts for the table it named, though a column default moved the
+-- search_path away from it while it ran.
+SET session_replication_role = replica;
+COPY bp_copy_path (id, pid) FROM stdin;
+1	703
+\.
+RESET search_path;
+RESET session_replication_role;
+-- A transaction after one with SET LOCAL replica writes checked: nothing counts.
+BEGIN;
+SET LOCAL session_replication_role = replica;
+COMMIT;
+INSERT INTO bp_normal VALUES (3, 3);
 
 -- What was written unchecked, per declared foreign key, and why; checked
 -- writes (bp_normal, the routed row in bp_part_c2, bp_one's UPDATE) and the

@@ -546,7 +546,13 @@ FKG_FUNCTION(fk_audit_check_table)
 	}
 
 	resolve_prepared();
-	TimestampTz scan_started_at = GetCurrentTimestamp();
+	/* The check reads the statement's snapshot (the one-pass engine's
+	 * GetActiveSnapshot(), the planner engine's read-only SPI), taken before
+	 * this function was called, or the transaction's (REPEATABLE READ): a
+	 * bypass committed in between would count as seen.  Every snapshot of
+	 * this transaction was taken after it started (in a procedure, after its
+	 * COMMIT), so that is when the check started. */
+	TimestampTz scan_started_at = GetCurrentTransactionStartTimestamp();
 	TupleDesc desc = summary_descriptor(inst);
 	Tuplestorestate *summaries = tuplestore_begin_heap(false, false, work_mem);
 	fkg::check_foreign_keys(child, fkg::Report::kAuditSummary, -1, false, summaries, desc);

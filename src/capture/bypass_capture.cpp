@@ -42,13 +42,17 @@
 #include "common/pg_boundary.h"
 
 extern "C" {
+#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/parallel.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/partition.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_subscription.h"
+#include "catalog/pg_subscription_rel.h"
 #include "catalog/pg_trigger.h"
 #include "commands/dbcommands.h"
 #include "commands/trigger.h"
@@ -56,8 +60,10 @@ extern "C" {
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
@@ -108,11 +114,25 @@ active()
 	return bypass_store_attached() && !IsParallelWorker();
 }
 
-/* Why trigger t does not fire in this session (TriggerEnabled(), trigger.c); 0 when it fires. */
+/*
+ * The session_replication_role values in effect at some time in this
+ * transaction besides the current one (bit 1 << role).  TriggerEnabled()
+ * reads the role when each row is written, and a statement can change it
+ * while it runs (set_config() in a RETURNING list, a select list or a
+ * trigger), so the role at ExecutorEnd alone does not tell which RI triggers
+ * fired: every role in effect since the transaction began is considered.
+ * An assign hook chained to the setting's notes the value replaced and the
+ * new one while a transaction is in progress (the role in effect when it
+ * began is the first change's old value); cleared when the transaction ends.
+ */
+int roles_set = 0;
+GucEnumAssignHook prev_role_assign = nullptr;
+
+/* Why a trigger does not fire under role (TriggerEnabled(), trigger.c); 0 when it fires. */
 uint32
-not_firing(char tgenabled)
+not_firing_as(int role, char tgenabled)
 {
-	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA) {
+	if (role == SESSION_REPLICATION_ROLE_REPLICA) {
 		if (tgenabled == TRIGGER_FIRES_ON_REPLICA || tgenabled == TRIGGER_FIRES_ALWAYS)
 			return 0;
 		return tgenabled == TRIGGER_DISABLED ? kTriggersDisabled : kReplicaRole;
@@ -120,6 +140,20 @@ not_firing(char tgenabled)
 	if (tgenabled == TRIGGER_FIRES_ON_ORIGIN || tgenabled == TRIGGER_FIRES_ALWAYS)
 		return 0;
 	return tgenabled == TRIGGER_DISABLED ? kTriggersDisabled : kTriggersReplicaOnly;
+}
+
+/* Why trigger t may not have fired in this transaction's statements so far; 0 when it fired. */
+uint32
+not_firing(char tgenabled)
+{
+	if (roles_set == 0) /* the role did not change in this transaction */
+		return not_firing_as(SessionReplicationRole, tgenabled);
+	int roles = roles_set | (1 << SessionReplicationRole);
+	uint32 reasons = 0;
+	for (int role : {SESSION_REPLICATION_ROLE_ORIGIN, SESSION_REPLICATION_ROLE_REPLICA, SESSION_REPLICATION_ROLE_LOCAL})
+		if (roles & (1 << role))
+			reasons |= not_firing_as(role, tgenabled);
+	return reasons;
 }
 
 /* The kinds of write a row trigger is for. */
@@ -316,7 +350,12 @@ statement_ends(QueryDesc *query)
 	const char *operation;
 	switch (query->operation) {
 	case CMD_INSERT:
-		writes = kInsert | kUpdate; /* ON CONFLICT DO UPDATE */
+		/* A parent's UPDATE action triggers matter to ON CONFLICT DO UPDATE
+		 * only: a plain INSERT into a referenced table cannot orphan a row. */
+		writes = kInsert;
+		if (!IsA(stmt->planTree, ModifyTable) ||
+		    ((const ModifyTable *) stmt->planTree)->onConflictAction == ONCONFLICT_UPDATE)
+			writes |= kUpdate;
 		operation = "INSERT";
 		break;
 	case CMD_UPDATE:
@@ -371,9 +410,8 @@ examine_copy_target(Oid relid, unsigned writes, StatementBypasses *s)
 }
 
 void
-copy_ends(const CopyStmt *copy, const QueryCompletion *qc)
+copy_ends(Oid relid, const QueryCompletion *qc)
 {
-	Oid relid = RangeVarGetRelid(copy->relation, NoLock, true);
 	if (!OidIsValid(relid) || qc == nullptr || qc->nprocessed == 0)
 		return;
 	StatementBypasses s;
@@ -457,6 +495,71 @@ alter_table_ends(const AlterTableStmt *alter)
 	}
 }
 
+/* ---- subscriptions ---- */
+
+/* The tables of this database's subscription subname (pg_subscription_rel),
+ * read before DROP or ALTER SUBSCRIPTION may take them out of it. */
+List *
+subscription_tables(const char *subname)
+{
+	Oid subscription = subname != nullptr ? get_subscription_oid(subname, true) : InvalidOid;
+	if (!OidIsValid(subscription))
+		return NIL;
+	List *tables = NIL;
+	Relation catalog = table_open(SubscriptionRelRelationId, AccessShareLock);
+	ScanKeyData key;
+	ScanKeyInit(&key, Anum_pg_subscription_rel_srsubid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(subscription));
+	SysScanDesc scan = systable_beginscan(catalog, InvalidOid, false, nullptr, 1, &key);
+	HeapTuple tuple;
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+		tables = lappend_oid(tables, ((Form_pg_subscription_rel) GETSTRUCT(tuple))->srrelid);
+	systable_endscan(scan);
+	table_close(catalog, AccessShareLock);
+	return tables;
+}
+
+/*
+ * The subscription flag (fk_guard_bypass_reasons()) lasts while a table is in
+ * pg_subscription_rel; what the apply worker wrote until then must stay
+ * unseen by checks that started before.  So every declared foreign key with a
+ * table that was subscribed (or a partition of it) on either side counts as
+ * bypassed when the DROP or ALTER SUBSCRIPTION commits (no rows: the apply
+ * worker's are not known).
+ */
+void
+subscription_tables_left(List *tables)
+{
+	List *related = NIL;
+	ListCell *lc;
+	foreach (lc, tables) {
+		Oid table = lfirst_oid(lc);
+		if (get_rel_relkind(table) == '\0')
+			continue;
+		related = list_append_unique_oid(related, table);
+		if (get_rel_relispartition(table))
+			related = list_concat_unique_oid(related, get_partition_ancestors(table));
+	}
+	if (related == NIL)
+		return;
+	List *keys = NIL;
+	Relation catalog = table_open(ConstraintRelationId, AccessShareLock);
+	SysScanDesc scan = systable_beginscan(catalog, InvalidOid, false, nullptr, 0, nullptr);
+	HeapTuple tuple;
+	while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+		const Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tuple);
+		if (con->contype == CONSTRAINT_FOREIGN && !OidIsValid(con->conparentid) &&
+		    (list_member_oid(related, con->conrelid) || list_member_oid(related, con->confrelid)))
+			keys = lappend_oid(keys, con->oid);
+	}
+	systable_endscan(scan);
+	table_close(catalog, AccessShareLock);
+	foreach (lc, keys) {
+		KeyNames names;
+		if (key_names(lfirst_oid(lc), &names))
+			add_pending(lfirst_oid(lc), GetUserId(), 0, kSubscriptionLeft, names);
+	}
+}
+
 /* ---- hook bodies ---- */
 
 void
@@ -475,17 +578,28 @@ process_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tre
                 ParamListInfo params, QueryEnvironment *query_env, DestReceiver *dest, QueryCompletion *qc)
 {
 	Node *statement = pstmt->utilityStmt;
+	/* COPY FROM's table, named as COPY names it: the search_path may differ
+	 * once it has run (a column default or a trigger may set it). */
+	Oid copy_target = InvalidOid;
+	if (IsA(statement, CopyStmt) && ((const CopyStmt *) statement)->is_from &&
+	    ((const CopyStmt *) statement)->relation != nullptr && active() && IsTransactionState())
+		copy_target = RangeVarGetRelid(((const CopyStmt *) statement)->relation, NoLock, true);
+	List *subscribed = NIL;
+	if (IsA(statement, DropSubscriptionStmt) && active() && IsTransactionState())
+		subscribed = subscription_tables(((const DropSubscriptionStmt *) statement)->subname);
+	else if (IsA(statement, AlterSubscriptionStmt) && active() && IsTransactionState())
+		subscribed = subscription_tables(((const AlterSubscriptionStmt *) statement)->subname);
 	if (prev_process_utility)
 		prev_process_utility(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);
 	else
 		standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);
 	if (!active() || !IsTransactionState())
 		return;
-	if (IsA(statement, CopyStmt)) {
-		const CopyStmt *copy = (const CopyStmt *) statement;
-		if (copy->is_from && copy->relation != nullptr)
-			copy_ends(copy, qc);
-	} else if (IsA(statement, AlterTableStmt))
+	if (subscribed != NIL)
+		subscription_tables_left(subscribed);
+	if (IsA(statement, CopyStmt))
+		copy_ends(copy_target, qc);
+	else if (IsA(statement, AlterTableStmt))
 		alter_table_ends((const AlterTableStmt *) statement);
 }
 
@@ -500,6 +614,8 @@ clear_pending()
 void
 transaction_callback(XactEvent event, void *arg)
 {
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE || event == XACT_EVENT_ABORT)
+		roles_set = 0;
 	switch (event) {
 	case XACT_EVENT_COMMIT:
 	case XACT_EVENT_PREPARE: {
@@ -556,6 +672,17 @@ fkg_bypass_transaction_callback(XactEvent event, void *arg)
 {
 	invoke_quietly([&]() { transaction_callback(event, arg); });
 }
+
+static void
+fkg_bypass_role_assign(int newval, void *extra)
+{
+	/* SessionReplicationRole still holds the value being replaced. */
+	if (IsTransactionState() && newval >= 0 && newval < 31 && SessionReplicationRole >= 0 &&
+	    SessionReplicationRole < 31)
+		roles_set |= (1 << SessionReplicationRole) | (1 << newval);
+	if (prev_role_assign)
+		prev_role_assign(newval, extra);
+}
 }
 
 void
@@ -566,6 +693,12 @@ bypass_capture_install()
 	prev_process_utility = ProcessUtility_hook;
 	ProcessUtility_hook = fkg_bypass_ProcessUtility;
 	RegisterXactCallback(fkg_bypass_transaction_callback, nullptr);
+	struct config_generic *role = compat::find_setting("session_replication_role");
+	if (role == nullptr || role->vartype != PGC_ENUM)
+		elog(ERROR, "fk_guard: setting session_replication_role not found");
+	struct config_enum *role_enum = (struct config_enum *) role;
+	prev_role_assign = role_enum->assign_hook;
+	role_enum->assign_hook = fkg_bypass_role_assign;
 }
 
 } // namespace fkg

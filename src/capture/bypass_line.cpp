@@ -66,6 +66,8 @@ bypass_reason_name(uint32_t bit)
 		return "triggers_replica_only";
 	case kPrepared:
 		return "prepared";
+	case kSubscriptionLeft:
+		return "subscription";
 	default:
 		return "unknown";
 	}

@@ -20,9 +20,13 @@ enum BypassReason : uint32_t {
 	kTriggersReplicaOnly = 1u << 2, /* ENABLE REPLICA TRIGGER: tgenabled = 'R', not firing in origin sessions */
 	/* Not a way to bypass: some of the rows were written by a prepared
 	 * transaction whose COMMIT PREPARED time is not known yet. */
-	kPrepared = 1u << 3
+	kPrepared = 1u << 3,
+	/* The table left a logical-replication subscription (DROP or ALTER
+	 * SUBSCRIPTION): what the apply worker wrote while it was subscribed
+	 * is not counted, and is unseen by checks that started before. */
+	kSubscriptionLeft = 1u << 4
 };
-constexpr int kBypassReasons = 4;
+constexpr int kBypassReasons = 5;
 
 /* A reason's name (fk_bypass_stats.reasons, the log line's reason=). */
 const char *bypass_reason_name(uint32_t bit);

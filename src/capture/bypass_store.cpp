@@ -117,6 +117,38 @@ tracking_lost(TrackingLost why)
 	shared->tracking.lost_reason = why;
 }
 
+/* Whether a name read from the file ends within its array. */
+bool
+terminated(const char *name, size_t size)
+{
+	return memchr(name, '\0', size) != nullptr;
+}
+
+/* Whether a counter read from the file can be trusted to be read back: the
+ * file may be truncated, of another build, or damaged. */
+bool
+plausible(const Counter &c)
+{
+	return OidIsValid(c.key.dbid) && OidIsValid(c.key.declared_oid) && c.nroles >= 0 && c.nroles <= kBypassRoles &&
+	       c.totals.rows >= 0 && terminated(c.declared_name, sizeof(c.declared_name)) &&
+	       terminated(c.child_table, sizeof(c.child_table)) && terminated(c.parent_table, sizeof(c.parent_table));
+}
+
+bool
+plausible(const BypassTracking &t)
+{
+	switch (t.lost_reason) {
+	case TrackingLost::None:
+	case TrackingLost::NoFile:
+	case TrackingLost::Unclean:
+	case TrackingLost::Mismatch:
+	case TrackingLost::Reset:
+	case TrackingLost::Promoted:
+		return t.overflow.rows >= 0;
+	}
+	return false;
+}
+
 /* Loads the counters saved at the last clean shutdown, if they are current;
  * deletes the file either way (a crash from now on must find none). */
 void
@@ -131,7 +163,8 @@ load_file()
 	}
 	FileHeader header;
 	bool ok = fread(&header, sizeof(header), 1, file) == 1 && header.magic == kFileMagic &&
-	          header.version == kFileVersion && header.count >= 0 && header.count <= kMaxBypassCounters;
+	          header.version == kFileVersion && header.count >= 0 && header.count <= kMaxBypassCounters &&
+	          plausible(header.tracking);
 	if (ok && (clean == InvalidXLogRecPtr || header.checkpoint != clean)) {
 		FreeFile(file);
 		unlink(kFile);
@@ -140,7 +173,7 @@ load_file()
 	}
 	for (int i = 0; ok && i < header.count; i++) {
 		Counter c;
-		if (fread(&c, sizeof(c), 1, file) != 1) {
+		if (fread(&c, sizeof(c), 1, file) != 1 || !plausible(c)) {
 			ok = false;
 			break;
 		}
@@ -149,6 +182,8 @@ load_file()
 		if (into != nullptr)
 			*into = c;
 	}
+	/* Nothing may follow the counters the header announced. */
+	ok = ok && fgetc(file) == EOF;
 	FreeFile(file);
 	unlink(kFile);
 	if (!ok) {
@@ -456,6 +491,8 @@ bypass_store_prepare_generation()
 void
 bypass_store_prepared_resolved(uint64 generation)
 {
+	if (shared == nullptr)
+		return;
 	TimestampTz now = GetCurrentTimestamp();
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	HASH_SEQ_STATUS seq;
@@ -476,6 +513,8 @@ bypass_store_prepared_resolved(uint64 generation)
 void
 bypass_store_reset()
 {
+	if (shared == nullptr)
+		return; /* fk_guard.track_bypass = off: nothing to reset */
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	/* Writes of prepared transactions still open outlive the reset: they keep
 	 * every foreign key dirty, through the overflow counter, until resolved. */

@@ -22,6 +22,7 @@ extern "C" {
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/guc_tables.h"
 #include "utils/timestamp.h"
 #if PG_VERSION_NUM >= 160000
 #include "nodes/miscnodes.h"
@@ -210,6 +211,24 @@ is_positive_interval(const char *text)
 #endif
 	Interval *zero = static_cast<Interval *>(palloc0(sizeof(Interval)));
 	return DatumGetBool(DirectFunctionCall2(interval_gt, value, IntervalPGetDatum(zero)));
+}
+
+/* The built-in setting name (nullptr: none), to chain its assign hook.
+ * PostgreSQL 16 made find_option() extern (utils/guc_tables.h); before, the
+ * array of get_guc_variables() is searched. */
+inline struct config_generic *
+find_setting(const char *name)
+{
+#if PG_VERSION_NUM >= 160000
+	return find_option(name, false, true, ERROR);
+#else
+	struct config_generic **settings = get_guc_variables();
+	int n = GetNumConfigOptions();
+	for (int i = 0; i < n; i++)
+		if (pg_strcasecmp(settings[i]->name, name) == 0)
+			return settings[i];
+	return nullptr;
+#endif
 }
 
 } // namespace fkg::compat

@@ -131,6 +131,31 @@ is($node->safe_psql('postgres', 'SELECT lost_at || lost_reason FROM fk_guard_byp
 is($node->safe_psql('postgres', q{SELECT count(*) FROM fk_audit WHERE findings @> '[{"code": "ri_bypassed"}]'}), '0',
 	'audited after the bypasses: no finding');
 
+# A damaged file (only the server's OS user can write it) is ignored, never
+# trusted: the counters after the first one's key (database, constraint)
+# overwritten with bytes that make an absurd role count and unterminated
+# names, then a file cut short.
+my $stat_file = $node->data_dir . '/pg_stat/fk_guard_bypass.stat';
+for my $damage ('garbage', 'truncated') {
+	$node->stop;
+	my $saved = slurp_file($stat_file);
+	my $header = 88;    # sizeof(FileHeader) on 64-bit builds; other sizes still damage the file
+	my $damaged = $damage eq 'garbage'
+	  ? substr($saved, 0, $header + 8) . ('A' x (length($saved) - $header - 8))    # the first counter's key kept
+	  : substr($saved, 0, $header + 100);
+	open(my $fh, '>:raw', $stat_file) or die "$stat_file: $!";
+	print $fh $damaged;
+	close($fh);
+	$node->start;
+	is($node->safe_psql('postgres', q{SELECT t.lost_reason || ' ' || (SELECT count(*) FROM fk_bypass_stats b WHERE b.unchecked_rows > 0)
+	                                   FROM fk_guard_bypass_tracking() t}),
+		'no_saved_counters 0', "a $damage file: ignored, tracking lost");
+	my @said = slurp_file($node->logfile) =~ /fk_guard: ignoring unreadable file "pg_stat\/fk_guard_bypass\.stat"/g;
+	is(scalar @said, $damage eq 'garbage' ? 1 : 2, "a $damage file: the log says so");
+	$node->safe_psql('postgres', q{SET session_replication_role = replica; INSERT INTO c VALUES (1, 5000);});
+	$node->safe_psql('postgres', 'DELETE FROM c WHERE pid = 5000');
+}
+
 $node->stop('immediate');
 $node->start;
 is($node->safe_psql('postgres', 'SELECT lost_reason FROM fk_guard_bypass_tracking()'), 'unclean_shutdown',
@@ -160,6 +185,9 @@ $node->append_conf('postgresql.conf', 'fk_guard.track_bypass = off');
 $node->restart;
 my ($rc, $out, $err) = $node->psql('postgres', 'SELECT * FROM fk_bypass_stats');
 like($err, qr/ERROR:  fk_guard's bypass tracking is off/, 'track_bypass = off: fk_bypass_stats says tracking is off');
+# fk_guard_reset() resets the violations, and has no bypass counters to reset.
+$node->safe_psql('postgres', 'SELECT fk_guard_reset()');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM fk_violation_stats'), '0', 'track_bypass = off: fk_guard_reset() works');
 $node->safe_psql('postgres', 'CALL fk_audit_run(incremental => true)');
 is($node->safe_psql('postgres', q{SELECT count(*) FILTER (WHERE carried_from IS NULL) || '/' || count(*) FROM fk_audit_results
                                    WHERE run_id = (SELECT max(run_id) FROM fk_audit_runs)}), '2/2',

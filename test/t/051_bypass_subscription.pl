@@ -3,7 +3,8 @@
 # fk_guard counts no rows for it; instead every foreign key whose child or
 # parent is a subscription table is flagged as a whole, for good ('subscription'
 # in fk_bypass_stats, ri_bypassed in fk_audit), and incremental audits always
-# check it. A publisher/subscriber pair on two local clusters.
+# check it; leaving the subscription (DROP SUBSCRIPTION) flags them once more,
+# for what was applied before. A publisher/subscriber pair on two local clusters.
 use strict;
 use warnings;
 use Cwd qw(abs_path);
@@ -80,7 +81,34 @@ is($subscriber->safe_psql('postgres', q{SELECT string_agg(child_table || ':' || 
 	'public.local_c:true:0 public.offices:false:1 public.orders:false:5',
 	'an incremental audit checks the subscription tables and carries the local pair forward');
 
+# Leaving the subscription does not forget what the apply worker wrote while
+# the table was subscribed: the orphans removed and audited clean, an orphan
+# applied, then DROP SUBSCRIPTION; the next incremental audit checks orders.
+$subscriber->safe_psql('postgres', q{
+	DELETE FROM orders WHERE customer_id NOT IN (SELECT id FROM customers);
+	DELETE FROM offices WHERE region_id NOT IN (SELECT id FROM regions);
+});
+$subscriber->safe_psql('postgres', 'CALL fk_audit_run(incremental => true)');
+is($subscriber->safe_psql('postgres', q{SELECT string_agg(child_table || ':' || orphan_rows, ' ' ORDER BY child_table)
+                                         FROM fk_audit_results WHERE run_id = 3 AND carried_from IS NULL}),
+	'public.offices:0 public.orders:0', 'subscribed tables audited clean');
+$publisher->safe_psql('postgres', 'INSERT INTO customers VALUES (9); INSERT INTO orders VALUES (9, 9);');
+$publisher->wait_for_catchup('sub');
 $subscriber->safe_psql('postgres', 'DROP SUBSCRIPTION sub');
+is($subscriber->safe_psql('postgres', q{SELECT string_agg(constraint_name || ' ' || array_to_string(reasons, ','), '; ' ORDER BY constraint_name)
+                                         FROM fk_bypass_stats}),
+	'offices_region_id_fkey subscription; orders_customer_id_fkey subscription',
+	'after DROP SUBSCRIPTION: both foreign keys still flagged, by the drop');
+$subscriber->safe_psql('postgres', 'CALL fk_audit_run(incremental => true)');
+is($subscriber->safe_psql('postgres', q{SELECT string_agg(child_table || ':' || (carried_from IS NOT NULL) || ':' || orphan_rows, ' ' ORDER BY child_table)
+                                         FROM fk_audit_results WHERE run_id = 4}),
+	'public.local_c:true:0 public.offices:false:0 public.orders:false:1',
+	'the next incremental audit checks them and finds the orphan applied before the drop');
+$subscriber->safe_psql('postgres', 'CALL fk_audit_run(incremental => true)');
+is($subscriber->safe_psql('postgres', q{SELECT string_agg(child_table || ':' || (carried_from IS NOT NULL), ' ' ORDER BY child_table)
+                                         FROM fk_audit_results WHERE run_id = 5}),
+	'public.local_c:true public.offices:true public.orders:false',
+	'then only the table with orphans is checked again');
 $subscriber->stop;
 $publisher->stop;
 done_testing();
