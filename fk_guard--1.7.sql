@@ -677,9 +677,11 @@ CREATE TABLE @extschema@.fk_guard_repairs (
     validate boolean NOT NULL DEFAULT false,
     started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     finished_at timestamptz,
-    status text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'completed', 'interrupted')),
+    status text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'completed', 'incomplete', 'interrupted')),
     batches integer NOT NULL DEFAULT 0,
     rows bigint NOT NULL DEFAULT 0,
+    -- orphan rows the last pass found and could not fix ('incomplete' when > 0)
+    rows_left bigint,
     validated boolean,
     repaired_by name NOT NULL DEFAULT current_user,
     backend_pid integer NOT NULL DEFAULT pg_backend_pid(),
@@ -734,7 +736,7 @@ CREATE POLICY fk_guard_quarantine_restore ON @extschema@.fk_guard_quarantine FOR
 -- and a repair's table, constraint, action, author and session stay as started.
 GRANT SELECT ON @extschema@.fk_guard_repairs TO PUBLIC;
 GRANT INSERT (constraint_name, child_table, parent_table, action, batch_size, lock_timeout, validate, backend_start),
-      UPDATE (status, finished_at, batches, rows, validated)
+      UPDATE (status, finished_at, batches, rows, rows_left, validated)
     ON @extschema@.fk_guard_repairs TO PUBLIC;
 GRANT SELECT, DELETE ON @extschema@.fk_guard_quarantine TO PUBLIC;
 GRANT USAGE ON SEQUENCE @extschema@.fk_guard_repairs_repair_id_seq, @extschema@.fk_guard_quarantine_quarantine_id_seq
@@ -767,7 +769,7 @@ SELECT r.repair_id, r.constraint_name, r.child_table, r.parent_table, r.action, 
        CASE WHEN r.status = 'running'
                  AND NOT @extschema@.fk_repair_running(r.repair_id)
             THEN 'interrupted' ELSE r.status END AS status,
-       r.batches, r.rows, r.validated, r.repaired_by
+       r.batches, r.rows, r.rows_left, r.validated, r.repaired_by
   FROM @extschema@.fk_guard_repairs r;
 COMMENT ON VIEW @extschema@.fk_guard_repair_history IS
 'fk_guard_repairs, with a repair whose session no longer runs it shown as interrupted';
@@ -778,7 +780,7 @@ CREATE FUNCTION @extschema@.fk_repair_prepare(
     constraint_name name, child_table regclass, action text, batch_size integer, for_execute boolean,
     lock_referenced boolean,
     OUT constraint_oid oid, OUT parent_table regclass, OUT validated boolean,
-    OUT batch_statement text, OUT resumes boolean, OUT keys_query text, OUT count_query text)
+    OUT batch_statement text, OUT progress_query text, OUT keys_query text, OUT count_query text)
 AS 'MODULE_PATHNAME', 'fk_repair_prepare'
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp;
@@ -787,7 +789,9 @@ SET search_path = pg_catalog, pg_temp;
 -- deletes the orphans as the caller and stores the deleted rows as the owner of
 -- fk_guard_quarantine, which no other role may insert into (fk_restore() must put
 -- back only rows a repair took out, not rows a role with DELETE made up).
-CREATE FUNCTION @extschema@.fk_repair_quarantine_batch(repair bigint, resume tid, OUT moved bigint, OUT reached tid)
+CREATE FUNCTION @extschema@.fk_repair_quarantine_batch(repair bigint, resume_table oid, resume tid,
+                                                       OUT moved bigint, OUT found bigint, OUT reached_table oid,
+                                                       OUT reached tid)
 AS 'MODULE_PATHNAME', 'fk_repair_quarantine_batch'
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp;
@@ -860,26 +864,38 @@ BEGIN
 END
 $$;
 
--- One batch of a running repair of this session, its scan resuming after the ctid
--- resume (see src/repair/repair_query.h); returns where the next batch resumes,
--- NULL when nothing is left to change, and whether the pass this batch belongs
--- to has changed rows so far (pass_changed: the previous batch's answer).
-CREATE FUNCTION @extschema@.fk_repair_batch(repair bigint, INOUT resume tid DEFAULT '(0,0)',
-                                            INOUT pass_changed boolean DEFAULT false)
+-- One batch of a running repair of this session, its scan resuming after the
+-- position (resume_table, resume) the previous batch reached (see
+-- src/repair/repair_query.h); returns where the next batch resumes, NULLs when
+-- the repair is over.  A pass starts at (0, '(0,0)'); pass_changed says whether
+-- the pass has made progress so far (orphans that stopped being orphans), and
+-- pass_left how many orphans it found and left.
+CREATE FUNCTION @extschema@.fk_repair_batch(repair bigint, INOUT resume_table oid DEFAULT 0,
+                                            INOUT resume tid DEFAULT '(0,0)',
+                                            INOUT pass_changed boolean DEFAULT false,
+                                            INOUT pass_left bigint DEFAULT 0)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     r record;
     p record;
-    n bigint;
+    n bigint;          -- what the batch changed (insert_parents: parent rows inserted)
+    n_found bigint;    -- the orphans it found
+    fixed bigint;      -- those that are no longer orphans
+    still bigint;
+    reached_table oid;
     reached tid;
-    started tid := resume;
+    batch_tables oid[];
+    batch_ctids tid[];
 BEGIN
     SELECT * INTO r FROM @extschema@.fk_guard_repairs h
      WHERE h.repair_id = repair AND h.status = 'running' AND h.backend_pid = pg_backend_pid();
     IF NOT FOUND THEN
         RAISE EXCEPTION 'repair % is not running in this session', repair USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF resume_table IS NULL OR resume IS NULL THEN
+        RAISE EXCEPTION 'resume_table and resume must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF r.lock_timeout IS NOT NULL THEN
         PERFORM set_config('lock_timeout', r.lock_timeout, true);
@@ -887,37 +903,54 @@ BEGIN
     -- Locks the referenced table: the statement's snapshot, taken next, sees every parent.
     p := @extschema@.fk_repair_prepare(r.constraint_name, r.child_table, r.action, r.batch_size, true, true);
     IF r.action = 'quarantine' THEN
-        SELECT q.moved, q.reached INTO n, reached FROM @extschema@.fk_repair_quarantine_batch(repair, resume) q;
+        SELECT q.moved, q.found, q.reached_table, q.reached INTO n, n_found, reached_table, reached
+          FROM @extschema@.fk_repair_quarantine_batch(repair, resume_table, resume) q;
+        fixed := n;
     ELSIF r.action = 'insert_parents' THEN
-        EXECUTE p.batch_statement;
-        GET DIAGNOSTICS n = ROW_COUNT;
+        EXECUTE p.batch_statement INTO n, n_found, reached_table, reached, batch_tables, batch_ctids
+          USING resume_table, resume;
+        -- A BEFORE INSERT trigger on the referenced table may have changed or
+        -- dropped the keys: progress is the batch's rows that have parents now.
+        fixed := 0;
+        IF n_found > 0 THEN
+            EXECUTE p.progress_query INTO still USING batch_tables, batch_ctids;
+            fixed := n_found - still;
+        END IF;
     ELSE
-        EXECUTE p.batch_statement INTO n, reached USING resume;
+        EXECUTE p.batch_statement INTO n, n_found, reached_table, reached USING resume_table, resume;
+        fixed := n;
     END IF;
     IF n > 0 THEN
         UPDATE @extschema@.fk_guard_repairs h SET batches = h.batches + 1, rows = h.rows + n
          WHERE h.repair_id = repair;
     END IF;
-    -- A pass starts at '(0,0)'.
-    pass_changed := n > 0 OR (pass_changed AND started <> '(0,0)'::tid);
-    IF NOT p.resumes THEN
-        resume := CASE WHEN n > 0 THEN '(0,0)'::tid END;
-        RETURN;
+    IF resume_table = 0 AND resume = '(0,0)'::tid THEN -- a new pass
+        pass_changed := false;
+        pass_left := 0;
     END IF;
+    pass_changed := pass_changed OR fixed > 0;
+    pass_left := pass_left + greatest(n_found - fixed, 0);
     -- A batch that found orphans goes on after the last one it reached; one that
-    -- found none ends a pass.  Another pass follows one that changed rows (rows
-    -- it skipped may be orphans still); a pass that changed none ends the repair,
-    -- though it found orphans: rows no batch can change (a BEFORE trigger or a
-    -- rule cancels the DELETE or UPDATE) would otherwise be found forever.
+    -- found none ends a pass.  Another pass follows one that made progress (rows
+    -- it skipped may be orphans still); a pass that made none ends the repair,
+    -- though it found orphans: rows no batch can fix (a trigger or a rule keeps
+    -- them, or gives the parents other keys) would otherwise be found forever.
     IF reached IS NOT NULL THEN
+        resume_table := reached_table;
         resume := reached;
+    ELSIF pass_changed THEN
+        resume_table := 0;
+        resume := '(0,0)';
     ELSE
-        resume := CASE WHEN pass_changed THEN '(0,0)'::tid END;
+        UPDATE @extschema@.fk_guard_repairs h SET rows_left = pass_left WHERE h.repair_id = repair;
+        resume_table := NULL;
+        resume := NULL;
     END IF;
 END
 $$;
 
--- Ends a running repair of this session: VALIDATE CONSTRAINT when asked and needed.
+-- Ends a running repair of this session: VALIDATE CONSTRAINT when asked and
+-- needed; 'incomplete', with a WARNING, when it left orphans it could not fix.
 CREATE FUNCTION @extschema@.fk_repair_finish(repair bigint)
 RETURNS TABLE (rows bigint, batches integer, status text)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -926,6 +959,7 @@ AS $$
 DECLARE
     r record;
     was_valid boolean;
+    outcome text;
 BEGIN
     SELECT * INTO r FROM @extschema@.fk_guard_repairs h
      WHERE h.repair_id = repair AND h.status = 'running' AND h.backend_pid = pg_backend_pid();
@@ -934,13 +968,25 @@ BEGIN
     END IF;
     SELECT c.convalidated INTO was_valid FROM pg_constraint c
      WHERE c.conrelid = r.child_table AND c.conname = r.constraint_name AND c.contype = 'f';
-    IF r.validate AND NOT was_valid THEN
+    outcome := CASE WHEN r.rows_left > 0 THEN 'incomplete' ELSE 'completed' END;
+    IF outcome = 'incomplete' THEN
+        RAISE WARNING 'fk_repair % (%) left % orphan row(s) of % that it could not fix', repair, r.action,
+            r.rows_left, r.child_table
+            USING DETAIL = format('Its last pass found them and fixed none: a trigger or rule kept them (e.g. a BEFORE %s trigger returning NULL%s).',
+                                  CASE r.action WHEN 'set_null' THEN 'UPDATE' WHEN 'insert_parents' THEN 'INSERT'
+                                                ELSE 'DELETE' END,
+                                  CASE r.action WHEN 'insert_parents' THEN ' or changing the key, on ' || r.parent_table
+                                                ELSE ' on the table or its partition' END)
+                  || CASE WHEN r.validate AND NOT was_valid THEN ' The constraint was not validated.' ELSE '' END,
+                  HINT = 'fk_orphans() lists them; another action may fix them.';
+    ELSIF r.validate AND NOT was_valid THEN
         EXECUTE format('ALTER TABLE %s VALIDATE CONSTRAINT %I', r.child_table, r.constraint_name);
     END IF;
     UPDATE @extschema@.fk_guard_repairs h
-       SET status = 'completed', finished_at = clock_timestamp(), validated = was_valid OR r.validate
+       SET status = outcome, finished_at = clock_timestamp(),
+           validated = was_valid OR (r.validate AND outcome = 'completed')
      WHERE h.repair_id = repair;
-    RETURN QUERY SELECT r.rows, r.batches, 'completed'::text;
+    RETURN QUERY SELECT r.rows, r.batches, outcome;
 END
 $$;
 
@@ -962,8 +1008,10 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     commits boolean;
+    resume_table oid := 0;
     resume tid := '(0,0)';
     pass_changed boolean := false;
+    pass_left bigint := 0;
 BEGIN
     SELECT s.repair_id, s.rows, s.status INTO repair_id, rows, status
       FROM @extschema@.fk_repair_start(constraint_name, child_table, action, execute, batch_size,
@@ -976,8 +1024,8 @@ BEGIN
         COMMIT;
     END IF;
     LOOP
-        SELECT b.resume, b.pass_changed INTO resume, pass_changed
-          FROM @extschema@.fk_repair_batch(repair_id, resume, pass_changed) b;
+        SELECT b.resume_table, b.resume, b.pass_changed, b.pass_left INTO resume_table, resume, pass_changed, pass_left
+          FROM @extschema@.fk_repair_batch(repair_id, resume_table, resume, pass_changed, pass_left) b;
         EXIT WHEN resume IS NULL;
         IF commits THEN
             COMMIT;

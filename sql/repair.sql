@@ -322,6 +322,112 @@ SELECT count(*) AS quarantined FROM fk_guard_quarantine WHERE child_table = 'rk_
 DROP TABLE rk_child, rk_parent;
 DROP FUNCTION fkg_test.keep_even();
 
+-- ---- A partitioned table whose first orphans no batch can change ---------------
+-- Batches resume from a (tableoid, ctid) position on partitioned tables too:
+-- the rows a BEFORE DELETE trigger keeps in pc2_a (ids 1, 2: a whole batch)
+-- do not end the repair before the others are deleted.  pc2_b is created first
+-- (a lower OID) but scanned after pc2_a by the partitioned table's own order.
+-- The repair says how many orphans it left (incomplete, rows_left), as
+-- fk_orphans and PostgreSQL count them.
+CREATE TABLE pc2_parent (id int PRIMARY KEY);
+CREATE TABLE pc2 (id int, pid int CONSTRAINT pc2_fk REFERENCES pc2_parent) PARTITION BY RANGE (id);
+CREATE TABLE pc2_b PARTITION OF pc2 FOR VALUES FROM (100) TO (200);
+CREATE TABLE pc2_a PARTITION OF pc2 FOR VALUES FROM (0) TO (100);
+INSERT INTO pc2_parent VALUES (0);
+INSERT INTO pc2 VALUES (0, 0), (100, 0);
+SET session_replication_role = replica;
+INSERT INTO pc2 SELECT g, g FROM generate_series(1, 5) g;
+INSERT INTO pc2 SELECT g, g FROM generate_series(101, 103) g;
+RESET session_replication_role;
+CREATE FUNCTION fkg_test.keep_first_two() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN CASE WHEN OLD.id <= 2 THEN NULL ELSE OLD END;
+END
+$$;
+CREATE TRIGGER keep_first_two BEFORE DELETE ON pc2_a FOR EACH ROW EXECUTE FUNCTION fkg_test.keep_first_two();
+SELECT * FROM fkg_test.repair_state('pc2_fk', 'pc2');
+SET statement_timeout = '60s';
+CALL fk_repair('pc2_fk', 'pc2', 'delete', execute => true, batch_size => 2);
+RESET statement_timeout;
+SELECT tableoid::regclass, string_agg(id::text, ',' ORDER BY id) AS ids FROM pc2 GROUP BY 1 ORDER BY 1;
+SELECT * FROM fkg_test.repair_state('pc2_fk', 'pc2');
+SELECT h.status, h.rows, h.rows_left, h.rows_left = s.orphans AS left_as_fk_orphans_counts,
+       h.rows_left = s.postgres_rejects AS left_as_postgres_counts
+  FROM fk_guard_repair_history h, fkg_test.repair_state('pc2_fk', 'pc2') s
+ WHERE h.child_table = 'pc2'::regclass;
+-- The same with quarantine, one row per batch: nothing more to move.
+CALL fk_repair('pc2_fk', 'pc2', 'quarantine', execute => true, batch_size => 1);
+SELECT count(*) AS quarantined FROM fk_guard_quarantine WHERE child_table = 'pc2'::regclass;
+-- Without the trigger, a repair fixes them all: completed, nothing left.
+DROP TRIGGER keep_first_two ON pc2_a;
+CALL fk_repair('pc2_fk', 'pc2', 'delete', execute => true, batch_size => 1);
+SELECT * FROM fkg_test.repair_state('pc2_fk', 'pc2');
+SELECT action, status, rows, rows_left FROM fk_guard_repair_history WHERE child_table = 'pc2'::regclass
+ ORDER BY repair_id;
+DROP TABLE pc2, pc2_parent;
+DROP FUNCTION fkg_test.keep_first_two();
+
+-- ---- insert_parents whose parents get other keys ------------------------------
+-- A BEFORE INSERT trigger on the referenced table renumbers the even keys from
+-- a sequence: each batch inserts parents, but their orphans stay orphans.  The
+-- repair ends after a pass that fixed none (it looped forever before), with the
+-- odd keys fixed and the even rows reported left, as fk_orphans counts them;
+-- validate => true does not validate a constraint with orphans left.
+CREATE TABLE ri_parent (id int PRIMARY KEY);
+CREATE SEQUENCE ri_renumber START 1000;
+CREATE FUNCTION fkg_test.renumber_even() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.id % 2 = 0 THEN
+    NEW.id := nextval('public.ri_renumber');
+  END IF;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER renumber_even BEFORE INSERT ON ri_parent FOR EACH ROW EXECUTE FUNCTION fkg_test.renumber_even();
+CREATE TABLE ri_child (id int, pid int);
+INSERT INTO ri_child SELECT g, g FROM generate_series(1, 6) g;
+ALTER TABLE ri_child ADD CONSTRAINT ri_fk FOREIGN KEY (pid) REFERENCES ri_parent NOT VALID;
+SET statement_timeout = '60s';
+CALL fk_repair('ri_fk', 'ri_child', 'insert_parents', execute => true, batch_size => 2, validate => true);
+RESET statement_timeout;
+SELECT string_agg(id::text, ',' ORDER BY id) AS parents FROM ri_parent;
+SELECT string_agg(key->>'pid', ',' ORDER BY (key->>'pid')::int) AS orphan_keys FROM fk_orphans('ri_child');
+SELECT h.status, h.rows, h.rows_left, h.validated, h.rows_left = s.orphans AS left_as_fk_orphans_counts,
+       h.rows_left = s.postgres_rejects AS left_as_postgres_counts
+  FROM fk_guard_repair_history h, fkg_test.repair_state('ri_fk', 'ri_child') s
+ WHERE h.child_table = 'ri_child'::regclass;
+SELECT convalidated FROM pg_constraint WHERE conname = 'ri_fk';
+-- Every key renumbered: the first pass fixes nothing and ends the repair.
+CREATE OR REPLACE FUNCTION fkg_test.renumber_even() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.id := nextval('public.ri_renumber');
+  RETURN NEW;
+END
+$$;
+SET statement_timeout = '60s';
+CALL fk_repair('ri_fk', 'ri_child', 'insert_parents', execute => true, batch_size => 2);
+RESET statement_timeout;
+SELECT status, rows, rows_left FROM fk_guard_repair_history WHERE child_table = 'ri_child'::regclass
+ ORDER BY repair_id DESC LIMIT 1;
+SELECT * FROM fkg_test.repair_state('ri_fk', 'ri_child');
+-- Without the trigger the keys go in and the constraint validates.
+DROP TRIGGER renumber_even ON ri_parent;
+CALL fk_repair('ri_fk', 'ri_child', 'insert_parents', execute => true, batch_size => 2, validate => true);
+SELECT status, rows, rows_left, validated FROM fk_guard_repair_history WHERE child_table = 'ri_child'::regclass
+ ORDER BY repair_id DESC LIMIT 1;
+SELECT * FROM fkg_test.repair_state('ri_fk', 'ri_child');
+-- Another role cannot rewrite how a repair ended.
+CREATE ROLE fkg_rep_eve;
+SET ROLE fkg_rep_eve;
+UPDATE fk_guard_repairs SET rows_left = 0, status = 'completed' WHERE status = 'incomplete';
+RESET ROLE;
+SELECT count(*) AS still_incomplete FROM fk_guard_repairs WHERE child_table = 'ri_child'::regclass
+   AND status = 'incomplete';
+DROP ROLE fkg_rep_eve;
+DROP TABLE ri_child, ri_parent;
+DROP SEQUENCE ri_renumber;
+DROP FUNCTION fkg_test.renumber_even();
+
 -- ---- set_null under MATCH SIMPLE with a NOT NULL key column --------------------
 -- One NULL column is enough for PostgreSQL to skip the row: the nullable column
 -- is set, the NOT NULL tenant keeps its value; under MATCH FULL it is refused.
@@ -363,9 +469,10 @@ SELECT fkg_test.error_of(format($$INSERT INTO fk_guard_quarantine (repair_id, co
                                   row_text, key, reason) VALUES (%s, 'rf_fk', 'rf_child', '{}', '(666,1,t)', '{}', 'x')$$,
                                 :forged_repair));
 -- Its batch quarantines the real orphan, and only that.
-SELECT * FROM fk_repair_quarantine_batch(:forged_repair, '(0,0)');
+SELECT moved, found, reached_table = 'rf_child'::regclass::oid AS in_rf_child, reached
+  FROM fk_repair_quarantine_batch(:forged_repair, 0, '(0,0)');
 RESET ROLE;
-SELECT fkg_test.error_of(format('SELECT fk_repair_quarantine_batch(%s, ''(0,0)'')', :forged_repair));
+SELECT fkg_test.error_of(format('SELECT fk_repair_quarantine_batch(%s, 0, ''(0,0)'')', :forged_repair));
 SELECT quarantined_by, row_text, reason FROM fk_guard_quarantine WHERE repair_id = :forged_repair;
 INSERT INTO rf_parent VALUES (1);
 SELECT fk_restore(:forged_repair);

@@ -265,7 +265,7 @@ checked_foreign_key(Oid child, const char *name, fkg::RepairAction action, bool 
  * fk_repair_prepare(constraint_name name, child_table regclass, action text,
  *                   batch_size integer, for_execute boolean, lock_referenced boolean)
  *   -> (constraint_oid oid, parent_table regclass, validated boolean,
- *       batch_statement text, resumes boolean, keys_query text, count_query text)
+ *       batch_statement text, progress_query text, keys_query text, count_query text)
  *
  * Checks everything a repair needs (the foreign key, the action, the caller's
  * right to see the orphans and, for_execute, to change them) and returns its
@@ -309,12 +309,10 @@ FKG_FUNCTION(fk_repair_prepare)
 	char *batch_statement = fkg::to_palloc(fkg::repair_batch_statement(fk->spec, action, batch_size, not_null_keys));
 	char *keys_query = fkg::to_palloc(fkg::repair_keys_query(fk->spec));
 	char *count_query = fkg::to_palloc(fkg::repair_count_query(fk->spec, action));
-	Datum values[7] = {ObjectIdGetDatum(fk->spec.constraint_oid),
-	                   ObjectIdGetDatum(fk->spec.parent_relid),
-	                   BoolGetDatum(fk->spec.validated),
-	                   CStringGetTextDatum(batch_statement),
-	                   BoolGetDatum(fkg::repair_resumes(fk->spec, action)),
-	                   CStringGetTextDatum(keys_query),
+	char *progress_query = fkg::to_palloc(fkg::repair_progress_query(fk->spec));
+	Datum values[7] = {ObjectIdGetDatum(fk->spec.constraint_oid), ObjectIdGetDatum(fk->spec.parent_relid),
+	                   BoolGetDatum(fk->spec.validated),          CStringGetTextDatum(batch_statement),
+	                   CStringGetTextDatum(progress_query),       CStringGetTextDatum(keys_query),
 	                   CStringGetTextDatum(count_query)};
 	bool nulls[7] = {false, false, false, false, false, false, false};
 	HeapTuple tuple = heap_form_tuple(BlessTupleDesc(desc), values, nulls);
@@ -333,7 +331,8 @@ FKG_FUNCTION(fk_repair_can_commit)
 }
 
 /*
- * fk_repair_quarantine_batch(repair bigint, resume tid, OUT moved bigint, OUT reached tid)
+ * fk_repair_quarantine_batch(repair bigint, resume_table oid, resume tid,
+ *                            OUT moved bigint, OUT found bigint, OUT reached_table oid, OUT reached tid)
  *
  * One batch of a running quarantine repair of this session: deletes the
  * orphans as the caller, with the statement fk_repair_prepare() builds from
@@ -345,14 +344,16 @@ FKG_FUNCTION(fk_repair_can_commit)
 FKG_FUNCTION(fk_repair_quarantine_batch)
 {
 	TupleDesc desc;
-	if (PG_NARGS() != 2 || get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE || desc->natts != 2)
+	if (PG_NARGS() != 3 || get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE || desc->natts != 4)
 		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 		                errmsg("fk_repair_quarantine_batch's SQL definition does not match the fk_guard library"),
 		                errhint("Run ALTER EXTENSION fk_guard UPDATE.")));
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("repair and resume must not be NULL")));
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+		        (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("repair, resume_table and resume must not be NULL")));
 	int64 repair = PG_GETARG_INT64(0);
-	Datum resume = PG_GETARG_DATUM(1);
+	Datum resume_table = PG_GETARG_DATUM(1);
+	Datum resume = PG_GETARG_DATUM(2);
 	Oid schema = get_func_namespace(fcinfo->flinfo->fn_oid);
 	const char *quoted_schema = quote_identifier(get_namespace_name(schema));
 	Oid quarantine = get_relname_relid("fk_guard_quarantine", schema);
@@ -393,14 +394,16 @@ FKG_FUNCTION(fk_repair_quarantine_batch)
 	char *statement = fkg::to_palloc(fkg::repair_batch_statement(fk->spec, fkg::RepairAction::kQuarantine, batch_size));
 
 	/* The DELETE, as the caller (PostgreSQL checks its privileges). */
-	Oid resume_type[1] = {TIDOID};
-	Datum resume_value[1] = {resume};
-	rc = SPI_execute_with_args(statement, 1, resume_type, resume_value, nullptr, false, 0);
+	Oid resume_types[2] = {OIDOID, TIDOID};
+	Datum resume_values[2] = {resume_table, resume};
+	rc = SPI_execute_with_args(statement, 2, resume_types, resume_values, nullptr, false, 0);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "fk_guard: quarantine batch failed: %s", SPI_result_code_string(rc));
-	bool moved_null, reached_null;
+	bool moved_null, found_null, reached_table_null, reached_null;
 	Datum moved = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &moved_null);
-	Datum reached = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &reached_null);
+	int64 found = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &found_null));
+	Datum reached_table = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &reached_table_null);
+	Datum reached = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &reached_null);
 	int64 count = 0;
 	if (!moved_null) {
 		/* The rows it deleted, stored as the quarantine's owner. */
@@ -426,9 +429,9 @@ FKG_FUNCTION(fk_repair_quarantine_batch)
 	}
 
 	MemoryContext inner = MemoryContextSwitchTo(outer);
-	Datum values[2] = {Int64GetDatum(count),
+	Datum values[4] = {Int64GetDatum(count), Int64GetDatum(found), reached_table,
 	                   reached_null ? (Datum) 0 : datumCopy(reached, false, sizeof(ItemPointerData))};
-	bool nulls[2] = {false, reached_null};
+	bool nulls[4] = {false, false, reached_table_null, reached_null};
 	HeapTuple tuple = heap_form_tuple(BlessTupleDesc(desc), values, nulls);
 	MemoryContextSwitchTo(inner);
 	SPI_finish();

@@ -31,24 +31,23 @@ enum class RepairAction {
 bool parse_repair_action(const char *name, RepairAction *action);
 
 /*
- * Whether the action's batches resume their scan where the previous batch
- * stopped (the ctid $1 of their statement): on a table that is not
- * partitioned (ctids of different partitions do not compare), for every
- * action but insert_parents.  Each batch then reads the table from where the
- * last one left it, and a repair ends with a pass from the start (resuming
- * from '(0,0)') that finds nothing, so rows a batch skipped (changed
- * concurrently, or returned out of order by a parallel scan) are not missed.
- */
-bool repair_resumes(const ForeignKeySpec &fk, RepairAction action);
-
-/*
- * One batch: at most batch_size orphan rows (insert_parents: distinct missing
- * keys).  insert_parents' statement is an INSERT, whose row count is the
- * batch's.  The others return one row: what they changed (quarantine: a jsonb
- * array of {"row": the deleted row as jsonb, "text": its text form (record
- * output, which the row type's input reads back exactly), "key": its key};
- * delete and set_null: the number of rows) and the last ctid the batch
- * reached (NULL when it found no orphan).  set_null sets the key columns
+ * One batch: the first batch_size orphan rows (insert_parents: with a
+ * complete key) after the position ($1 tableoid, $2 ctid) the previous batch
+ * reached.  A repair runs passes: a pass starts at (0, '(0,0)') and ends with
+ * a batch that finds nothing; another follows a pass that made progress, so
+ * rows a batch skipped (changed concurrently, or kept by a trigger) are not
+ * missed, and a pass that made none ends the repair.  On a table that is not
+ * partitioned the batch reads on from the ctid ($1 is unused); on a
+ * partitioned one in (tableoid, ctid) order, so that rows no batch can change
+ * at the start of the table do not hide the others.
+ *
+ * Each statement returns one row: what it changed (quarantine: a jsonb array
+ * of {"row": the deleted row as jsonb, "text": its text form (record output,
+ * which the row type's input reads back exactly), "key": its key}; delete and
+ * set_null: the number of rows; insert_parents: the parent rows inserted),
+ * the number of orphans the batch found, and the position it reached (tableoid,
+ * ctid; NULLs when it found nothing); insert_parents adds the batch's rows
+ * (oid[], tid[]) for repair_progress_query().  set_null sets the key columns
  * whose bit in not_null_keys (bit i: key column i is NOT NULL) is clear:
  * under MATCH SIMPLE one NULL column is enough for PostgreSQL to skip the
  * row, so a NOT NULL column (a tenant id, say) keeps its value; under MATCH
@@ -56,6 +55,11 @@ bool repair_resumes(const ForeignKeySpec &fk, RepairAction action);
  */
 std::string repair_batch_statement(const ForeignKeySpec &fk, RepairAction action, int64_t batch_size,
                                    uint32_t not_null_keys = 0);
+
+/* insert_parents' progress: how many of a batch's rows ($1 oid[], $2 tid[])
+ * are still orphans once it inserted their parents (a BEFORE INSERT trigger
+ * on the referenced table may have changed or dropped the keys). */
+std::string repair_progress_query(const ForeignKeySpec &fk);
 
 /* The dry run per key: (key jsonb, rows bigint), most rows first. */
 std::string repair_keys_query(const ForeignKeySpec &fk);

@@ -86,17 +86,26 @@ TEST(RepairBatch, ReadsPartitionedTablesWholeAndOthersOnly)
 	EXPECT_FALSE(contains(partitioned, "ONLY \"Sales\".\"order lines\""));
 }
 
-/* A table that is not partitioned is read from where the last batch stopped. */
-TEST(RepairBatch, ResumesAfterTheLastCtidOnPlainTablesOnly)
+/* Every batch resumes after the position the last one reached: a plain table
+ * from the ctid (a TID range scan), a partitioned one in (tableoid, ctid) order,
+ * compared with the same operators ORDER BY sorts by. */
+TEST(RepairBatch, ResumesAfterThePositionReached)
 {
-	EXPECT_TRUE(fkg::repair_resumes(composite_key(false), RepairAction::kQuarantine));
-	EXPECT_FALSE(fkg::repair_resumes(composite_key(true), RepairAction::kQuarantine));
-	EXPECT_FALSE(fkg::repair_resumes(composite_key(false), RepairAction::kInsertParents));
 	std::string plain = fkg::repair_batch_statement(composite_key(false), RepairAction::kDelete, 5);
-	EXPECT_TRUE(contains(plain, " fk WHERE fk.ctid OPERATOR(pg_catalog.>) $1 AND ")) << plain;
-	EXPECT_TRUE(
-		contains(plain, "SELECT (SELECT pg_catalog.count(*) FROM changed), (SELECT pg_catalog.max(b.c) FROM batch b)"));
-	EXPECT_FALSE(contains(fkg::repair_batch_statement(composite_key(true), RepairAction::kDelete, 5), "$1"));
+	EXPECT_TRUE(contains(plain, " fk WHERE fk.ctid OPERATOR(pg_catalog.>) $2 AND ")) << plain;
+	EXPECT_FALSE(contains(plain, "ORDER BY fk.tableoid")) << plain;
+	EXPECT_TRUE(contains(plain, "SELECT (SELECT pg_catalog.count(*) FROM changed), (SELECT pg_catalog.count(*) FROM "
+	                            "batch), r.t, r.c FROM (SELECT) s LEFT JOIN (SELECT b.t, b.c FROM batch b ORDER BY "
+	                            "b.t DESC, b.c DESC LIMIT 1) r ON true"))
+		<< plain;
+	for (RepairAction action :
+	     {RepairAction::kDelete, RepairAction::kQuarantine, RepairAction::kSetNull, RepairAction::kInsertParents}) {
+		std::string partitioned = fkg::repair_batch_statement(composite_key(true), action, 5);
+		EXPECT_TRUE(contains(partitioned, " fk WHERE (fk.tableoid OPERATOR(pg_catalog.>) $1 OR fk.tableoid "
+		                                  "OPERATOR(pg_catalog.=) $1 AND fk.ctid OPERATOR(pg_catalog.>) $2) AND "))
+			<< partitioned;
+		EXPECT_TRUE(contains(partitioned, " ORDER BY fk.tableoid, fk.ctid LIMIT 5)")) << partitioned;
+	}
 }
 
 TEST(RepairBatch, SetNullSetsEveryKeyColumn)
@@ -119,12 +128,30 @@ TEST(RepairBatch, SetNullUnderMatchSimpleKeepsNotNullColumns)
 TEST(RepairBatch, InsertParentsInsertsDistinctCompleteKeys)
 {
 	std::string sql = fkg::repair_batch_statement(composite_key(false), RepairAction::kInsertParents, 10);
-	EXPECT_EQ(sql.rfind("INSERT INTO \"Sales\".\"orders\" (\"id\", \"region\") SELECT DISTINCT fk.\"order_id\", "
-	                    "fk.\"region\" FROM ONLY \"Sales\".\"order lines\" fk WHERE ",
+	EXPECT_EQ(sql.rfind("WITH batch AS MATERIALIZED (SELECT fk.tableoid AS t, fk.ctid AS c, fk.\"order_id\" AS k1, "
+	                    "fk.\"region\" AS k2 FROM ONLY \"Sales\".\"order lines\" fk WHERE ",
 	                    0),
 	          0u)
 		<< sql;
-	EXPECT_TRUE(contains(sql, "AND ROW(fk.\"order_id\", fk.\"region\") IS NOT NULL LIMIT 10 ON CONFLICT DO NOTHING"));
+	EXPECT_TRUE(contains(sql, "AND ROW(fk.\"order_id\", fk.\"region\") IS NOT NULL LIMIT 10)")) << sql;
+	EXPECT_TRUE(contains(sql, "inserted AS (INSERT INTO \"Sales\".\"orders\" (\"id\", \"region\") SELECT DISTINCT "
+	                          "b.k1, b.k2 FROM batch b ON CONFLICT DO NOTHING RETURNING 1)"))
+		<< sql;
+	EXPECT_TRUE(contains(sql, ", (SELECT pg_catalog.array_agg(b.t) FROM batch b), (SELECT pg_catalog.array_agg(b.c) "
+	                          "FROM batch b) FROM (SELECT) s"))
+		<< sql;
+}
+
+/* insert_parents' progress: the batch's rows, found again by partition and
+ * ctid, that the orphan predicate still selects. */
+TEST(RepairBatch, ProgressCountsTheBatchRowsStillOrphans)
+{
+	ForeignKeySpec fk = composite_key(true);
+	std::string sql = fkg::repair_progress_query(fk);
+	EXPECT_EQ(occurrences(sql, fkg::orphan_condition(fk)), 1u) << sql;
+	EXPECT_TRUE(contains(sql, "fk.ctid OPERATOR(pg_catalog.=) ANY ($2) AND EXISTS (SELECT FROM ROWS FROM "
+	                          "(pg_catalog.unnest($1), pg_catalog.unnest($2)) u(t, c)"))
+		<< sql;
 }
 
 TEST(RepairBatch, QuarantineReturnsTheRowsAndKeysAsOneArray)
