@@ -546,7 +546,7 @@ subscription_tables_left(List *tables)
 	SysScanDesc scan = systable_beginscan(catalog, InvalidOid, false, nullptr, 0, nullptr);
 	HeapTuple tuple;
 	while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
-		const Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tuple);
+		const FormData_pg_constraint *con = (Form_pg_constraint) GETSTRUCT(tuple);
 		if (con->contype == CONSTRAINT_FOREIGN && !OidIsValid(con->conparentid) &&
 		    (list_member_oid(related, con->conrelid) || list_member_oid(related, con->confrelid)))
 			keys = lappend_oid(keys, con->oid);
