@@ -633,31 +633,31 @@ report_orphans(FunctionCallInfo fcinfo, fkg::Report report, int64 limit)
 
 } // namespace
 
+/* max_per_constraint, the second argument of fk_orphans and fk_orphans_located:
+ * -1 (no limit) when NULL. */
+static int64
+max_per_constraint_argument(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(1))
+		return -1;
+	int64 limit = PG_GETARG_INT64(1);
+	if (limit < 0)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("max_per_constraint must not be negative"),
+		                errhint("Pass NULL to list every orphan.")));
+	return limit;
+}
+
 /* fk_orphans(target regclass, max_per_constraint bigint) */
 FKG_FUNCTION(fk_orphans)
 {
-	int64 limit = -1;
-	if (!PG_ARGISNULL(1)) {
-		limit = PG_GETARG_INT64(1);
-		if (limit < 0)
-			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("max_per_constraint must not be negative"),
-			                errhint("Pass NULL to list every orphan.")));
-	}
-	return report_orphans(fcinfo, fkg::Report::kRows, limit);
+	return report_orphans(fcinfo, fkg::Report::kRows, max_per_constraint_argument(fcinfo));
 }
 
 /* fk_orphans_located(target regclass, max_per_constraint bigint): fk_orphans'
  * rows and the Citus shard each is in. */
 FKG_FUNCTION(fk_orphans_located)
 {
-	int64 limit = -1;
-	if (!PG_ARGISNULL(1)) {
-		limit = PG_GETARG_INT64(1);
-		if (limit < 0)
-			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("max_per_constraint must not be negative"),
-			                errhint("Pass NULL to list every orphan.")));
-	}
-	return report_orphans(fcinfo, fkg::Report::kLocatedRows, limit);
+	return report_orphans(fcinfo, fkg::Report::kLocatedRows, max_per_constraint_argument(fcinfo));
 }
 
 /* fk_orphan_plan(target regclass) */
