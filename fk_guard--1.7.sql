@@ -643,7 +643,10 @@ SELECT d.conname AS constraint_name,
          AND (has_table_privilege(d.conrelid, 'SELECT') OR pg_has_role('pg_read_all_stats', 'MEMBER'))
        ORDER BY a.checked_at DESC LIMIT 1) a ON true
   CROSS JOIN LATERAL (SELECT @extschema@.fk_guard_bypass_reasons(d.oid, a.scan_started_at)) r(reasons)
- WHERE d.contype = 'f' AND d.conparentid = 0 AND (b.constraint_oid IS NOT NULL OR r.reasons IS NOT NULL)
+ WHERE d.contype = 'f' AND d.conparentid = 0
+   -- A standing reason alone names only the keys audits cover (fk_audit's rows):
+   -- never audited, an extension member's or a Citus shard's would carry one forever.
+   AND (b.constraint_oid IS NOT NULL OR (r.reasons IS NOT NULL AND @extschema@.fk_guard_covers_table(d.conrelid)))
 UNION ALL
 SELECT b.constraint_name, b.child_table, b.parent_table, b.unchecked_rows, b.first_at, b.last_at, b.reasons, b.roles
   FROM @extschema@.fk_bypass_stats_internal() b
