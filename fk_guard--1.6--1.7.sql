@@ -977,7 +977,11 @@ SELECT d.conname AS constraint_name,
                        'fix', format('CALL %s.fk_audit_run(%L);', f.extension_schema, f.child))
              WHERE cardinality(bp.reasons) > 0
         ) AS x(n, finding)) AS findings,
+       -- Unknown here for a distributed or reference Citus table: its shards'
+       -- bypassed writes are counted on the nodes that hold them.
        CASE WHEN (SELECT t.tracking FROM @extschema@.fk_guard_bypass_tracking() t)
+                 AND @extschema@.fk_guard_citus_table(d.conrelid) IS DISTINCT FROM 'distributed'
+                 AND @extschema@.fk_guard_citus_table(d.conrelid) IS DISTINCT FROM 'reference'
             THEN COALESCE(bp.unchecked_rows_since_audit, 0) END AS unchecked_rows_since_audit
   FROM pg_constraint d
   -- Tables where an RI trigger of the constraint or of one of its partition

@@ -288,7 +288,9 @@ record_started(const Installation &inst, Datum target, bool target_null, bool in
  * The tables whose foreign keys may hold orphans that their last check did
  * not see: never checked since fk_guard 1.7 (a check records when it started),
  * orphans or rows PostgreSQL could not judge found then, or a reason from
- * fk_guard_bypass_reasons() since that check started.  Only among the tables
+ * fk_guard_bypass_reasons() since that check started; and every distributed
+ * or reference Citus table, whose shards other nodes write: their bypassed
+ * writes are counted there, never here.  Only among the tables
  * a full run of target would check (fk_audit_tables(): no extension member
  * unless fk_guard.include_extension_tables, no Citus shard on its own).  Read
  * as the history's owner (the history is not readable by auditors).
@@ -308,8 +310,10 @@ list_dirty_tables(const Installation &inst, Oid target)
 	                         "ON d.conrelid OPERATOR(pg_catalog.=) s.t::pg_catalog.oid "
 	                         "WHERE d.contype OPERATOR(pg_catalog.=) 'f' AND d.conparentid OPERATOR(pg_catalog.=) 0 "
 	                         "AND (a.scan_started_at IS NULL OR a.orphan_rows IS DISTINCT FROM 0 "
+	                         "OR %s.fk_guard_citus_table(d.conrelid) OPERATOR(pg_catalog.=) ANY "
+	                         "('{distributed,reference}'::pg_catalog.text[]) "
 	                         "OR %s.fk_guard_bypass_reasons(d.oid, a.scan_started_at) IS NOT NULL) ORDER BY 1",
-	                         inst.quoted_schema, inst.quoted_schema, inst.quoted_schema),
+	                         inst.quoted_schema, inst.quoted_schema, inst.quoted_schema, inst.quoted_schema),
 	                1, types, values, nulls);
 }
 
