@@ -852,6 +852,13 @@ BEGIN
         PERFORM set_config('lock_timeout', lock_timeout, true); -- a bad value fails here, before anything
     END IF;
     p := @extschema@.fk_repair_prepare(constraint_name, child_table, action, batch_size, execute IS TRUE, false);
+    -- PostgreSQL 18 refuses VALIDATE for a NOT ENFORCED key: refused before any
+    -- batch commits, not after the last.
+    IF validate IS TRUE AND NOT COALESCE(@extschema@.fk_guard_constraint_enforced(p.constraint_oid), true) THEN
+        RAISE EXCEPTION 'fk_repair cannot validate foreign key "%": it is NOT ENFORCED', constraint_name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Repair without validate, then ALTER TABLE ... ALTER CONSTRAINT ... ENFORCED checks every row.';
+    END IF;
     IF execute IS NOT TRUE THEN
         EXECUTE p.count_query INTO n;
         RAISE NOTICE 'fk_repair dry run: % would change % row(s) of %', action, n,
