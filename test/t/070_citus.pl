@@ -477,5 +477,16 @@ is( $coordinator->safe_psql('postgres', q{
 		 WHERE constraint_name = 'orders_customer_id_fkey' ORDER BY run_id DESC LIMIT 1}),
 	'true:' . ($before + 1), 'an incremental audit on the coordinator checks the distributed table again and finds the new orphan');
 
+# fk_load_order() leaves shards out, as the all-tables checks do, even where
+# citus.override_table_visibility = off (the README's way to read a shard) shows them.
+is( $workers[0]->safe_psql('postgres', q{
+		SET citus.override_table_visibility = off;
+		SELECT count(*) FROM fk_load_order() WHERE table_name::text ~ '_[0-9]+$'}),
+	'0', 'fk_load_order() on a worker lists no shard');
+is( $workers[0]->safe_psql('postgres', q{
+		SET citus.override_table_visibility = off;
+		SELECT count(*) FROM fk_load_order() WHERE table_name IN ('orders'::regclass, 'customers'::regclass)}),
+	'2', 'and lists the Citus tables themselves');
+
 $_->stop for (@workers, $coordinator);
 done_testing();
