@@ -18,6 +18,14 @@ ALTER FUNCTION @extschema@.fk_guard_reset() SET search_path = pg_catalog, pg_tem
 -- names to pg_catalog and shows orphan counts only to readers allowed them.
 DROP VIEW @extschema@.fk_audit;
 DROP FUNCTION @extschema@.fk_audit_findings(oid, boolean, boolean, boolean, bigint, bigint);
+-- Roles delegated audits keep them: their grants are remembered for the new
+-- procedure, until the end of this transaction.
+SELECT pg_catalog.set_config('fk_guard_upgrade.audit_run_grants', COALESCE(pg_catalog.string_agg(
+           CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END
+           || CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END, ';'), ''), true)
+  FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+ WHERE p.oid = '@extschema@.fk_audit_run(regclass)'::pg_catalog.regprocedure
+   AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner;
 DROP PROCEDURE @extschema@.fk_audit_run(regclass);
 DROP FUNCTION @extschema@.fk_guard_in_transaction_block();
 
@@ -98,6 +106,15 @@ $$;
 
 -- Delegate audits with GRANT EXECUTE ON PROCEDURE fk_audit_run(regclass) TO role.
 REVOKE ALL ON PROCEDURE @extschema@.fk_audit_run(regclass) FROM PUBLIC;
+DO $do$
+DECLARE
+    g text;
+BEGIN
+    FOREACH g IN ARRAY pg_catalog.string_to_array(pg_catalog.current_setting('fk_guard_upgrade.audit_run_grants'), ';') LOOP
+        EXECUTE 'GRANT EXECUTE ON PROCEDURE @extschema@.fk_audit_run(regclass) TO ' || g;
+    END LOOP;
+END
+$do$;
 
 COMMENT ON PROCEDURE @extschema@.fk_audit_run(regclass) IS
 'checks every foreign key (or those of target) for orphans and records the results in fk_audit_runs and fk_audit_results';

@@ -153,47 +153,7 @@ AS 'MODULE_PATHNAME', 'fk_bypass_stats_internal'
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp;
 
-/*
- * One row per declared foreign key of the current database that rows were
- * written to without RI checks, or that may hold unseen orphans for a
- * standing reason (fk_guard_bypass_reasons()); then the counters of foreign
- * keys dropped since, and the overflow row.  Like fk_violation_stats, every
- * row is shown to everyone; whether a foreign key was audited since tracking
- * was lost is taken into account only for the tables the reader may read
- * (as fk_audit shows them).
- */
-CREATE VIEW @extschema@.fk_bypass_stats AS
-SELECT d.conname AS constraint_name,
-       format('%I.%I', cn.nspname, cr.relname) AS child_table,
-       format('%I.%I', pn.nspname, pr.relname) AS parent_table,
-       COALESCE(b.unchecked_rows, 0) AS unchecked_rows,
-       b.first_at, b.last_at,
-       ARRAY(SELECT DISTINCT x FROM unnest(COALESCE(b.reasons, '{}') || COALESCE(r.reasons, '{}')) x ORDER BY x) AS reasons,
-       COALESCE(b.roles, '{}') AS roles
-  FROM pg_constraint d
-  JOIN pg_class cr ON cr.oid = d.conrelid JOIN pg_namespace cn ON cn.oid = cr.relnamespace
-  JOIN pg_class pr ON pr.oid = d.confrelid JOIN pg_namespace pn ON pn.oid = pr.relnamespace
-  LEFT JOIN @extschema@.fk_bypass_stats_internal() b ON b.constraint_oid = d.oid
-  LEFT JOIN LATERAL (
-      SELECT a.scan_started_at FROM @extschema@.fk_audit_results a
-       WHERE a.constraint_oid = d.oid AND a.carried_from IS NULL
-         AND (has_table_privilege(d.conrelid, 'SELECT') OR pg_has_role('pg_read_all_stats', 'MEMBER'))
-       ORDER BY a.checked_at DESC LIMIT 1) a ON true
-  CROSS JOIN LATERAL (SELECT @extschema@.fk_guard_bypass_reasons(d.oid, a.scan_started_at)) r(reasons)
- WHERE d.contype = 'f' AND d.conparentid = 0 AND (b.constraint_oid IS NOT NULL OR r.reasons IS NOT NULL)
-UNION ALL
-SELECT b.constraint_name, b.child_table, b.parent_table, b.unchecked_rows, b.first_at, b.last_at, b.reasons, b.roles
-  FROM @extschema@.fk_bypass_stats_internal() b
- WHERE NOT EXISTS (SELECT FROM pg_constraint d WHERE d.oid = b.constraint_oid)
-UNION ALL
-SELECT NULL, NULL, NULL, t.overflow_rows, t.overflow_first_at, t.overflow_last_at, t.overflow_reasons, NULL
-  FROM @extschema@.fk_guard_bypass_tracking() t
- WHERE t.overflow_last_at IS NOT NULL;
-
-COMMENT ON VIEW @extschema@.fk_bypass_stats IS
-'rows written without RI checks, per declared foreign key, and why its orphans may be unseen';
-
-GRANT SELECT ON @extschema@.fk_bypass_stats TO PUBLIC;
+-- (fk_bypass_stats comes after the Citus section: it reads fk_guard_covers_table().)
 
 -- (end of bypass tracking)
 
@@ -382,6 +342,13 @@ BEGIN
         PERFORM set_config('lock_timeout', lock_timeout, true); -- a bad value fails here, before anything
     END IF;
     p := @extschema@.fk_repair_prepare(constraint_name, child_table, action, batch_size, execute IS TRUE, false);
+    -- PostgreSQL 18 refuses VALIDATE for a NOT ENFORCED key: refused before any
+    -- batch commits, not after the last.
+    IF validate IS TRUE AND NOT COALESCE(@extschema@.fk_guard_constraint_enforced(p.constraint_oid), true) THEN
+        RAISE EXCEPTION 'fk_repair cannot validate foreign key "%": it is NOT ENFORCED', constraint_name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Repair without validate, then ALTER TABLE ... ALTER CONSTRAINT ... ENFORCED checks every row.';
+    END IF;
     IF execute IS NOT TRUE THEN
         EXECUTE p.count_query INTO n;
         RAISE NOTICE 'fk_repair dry run: % would change % row(s) of %', action, n,
@@ -884,6 +851,53 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.fk_guard_constraint_enforced(oid) IS
 'whether PostgreSQL enforces the foreign key (PostgreSQL 18 keys may be NOT ENFORCED)';
 
+-- ---- fk_bypass_stats (issue 13), once fk_guard_covers_table() exists ----------
+
+/*
+ * One row per declared foreign key of the current database that rows were
+ * written to without RI checks, or that may hold unseen orphans for a
+ * standing reason (fk_guard_bypass_reasons()); then the counters of foreign
+ * keys dropped since, and the overflow row.  Like fk_violation_stats, every
+ * row is shown to everyone; whether a foreign key was audited since tracking
+ * was lost is taken into account only for the tables the reader may read
+ * (as fk_audit shows them).
+ */
+CREATE VIEW @extschema@.fk_bypass_stats AS
+SELECT d.conname AS constraint_name,
+       format('%I.%I', cn.nspname, cr.relname) AS child_table,
+       format('%I.%I', pn.nspname, pr.relname) AS parent_table,
+       COALESCE(b.unchecked_rows, 0) AS unchecked_rows,
+       b.first_at, b.last_at,
+       ARRAY(SELECT DISTINCT x FROM unnest(COALESCE(b.reasons, '{}') || COALESCE(r.reasons, '{}')) x ORDER BY x) AS reasons,
+       COALESCE(b.roles, '{}') AS roles
+  FROM pg_constraint d
+  JOIN pg_class cr ON cr.oid = d.conrelid JOIN pg_namespace cn ON cn.oid = cr.relnamespace
+  JOIN pg_class pr ON pr.oid = d.confrelid JOIN pg_namespace pn ON pn.oid = pr.relnamespace
+  LEFT JOIN @extschema@.fk_bypass_stats_internal() b ON b.constraint_oid = d.oid
+  LEFT JOIN LATERAL (
+      SELECT a.scan_started_at FROM @extschema@.fk_audit_results a
+       WHERE a.constraint_oid = d.oid AND a.carried_from IS NULL
+         AND (has_table_privilege(d.conrelid, 'SELECT') OR pg_has_role('pg_read_all_stats', 'MEMBER'))
+       ORDER BY a.checked_at DESC LIMIT 1) a ON true
+  CROSS JOIN LATERAL (SELECT @extschema@.fk_guard_bypass_reasons(d.oid, a.scan_started_at)) r(reasons)
+ WHERE d.contype = 'f' AND d.conparentid = 0
+   -- A standing reason alone names only the keys audits cover (fk_audit's rows):
+   -- never audited, an extension member's or a Citus shard's would carry one forever.
+   AND (b.constraint_oid IS NOT NULL OR (r.reasons IS NOT NULL AND @extschema@.fk_guard_covers_table(d.conrelid)))
+UNION ALL
+SELECT b.constraint_name, b.child_table, b.parent_table, b.unchecked_rows, b.first_at, b.last_at, b.reasons, b.roles
+  FROM @extschema@.fk_bypass_stats_internal() b
+ WHERE NOT EXISTS (SELECT FROM pg_constraint d WHERE d.oid = b.constraint_oid)
+UNION ALL
+SELECT NULL, NULL, NULL, t.overflow_rows, t.overflow_first_at, t.overflow_last_at, t.overflow_reasons, NULL
+  FROM @extschema@.fk_guard_bypass_tracking() t
+ WHERE t.overflow_last_at IS NOT NULL;
+
+COMMENT ON VIEW @extschema@.fk_bypass_stats IS
+'rows written without RI checks, per declared foreign key, and why its orphans may be unseen';
+
+GRANT SELECT ON @extschema@.fk_bypass_stats TO PUBLIC;
+
 -- ---- fk_audit as 1.7 leaves it (issues 13, 14 and 15 each change it) -----
 
 CREATE OR REPLACE VIEW @extschema@.fk_audit AS
@@ -970,7 +984,11 @@ SELECT d.conname AS constraint_name,
                        'fix', format('CALL %s.fk_audit_run(%L);', f.extension_schema, f.child))
              WHERE cardinality(bp.reasons) > 0
         ) AS x(n, finding)) AS findings,
+       -- Unknown here for a distributed or reference Citus table: its shards'
+       -- bypassed writes are counted on the nodes that hold them.
        CASE WHEN (SELECT t.tracking FROM @extschema@.fk_guard_bypass_tracking() t)
+                 AND @extschema@.fk_guard_citus_table(d.conrelid) IS DISTINCT FROM 'distributed'
+                 AND @extschema@.fk_guard_citus_table(d.conrelid) IS DISTINCT FROM 'reference'
             THEN COALESCE(bp.unchecked_rows_since_audit, 0) END AS unchecked_rows_since_audit
   FROM pg_constraint d
   -- Tables where an RI trigger of the constraint or of one of its partition

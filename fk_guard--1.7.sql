@@ -498,7 +498,11 @@ SELECT d.conname AS constraint_name,
                        'fix', format('CALL %s.fk_audit_run(%L);', f.extension_schema, f.child))
              WHERE cardinality(bp.reasons) > 0
         ) AS x(n, finding)) AS findings,
+       -- Unknown here for a distributed or reference Citus table: its shards'
+       -- bypassed writes are counted on the nodes that hold them.
        CASE WHEN (SELECT t.tracking FROM @extschema@.fk_guard_bypass_tracking() t)
+                 AND @extschema@.fk_guard_citus_table(d.conrelid) IS DISTINCT FROM 'distributed'
+                 AND @extschema@.fk_guard_citus_table(d.conrelid) IS DISTINCT FROM 'reference'
             THEN COALESCE(bp.unchecked_rows_since_audit, 0) END AS unchecked_rows_since_audit
   FROM pg_constraint d
   -- Tables where an RI trigger of the constraint or of one of its partition
@@ -643,7 +647,10 @@ SELECT d.conname AS constraint_name,
          AND (has_table_privilege(d.conrelid, 'SELECT') OR pg_has_role('pg_read_all_stats', 'MEMBER'))
        ORDER BY a.checked_at DESC LIMIT 1) a ON true
   CROSS JOIN LATERAL (SELECT @extschema@.fk_guard_bypass_reasons(d.oid, a.scan_started_at)) r(reasons)
- WHERE d.contype = 'f' AND d.conparentid = 0 AND (b.constraint_oid IS NOT NULL OR r.reasons IS NOT NULL)
+ WHERE d.contype = 'f' AND d.conparentid = 0
+   -- A standing reason alone names only the keys audits cover (fk_audit's rows):
+   -- never audited, an extension member's or a Citus shard's would carry one forever.
+   AND (b.constraint_oid IS NOT NULL OR (r.reasons IS NOT NULL AND @extschema@.fk_guard_covers_table(d.conrelid)))
 UNION ALL
 SELECT b.constraint_name, b.child_table, b.parent_table, b.unchecked_rows, b.first_at, b.last_at, b.reasons, b.roles
   FROM @extschema@.fk_bypass_stats_internal() b
@@ -845,6 +852,13 @@ BEGIN
         PERFORM set_config('lock_timeout', lock_timeout, true); -- a bad value fails here, before anything
     END IF;
     p := @extschema@.fk_repair_prepare(constraint_name, child_table, action, batch_size, execute IS TRUE, false);
+    -- PostgreSQL 18 refuses VALIDATE for a NOT ENFORCED key: refused before any
+    -- batch commits, not after the last.
+    IF validate IS TRUE AND NOT COALESCE(@extschema@.fk_guard_constraint_enforced(p.constraint_oid), true) THEN
+        RAISE EXCEPTION 'fk_repair cannot validate foreign key "%": it is NOT ENFORCED', constraint_name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Repair without validate, then ALTER TABLE ... ALTER CONSTRAINT ... ENFORCED checks every row.';
+    END IF;
     IF execute IS NOT TRUE THEN
         EXECUTE p.count_query INTO n;
         RAISE NOTICE 'fk_repair dry run: % would change % row(s) of %', action, n,

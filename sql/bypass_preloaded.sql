@@ -204,6 +204,23 @@ SELECT fk_guard_reset();
 SELECT lost_reason, overflow_rows FROM fk_guard_bypass_tracking();
 SELECT count(*) AS counters FROM fk_guard_bypass_counters();
 SELECT DISTINCT reasons FROM fk_bypass_stats WHERE constraint_name::text LIKE 'bp%';
+-- A standing reason names only the keys audits cover: an extension member's
+-- key (never audited) is listed only when fk_guard.include_extension_tables
+-- would audit it, or once rows were written to it unchecked.
+CREATE EXTENSION autoinc;
+CREATE TABLE bpx_parent (id int PRIMARY KEY);
+CREATE TABLE bpx_child (parent_id int REFERENCES bpx_parent);
+ALTER EXTENSION autoinc ADD TABLE bpx_parent;
+ALTER EXTENSION autoinc ADD TABLE bpx_child;
+SELECT constraint_name, unchecked_rows, reasons FROM fk_bypass_stats WHERE constraint_name::text LIKE 'bpx%';
+SET fk_guard.include_extension_tables = on;
+SELECT constraint_name, unchecked_rows, reasons FROM fk_bypass_stats WHERE constraint_name::text LIKE 'bpx%';
+RESET fk_guard.include_extension_tables;
+SET session_replication_role = replica;
+INSERT INTO bpx_child VALUES (7);
+RESET session_replication_role;
+SELECT constraint_name, unchecked_rows, reasons FROM fk_bypass_stats WHERE constraint_name::text LIKE 'bpx%';
+DROP EXTENSION autoinc;
 
 -- ALTER EXTENSION UPDATE from 1.6 keeps audits delegated with GRANT EXECUTE.
 DROP EXTENSION fk_guard;

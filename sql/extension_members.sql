@@ -54,6 +54,23 @@ RESET client_min_messages;
 SELECT constraint_name, orphan_rows FROM fk_audit_results
  WHERE run_id = (SELECT max(run_id) FROM fk_audit_runs) AND constraint_name LIKE '%_parent_fkey' ORDER BY 1;
 
+-- So does an incremental one: the member's key, never checked, is not taken
+-- for one that may hold new orphans, nor carried into the run.
+SET client_min_messages = error;
+CALL fk_audit_run(incremental => true);
+RESET client_min_messages;
+SELECT r.incremental, x.constraint_name, x.carried_from IS NOT NULL AS carried
+  FROM fk_audit_results x JOIN fk_audit_runs r USING (run_id)
+ WHERE run_id = (SELECT max(run_id) FROM fk_audit_runs) AND constraint_name LIKE '%_parent_fkey' ORDER BY 2;
+-- Included on request, as in a full run.
+SET fk_guard.include_extension_tables = on;
+SET client_min_messages = error;
+CALL fk_audit_run(incremental => true);
+RESET client_min_messages;
+RESET fk_guard.include_extension_tables;
+SELECT x.constraint_name, x.orphan_rows, x.carried_from IS NOT NULL AS carried FROM fk_audit_results x
+ WHERE run_id = (SELECT max(run_id) FROM fk_audit_runs) AND constraint_name LIKE '%_parent_fkey' ORDER BY 1;
+
 DROP TABLE user_child;
 DROP EXTENSION autoinc; -- drops its members
 SELECT to_regclass('ext_child') IS NULL AS member_dropped;

@@ -35,6 +35,22 @@ ALTER TABLE ne_child ALTER CONSTRAINT ne_child_id_fkey ENFORCED;
 SELECT conenforced, convalidated FROM pg_constraint WHERE conname = 'ne_child_id_fkey';
 SELECT count(*) FROM fk_orphans('ne_child');
 SELECT enforced, validated, findings FROM fk_audit WHERE constraint_name = 'ne_child_id_fkey';
+-- fk_repair with validate => true: PostgreSQL would refuse the VALIDATE after the
+-- batches committed, so the repair is refused before any; without validate it
+-- repairs, and ALTER CONSTRAINT ... ENFORCED then succeeds.
+ALTER TABLE ne_child ALTER CONSTRAINT ne_child_id_fkey NOT ENFORCED;
+INSERT INTO ne_child VALUES (3);
+\set VERBOSITY terse
+CALL fk_repair('ne_child_id_fkey', 'ne_child', 'delete', execute => true, validate => true);
+CALL fk_repair('ne_child_id_fkey', 'ne_child', 'delete', validate => true);
+\set VERBOSITY default
+SELECT count(*) AS orphans_kept FROM fk_orphans('ne_child');
+SELECT count(*) AS repairs_recorded FROM fk_guard_repairs WHERE constraint_name = 'ne_child_id_fkey';
+\o /dev/null
+CALL fk_repair('ne_child_id_fkey', 'ne_child', 'delete', execute => true);
+\o
+SELECT status, rows, validate FROM fk_guard_repairs WHERE constraint_name = 'ne_child_id_fkey';
+ALTER TABLE ne_child ALTER CONSTRAINT ne_child_id_fkey ENFORCED;
 
 -- Temporal (PERIOD): refused by name when asked for, skipped (NOTICE) in the all-tables scan.
 CREATE TABLE tp_parent (id int4range, valid_at daterange,

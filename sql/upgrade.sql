@@ -61,7 +61,33 @@ END
 $$;
 SELECT string_agg(DISTINCT from_version, ', ' ORDER BY from_version) AS upgraded_from FROM upgraded;
 
+-- A role delegated audits (GRANT EXECUTE ON PROCEDURE fk_audit_run) keeps them
+-- through ALTER EXTENSION UPDATE from every version that has the procedure.
+CREATE ROLE fkg_upgrade_auditor;
+CREATE TEMP TABLE delegation (from_version text, may_audit boolean, grantable boolean);
+DO $$
+DECLARE
+  v text;
+BEGIN
+  FOR v IN SELECT version FROM pg_available_extension_versions
+            WHERE name = 'fk_guard' AND version NOT IN ('1.0', '1.1', (SELECT default_version FROM pg_available_extensions
+                                                                        WHERE name = 'fk_guard'))
+  LOOP
+    DROP EXTENSION fk_guard;
+    EXECUTE format('CREATE EXTENSION fk_guard VERSION %L', v);
+    GRANT EXECUTE ON PROCEDURE fk_audit_run(regclass) TO fkg_upgrade_auditor WITH GRANT OPTION;
+    ALTER EXTENSION fk_guard UPDATE;
+    INSERT INTO delegation
+    SELECT v, has_function_privilege('fkg_upgrade_auditor', 'fk_audit_run(regclass, boolean)', 'EXECUTE'),
+           has_function_privilege('fkg_upgrade_auditor', 'fk_audit_run(regclass, boolean)', 'EXECUTE WITH GRANT OPTION');
+  END LOOP;
+END
+$$;
+SELECT count(*) > 3 AS versions, string_agg(from_version, ', ' ORDER BY from_version) FILTER (WHERE NOT (may_audit AND grantable)) AS delegation_lost
+  FROM delegation;
+
 DROP EXTENSION fk_guard;
+DROP ROLE fkg_upgrade_auditor;
 CREATE EXTENSION fk_guard;
 SELECT bool_and(n > 15) AS compared FROM (SELECT count(*) AS n FROM upgraded GROUP BY from_version) c;
 SELECT u.from_version, x.*

@@ -288,8 +288,12 @@ record_started(const Installation &inst, Datum target, bool target_null, bool in
  * The tables whose foreign keys may hold orphans that their last check did
  * not see: never checked since fk_guard 1.7 (a check records when it started),
  * orphans or rows PostgreSQL could not judge found then, or a reason from
- * fk_guard_bypass_reasons() since that check started.  Read as the history's
- * owner (the history is not readable by auditors).
+ * fk_guard_bypass_reasons() since that check started; and every distributed
+ * or reference Citus table, whose shards other nodes write: their bypassed
+ * writes are counted there, never here.  Only among the tables
+ * a full run of target would check (fk_audit_tables(): no extension member
+ * unless fk_guard.include_extension_tables, no Citus shard on its own).  Read
+ * as the history's owner (the history is not readable by auditors).
  */
 void
 list_dirty_tables(const Installation &inst, Oid target)
@@ -302,11 +306,14 @@ list_dirty_tables(const Installation &inst, Oid target)
 	                         "LEFT JOIN LATERAL (SELECT r.scan_started_at, r.orphan_rows FROM %s.fk_audit_results r "
 	                         "WHERE r.constraint_oid OPERATOR(pg_catalog.=) d.oid AND r.carried_from IS NULL "
 	                         "ORDER BY r.checked_at DESC LIMIT 1) a ON true "
+	                         "JOIN pg_catalog.unnest(%s.fk_audit_tables($1)) s(t) "
+	                         "ON d.conrelid OPERATOR(pg_catalog.=) s.t::pg_catalog.oid "
 	                         "WHERE d.contype OPERATOR(pg_catalog.=) 'f' AND d.conparentid OPERATOR(pg_catalog.=) 0 "
-	                         "AND ($1 IS NULL OR d.conrelid OPERATOR(pg_catalog.=) $1) "
 	                         "AND (a.scan_started_at IS NULL OR a.orphan_rows IS DISTINCT FROM 0 "
+	                         "OR %s.fk_guard_citus_table(d.conrelid) OPERATOR(pg_catalog.=) ANY "
+	                         "('{distributed,reference}'::pg_catalog.text[]) "
 	                         "OR %s.fk_guard_bypass_reasons(d.oid, a.scan_started_at) IS NOT NULL) ORDER BY 1",
-	                         inst.quoted_schema, inst.quoted_schema),
+	                         inst.quoted_schema, inst.quoted_schema, inst.quoted_schema, inst.quoted_schema),
 	                1, types, values, nulls);
 }
 
@@ -440,8 +447,9 @@ record_result(const Installation &inst, int64 run, TupleTableSlot *slot, Timesta
 		inst.bypass_columns ? 7 : 5, types, values, nulls);
 }
 
-/* An incremental run: every foreign key in its scope that it did not check
- * gets its last result again, marked as carried from the run that checked it. */
+/* An incremental run: every foreign key in its scope (fk_audit_tables(), as
+ * for a full run) that it did not check gets its last result again, marked as
+ * carried from the run that checked it. */
 void
 carry_forward(const Installation &inst, int64 run)
 {
@@ -459,11 +467,12 @@ carry_forward(const Installation &inst, int64 run)
 	             "FROM pg_catalog.pg_constraint d CROSS JOIN LATERAL (SELECT * FROM %s.fk_audit_results r "
 	             "WHERE r.constraint_oid OPERATOR(pg_catalog.=) d.oid AND r.run_id OPERATOR(pg_catalog.<>) $1 "
 	             "ORDER BY r.checked_at DESC, r.run_id DESC LIMIT 1) l "
+	             "JOIN pg_catalog.unnest(%s.fk_audit_tables($2)) s(t) "
+	             "ON d.conrelid OPERATOR(pg_catalog.=) s.t::pg_catalog.oid "
 	             "WHERE d.contype OPERATOR(pg_catalog.=) 'f' AND d.conparentid OPERATOR(pg_catalog.=) 0 "
-	             "AND ($2 IS NULL OR d.conrelid OPERATOR(pg_catalog.=) $2) "
 	             "AND NOT EXISTS (SELECT FROM %s.fk_audit_results x WHERE x.run_id OPERATOR(pg_catalog.=) $1 "
 	             "AND x.constraint_oid OPERATOR(pg_catalog.=) d.oid)",
-	             inst.quoted_schema, inst.quoted_schema, inst.quoted_schema),
+	             inst.quoted_schema, inst.quoted_schema, inst.quoted_schema, inst.quoted_schema),
 		2, types, values, nulls);
 }
 

@@ -11,6 +11,7 @@
  * ones (pg_constraint.conparentid = 0); one declared on a partition counts
  * for its root.
  */
+#include "citus/citus_catalog.h"
 #include "common/compat.h"
 #include "common/guc.h"
 #include "common/pg_boundary.h"
@@ -143,12 +144,19 @@ read_tables(Datum given, bool given_null, int *count)
 	char nulls[2] = {given_null ? 'n' : ' ', ' '};
 	if (SPI_execute_with_args(kTablesQuery, 2, argtypes, args, nulls, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "fk_guard: table query failed");
-	*count = (int) SPI_processed;
 	Oid *oids = static_cast<Oid *>(palloc(sizeof(Oid) * (SPI_processed + 1)));
+	int n = 0;
 	for (uint64 r = 0; r < SPI_processed; r++) {
 		bool isnull;
-		oids[r] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+		Oid oid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+		/* A Citus shard (listed with citus.override_table_visibility = off) is
+		 * loaded through its table, as the all-tables checks leave it out. */
+		fkg::citus::Shard shard;
+		if (given_null && fkg::citus::shard_of_relation(oid, &shard))
+			continue;
+		oids[n++] = oid;
 	}
+	*count = n;
 	return oids;
 }
 

@@ -454,5 +454,39 @@ $coordinator->safe_psql('postgres', 'CREATE TABLE staging_orders (LIKE orders)')
 	  SELECT * FROM fk_precheck('staging_orders', 'orders')});
 like($stderr, qr/0A000: fk_precheck does not check foreign keys of Citus tables/, 'fk_precheck refuses a Citus table');
 
+# Incremental audits: a worker's write past the RI triggers of a shard is
+# counted on that worker, never on the coordinator, so the coordinator cannot
+# tell whether a distributed table is clean: it checks such tables every time,
+# and fk_audit's unchecked_rows_since_audit is unknown (NULL) for them.
+$coordinator->safe_psql('postgres', 'CALL fk_audit_run()');
+my $s4321 = shard_of('orders', 4321);
+my $shard_node = $node_by_port{ $coordinator->safe_psql('postgres', "SELECT min(nodeport) FROM citus_shards WHERE shardid = $s4321") };
+my $counted_sql = q{SELECT COALESCE(sum(unchecked_rows), 0) FROM fk_bypass_stats WHERE constraint_name = 'orders_customer_id_fkey'};
+my $counted = $shard_node->safe_psql('postgres', $counted_sql);
+on_shard_node($s4321, "INSERT INTO orders_$s4321 VALUES (4321, 1, 'FR')");    # no such customer
+is($shard_node->safe_psql('postgres', $counted_sql), $counted + 1,
+	'the shard\'s node counts the write under the declared foreign key');
+is( $coordinator->safe_psql('postgres', q{
+		SELECT unchecked_rows_since_audit IS NULL FROM fk_audit WHERE constraint_name = 'orders_customer_id_fkey'}),
+	't', 'fk_audit on the coordinator does not claim the distributed table had no unchecked writes');
+my $before = $coordinator->safe_psql('postgres',
+	q{SELECT orphan_rows FROM fk_audit_results WHERE constraint_name = 'orders_customer_id_fkey' ORDER BY run_id DESC LIMIT 1});
+$coordinator->safe_psql('postgres', 'SET client_min_messages = error; CALL fk_audit_run(incremental => true)');
+is( $coordinator->safe_psql('postgres', q{
+		SELECT (carried_from IS NULL) || ':' || orphan_rows FROM fk_audit_results
+		 WHERE constraint_name = 'orders_customer_id_fkey' ORDER BY run_id DESC LIMIT 1}),
+	'true:' . ($before + 1), 'an incremental audit on the coordinator checks the distributed table again and finds the new orphan');
+
+# fk_load_order() leaves shards out, as the all-tables checks do, even where
+# citus.override_table_visibility = off (the README's way to read a shard) shows them.
+is( $workers[0]->safe_psql('postgres', q{
+		SET citus.override_table_visibility = off;
+		SELECT count(*) FROM fk_load_order() WHERE table_name::text ~ '_[0-9]+$'}),
+	'0', 'fk_load_order() on a worker lists no shard');
+is( $workers[0]->safe_psql('postgres', q{
+		SET citus.override_table_visibility = off;
+		SELECT count(*) FROM fk_load_order() WHERE table_name IN ('orders'::regclass, 'customers'::regclass)}),
+	'2', 'and lists the Citus tables themselves');
+
 $_->stop for (@workers, $coordinator);
 done_testing();
