@@ -676,12 +676,16 @@ fkg_bypass_transaction_callback(XactEvent event, void *arg)
 static void
 fkg_bypass_role_assign(int newval, void *extra)
 {
-	/* SessionReplicationRole still holds the value being replaced. */
-	if (IsTransactionState() && newval >= 0 && newval < 31 && SessionReplicationRole >= 0 &&
-	    SessionReplicationRole < 31)
-		roles_set |= (1 << SessionReplicationRole) | (1 << newval);
-	if (prev_role_assign)
-		prev_role_assign(newval, extra);
+	/* SessionReplicationRole still holds the value being replaced.  An assign
+	 * hook must not fail: through the boundary's quiet side, like the
+	 * transaction callback. */
+	invoke_quietly([&]() {
+		if (IsTransactionState() && newval >= 0 && newval < 31 && SessionReplicationRole >= 0 &&
+		    SessionReplicationRole < 31)
+			roles_set |= (1 << SessionReplicationRole) | (1 << newval);
+		if (prev_role_assign)
+			prev_role_assign(newval, extra);
+	});
 }
 }
 
